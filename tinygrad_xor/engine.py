@@ -1,0 +1,505 @@
+"""The engine: `Value`, the graph it records, and reverse-mode `backward`.
+
+Every operation is a `Primitive` (see `ops.py`): a forward function and its vector-Jacobian
+product. The engine knows nothing about any particular operation; it only
+
+* wraps operands into Values and runs the forward (`Primitive.__call__`),
+* walks the graph backwards without recursion (`Value.backward`), and
+* reduces each gradient to its operand's shape in exactly one place (`_reduce_to`).
+
+A scalar Value keeps a plain Python ``float`` in ``.data``; a tensor keeps an ``np.ndarray``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Value", "Primitive", "primitive", "no_grad", "is_grad_enabled"]
+
+_grad_enabled = True
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block operations record no graph: their results are leaves."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return _grad_enabled
+
+
+def _describe(obj: object) -> str:
+    """A short description of a bad input for error messages."""
+    text = repr(obj)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(obj).__name__} {text}"
+
+
+def _as_data(data: Any) -> float | np.ndarray:
+    """Validate user data: a float for scalars, a float ndarray for tensors."""
+    kind = type(data)
+    if kind is float:
+        return data
+    if kind is int or kind is bool:
+        return float(data)
+    if isinstance(data, (np.floating, np.integer, np.bool_)):
+        return float(data)
+    if isinstance(data, (list, tuple)):
+        try:
+            array = np.array(data)
+        except ValueError as exc:  # ragged nesting
+            raise TypeError(f"Value() needs numbers, got a ragged {kind.__name__}: {exc}") from None
+    elif isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, Value):
+        raise TypeError("Value() got a Value; use .detach() for a new leaf with the same data")
+    else:
+        raise TypeError(f"Value() needs a number, list or ndarray, got {_describe(data)}")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"Value() needs numeric data, got an array of dtype {array.dtype}"
+                        f" from {_describe(data)}")
+    if array.ndim == 0:
+        return float(array)
+    if array.dtype == np.float32:
+        return array.copy() if array is data else array
+    return np.array(array, dtype=np.float64)
+
+
+class Value:
+    """A scalar or tensor in a computation graph, with its gradient."""
+
+    __slots__ = ("data", "_grad", "_g", "label", "requires_grad", "_prim", "_parents", "_params",
+                 "__weakref__")
+    __array_ufunc__ = None  # make `ndarray + Value` and `arr @ Value` call our reflected methods
+
+    data: Any
+    _prim: Primitive | None
+    _parents: tuple[Value, ...]
+
+    def __init__(self, data: Any, *, label: str = "", requires_grad: bool = True) -> None:
+        self.data = _as_data(data)
+        self._grad = None
+        self._g = None
+        self.label = label
+        self.requires_grad = bool(requires_grad)
+        self._prim = None
+        self._parents = ()
+        self._params = None
+
+    # -- attributes -------------------------------------------------------------------------
+    @property
+    def grad(self) -> Any:
+        """dL/dself, summed over backward passes; 0.0 or zeros until one reaches it."""
+        if self._grad is None:
+            data = self.data
+            self._grad = 0.0 if type(data) is float else np.zeros_like(data)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        self._grad = value
+
+    @property
+    def op(self) -> str:
+        """Name of the operation that made this Value; "" for a leaf."""
+        return "" if self._prim is None else self._prim.name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """() for a scalar, else the array's shape."""
+        return () if type(self.data) is float else self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions (0 for a scalar)."""
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements (1 for a scalar)."""
+        return 1 if type(self.data) is float else int(self.data.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """float64 for scalars, else the array's dtype."""
+        return np.dtype(np.float64) if type(self.data) is float else self.data.dtype
+
+    def item(self) -> float:
+        """The value of a one-element Value as a Python float."""
+        if type(self.data) is float:
+            return self.data
+        if self.data.size != 1:
+            raise ValueError(f"item() needs one element, this Value has shape {self.data.shape}")
+        return float(self.data.reshape(()))
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        op = f", op={self.op!r}" if self._prim is not None else ""
+        if type(self.data) is float:
+            return f"Value({self.data!r}{label}{op})"
+        data = np.array2string(self.data, precision=4, threshold=20, separator=", ")
+        return f"Value({data}, shape={self.data.shape}{label}{op})"
+
+    def __len__(self) -> int:
+        if type(self.data) is float:
+            raise TypeError("len() of a scalar Value")
+        return len(self.data)
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of a Value is ambiguous; compare .data or .item()")
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows a Value as its drawn computation graph."""
+        return self.draw()._repr_image_svg_xml()
+
+    def draw(self, **kwargs: Any) -> Any:
+        """The computation graph ending here, as a graphviz.Digraph (see viz.draw_graph)."""
+        from .viz import draw_graph
+
+        return draw_graph(self, **kwargs)
+
+    # -- gradients --------------------------------------------------------------------------
+    def zero_grad(self) -> None:
+        """Reset this Value's gradient to zero."""
+        self._grad = None
+
+    def detach(self) -> Value:
+        """A new leaf with the same data and no history."""
+        out = Value.__new__(Value)
+        _init(out, self.data, None, (), None, False)
+        out.requires_grad = self.requires_grad
+        return out
+
+    def backward(self, grad: Any = None) -> None:
+        """Reverse-mode pass from this Value; adds dself/dx into x.grad for every x in the graph.
+
+        A scalar needs no ``grad`` (it is 1.0); a tensor needs one of its own shape. The walk is
+        iterative, so graphs millions of nodes deep work.
+        """
+        if not self.requires_grad:
+            raise ValueError("backward() on a Value that does not require grad"
+                             " (made under no_grad(), from constants, or requires_grad=False)")
+        data = self.data
+        if type(data) is float:
+            if grad is None:
+                grad = 1.0
+            elif isinstance(grad, Value) or np.ndim(grad) != 0:
+                raise ValueError(f"backward(): grad for a scalar must be a number, got "
+                                 f"{_describe(grad)}")
+            grad = float(grad)
+        else:
+            if grad is None:
+                raise ValueError(f"backward() on a tensor of shape {data.shape} needs grad= of "
+                                 f"that shape (dL/dself); only a scalar's is implied")
+            if isinstance(grad, Value):
+                grad = grad.data
+            grad = np.asarray(grad, dtype=data.dtype)
+            if grad.shape != data.shape:
+                raise ValueError(f"backward(): grad has shape {grad.shape}, the Value has shape "
+                                 f"{data.shape}")
+
+        # Pass 1: count, for every node that requires grad, how many times it is used as an
+        # operand inside this graph. A node is ready once all its users have sent their share.
+        users: dict[Value, int] = {}
+        stack = [self]
+        while stack:
+            for parent in stack.pop()._parents:
+                if parent.requires_grad:
+                    if parent in users:
+                        users[parent] += 1
+                    else:
+                        users[parent] = 1
+                        stack.append(parent)
+
+        # Pass 2: in reverse topological order, store each node's gradient of this pass and send
+        # its vector-Jacobian product to its parents. `_g` holds this pass's partial sums.
+        self._g = grad
+        ready = [self]
+        while ready:
+            node = ready.pop()
+            g = node._g
+            node._g = None
+            parents = node._parents
+            if g is not None:
+                _store(node, g)
+                if parents:
+                    prim = node._prim
+                    xs = [p.data for p in parents]
+                    if node._params:
+                        grads = prim.vjp(g, node.data, *xs, **node._params)  # type: ignore[union-attr]
+                    else:
+                        grads = prim.vjp(g, node.data, *xs)  # type: ignore[union-attr]
+                    for parent, pg in zip(parents, grads):
+                        if pg is not None and parent.requires_grad:
+                            pg = _reduce_to(pg, parent.data, prim)
+                            parent._g = pg if parent._g is None else parent._g + pg
+            for parent in parents:
+                if parent.requires_grad:
+                    left = users[parent] - 1
+                    users[parent] = left
+                    if left == 0:
+                        ready.append(parent)
+
+    # -- operations: the table is in ops.py ------------------------------------------------
+    def __add__(self, other: Any) -> Value:
+        return _ops.add.call2(self, other)
+
+    def __radd__(self, other: Any) -> Value:
+        return _ops.add.call2(other, self)
+
+    def __sub__(self, other: Any) -> Value:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Value:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Value:
+        return _ops.mul.call2(self, other)
+
+    def __rmul__(self, other: Any) -> Value:
+        return _ops.mul.call2(other, self)
+
+    def __truediv__(self, other: Any) -> Value:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Value:
+        return _ops.div(other, self)
+
+    def __neg__(self) -> Value:
+        return _ops.neg(self)
+
+    def __pow__(self, other: Any) -> Value:
+        return _ops.power(self, other)
+
+    def __rpow__(self, other: Any) -> Value:
+        return _ops.power(other, self)
+
+    def __matmul__(self, other: Any) -> Value:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Value:
+        return _ops.matmul(other, self)
+
+    def __getitem__(self, index: Any) -> Value:
+        return _ops.getitem(self, index=index)
+
+    def relu(self) -> Value:
+        """max(x, 0) elementwise; its gradient at exactly 0 is taken as 0."""
+        return _ops.relu(self)
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + exp(-x)) elementwise, computed without overflow."""
+        return _ops.sigmoid(self)
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent elementwise."""
+        return _ops.tanh(self)
+
+    def exp(self) -> Value:
+        """e ** x elementwise."""
+        return _ops.exp(self)
+
+    def log(self) -> Value:
+        """Natural logarithm elementwise."""
+        return _ops.log(self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Value:
+        """Sum over ``axis`` (all axes by default)."""
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Value:
+        """Mean over ``axis`` (all axes by default)."""
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Value:
+        """Maximum over ``axis``; tied maxima share the gradient equally."""
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Value:
+        """The same elements in a new shape: ``reshape(2, 3)`` or ``reshape((2, 3))``."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape=shape)
+
+    def transpose(self, *axes: Any) -> Value:
+        """Permute the axes (reverse them when none are given), like ``np.transpose``."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes=axes or None)
+
+    @property
+    def T(self) -> Value:
+        """The transpose (axes reversed)."""
+        return _ops.transpose(self, axes=None)
+
+
+def _init(v: Value, data: Any, prim: Primitive | None, parents: tuple[Value, ...],
+          params: dict[str, Any] | None, requires_grad: bool) -> None:
+    v.data = data
+    v._grad = None
+    v._g = None
+    v.label = ""
+    v.requires_grad = requires_grad
+    v._prim = prim
+    v._parents = parents
+    v._params = params
+
+
+def _store(node: Value, g: Any) -> None:
+    """Add one pass's gradient into node.grad.
+
+    A leaf (a parameter) gets an array of its own, so changing it in place cannot change
+    another Value's grad; an intermediate's first grad is kept as a read-only view, because
+    vector-Jacobian products may pass one array on to several inputs.
+    """
+    old = node._grad
+    if type(g) is float:
+        node._grad = g if old is None else old + g
+        return
+    if old is None:
+        if node._parents:
+            g = g.view()
+            g.flags.writeable = False
+            node._grad = g
+        else:
+            node._grad = np.array(g, copy=True)
+    elif not node._parents and type(old) is np.ndarray and old.flags.writeable:
+        old += g
+    else:
+        node._grad = old + g
+
+
+def _reduce_to(g: Any, data: Any, prim: Primitive | None) -> Any:
+    """Sum a gradient back to the shape of the operand it belongs to (undo broadcasting)."""
+    if type(data) is float:
+        return g if type(g) is float else float(np.sum(g))
+    shape = data.shape
+    g = np.asarray(g)
+    if g.shape != shape:
+        if g.ndim < len(shape) or g.size < data.size:
+            g = np.broadcast_to(g, shape)
+        else:
+            extra = g.ndim - len(shape)
+            if extra:
+                g = g.sum(axis=tuple(range(extra)))
+            axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+            if axes:
+                g = g.sum(axis=axes, keepdims=True)
+            if g.shape != shape:
+                name = prim.name if prim is not None else "?"
+                raise ValueError(f"{name}: its vjp returned a gradient of shape {g.shape} for an "
+                                 f"input of shape {shape}")
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
+    return g
+
+
+def _lift(x: Any) -> Value:
+    """An operand as a Value: Values pass through, numbers and arrays become constants."""
+    if type(x) is Value:
+        return x
+    if type(x) is float:
+        v = Value.__new__(Value)
+        _init(v, x, None, (), None, False)
+        return v
+    if isinstance(x, Value):
+        return x
+    try:
+        data = _as_data(x)
+    except TypeError:
+        raise TypeError(f"unsupported operand: {_describe(x)}") from None
+    v = Value.__new__(Value)
+    _init(v, data, None, (), None, False)
+    return v
+
+
+class Primitive:
+    """An operation on Values: a NumPy forward and its vector-Jacobian product.
+
+    ``forward(*xs, **params)`` takes floats/ndarrays and returns one. ``vjp(grad, out, *xs,
+    **params)`` returns one gradient per input (``None`` for none); gradients may have the
+    broadcast shape, the engine sums them back. ``scalar`` is an optional faster forward used
+    when every input is a Python float (e.g. ``math.exp`` instead of ``np.exp``).
+    """
+
+    __slots__ = ("name", "forward", "vjp", "scalar")
+
+    def __init__(self, forward: Callable[..., Any], vjp: Callable[..., Any], *,
+                 name: str | None = None, scalar: Callable[..., Any] | None = None) -> None:
+        if not callable(forward) or not callable(vjp):
+            raise TypeError("primitive(forward, vjp) needs two callables")
+        self.name = name or getattr(forward, "__name__", "op")
+        self.forward = forward
+        self.vjp = vjp
+        self.scalar = scalar
+
+    def __repr__(self) -> str:
+        return f"primitive({self.name!r})"
+
+    def __call__(self, *operands: Any, **params: Any) -> Value:
+        values = tuple(x if type(x) is Value else _lift(x) for x in operands)
+        xs = [v.data for v in values]
+        scalar = self.scalar
+        try:
+            if scalar is not None and all(type(x) is float for x in xs):
+                out = scalar(*xs, **params)
+            else:
+                out = self.forward(*xs, **params)
+        except ValueError as exc:
+            shapes = " and ".join(str(np.shape(x)) for x in xs)
+            raise ValueError(f"{self.name}: cannot apply to shapes {shapes}: {exc}") from None
+        return _make(self, out, values, params)
+
+    def call2(self, a: Any, b: Any) -> Value:
+        """`self(a, b)` for two operands, with a fast path for two scalars (the hot case)."""
+        if type(a) is not Value:
+            a = _lift(a)
+        if type(b) is not Value:
+            b = _lift(b)
+        x, y = a.data, b.data
+        if type(x) is float and type(y) is float and self.scalar is not None:
+            out = Value.__new__(Value)
+            if _grad_enabled and (a.requires_grad or b.requires_grad):
+                _init(out, self.scalar(x, y), self, (a, b), None, True)
+            else:
+                _init(out, self.scalar(x, y), None, (), None, False)
+            return out
+        return self(a, b)
+
+
+def _make(prim: Primitive, out: Any, values: tuple[Value, ...], params: dict[str, Any]) -> Value:
+    """Wrap a forward's result: a float for shape (), a float ndarray otherwise."""
+    if type(out) is not float:
+        out = np.asarray(out)
+        if out.ndim == 0:
+            out = float(out)
+        elif out.dtype.kind != "f":
+            out = out.astype(np.float64)
+    result = Value.__new__(Value)
+    if _grad_enabled and any(v.requires_grad for v in values):
+        _init(result, out, prim, values, params or None, True)
+    else:
+        _init(result, out, None, (), None, False)
+    return result
+
+
+def primitive(forward: Callable[..., Any], vjp: Callable[..., Any], *,
+              name: str | None = None) -> Primitive:
+    """Turn a NumPy function and its vector-Jacobian product into an operation on Values."""
+    return Primitive(forward, vjp, name=name)
+
+
+
+from . import ops as _ops  # noqa: E402  (the op table needs Value defined first)

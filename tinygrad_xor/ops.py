@@ -1,0 +1,205 @@
+"""The table of primitives: each forward beside its vector-Jacobian product (VJP).
+
+A VJP is a pure function ``vjp(grad, out, *inputs, **params)`` returning one gradient per input.
+It may return a gradient of the broadcast shape; the engine sums it back to the input's shape
+(`engine._reduce_to`), so no rule here thinks about broadcasting. ``scalar=`` gives a faster
+forward for Python floats, used when every input is a scalar Value.
+
+Derived operations (sub, div, neg, mean, a Value exponent) are built from primitives and have
+no rule of their own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .engine import Primitive, Value, _lift
+
+# -- scalar forwards that follow NumPy's conventions (inf/nan rather than exceptions) ---------
+
+
+def _exp_scalar(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _log_scalar(x: float) -> float:
+    if x > 0:
+        return math.log(x)
+    return -math.inf if x == 0 else math.nan
+
+
+def _sigmoid_scalar(x: float) -> float:
+    # Stable: exp() only ever sees a non-positive number, so it cannot overflow.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    r = 1.0 / (1.0 + e)
+    return np.where(x >= 0, r, e * r)
+
+
+def _pow_scalar(x: float, *, p: float) -> float:
+    try:
+        y = x ** p
+    except (ZeroDivisionError, OverflowError):  # 0.0 ** -1 or 10.0 ** 400: as NumPy does
+        with np.errstate(all="ignore"):
+            return float(np.power(x, p))
+    return y if type(y) is float else math.nan  # a negative base to a fractional power
+
+
+# -- matmul with np.matmul's 1-D and batched rules ------------------------------------------
+
+
+def _matmul_vjp(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any]:
+    if a.ndim == 1 and b.ndim == 1:
+        return grad * b, grad * a
+    g = np.asarray(grad)
+    a2 = a[None, :] if a.ndim == 1 else a           # (k,) -> (1, k)
+    b2 = b[:, None] if b.ndim == 1 else b           # (k,) -> (k, 1)
+    if a.ndim == 1:
+        g = g[..., None, :]
+    if b.ndim == 1:
+        g = g[..., None]
+    ga = g @ np.swapaxes(b2, -1, -2)
+    gb = np.swapaxes(a2, -1, -2) @ g
+    if a.ndim == 1:
+        ga = ga[..., 0, :]
+    if b.ndim == 1:
+        gb = gb[..., 0]
+    return ga, gb
+
+
+# -- reductions and shapes --------------------------------------------------------------------
+
+
+def _expand(grad: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """Put back the reduced axes of ``grad`` so it broadcasts against ``x``."""
+    if axis is None or keepdims:
+        return grad
+    return np.expand_dims(grad, axis)
+
+
+def _sum_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
+    return (np.broadcast_to(_expand(grad, x, axis, keepdims), np.shape(x)),)
+
+
+def _max_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
+    # Ties: every maximal entry gets an equal share, so the shares add up to grad.
+    top = np.asarray(x) == _expand(out, x, axis, keepdims)
+    share = top / np.sum(top, axis=axis, keepdims=True)
+    return (share * _expand(grad, x, axis, keepdims),)
+
+
+def _reshape(x: Any, *, shape: tuple[int, ...]) -> Any:
+    return np.reshape(x, shape)
+
+
+def _transpose(x: Any, *, axes: tuple[int, ...] | None) -> Any:
+    return np.transpose(x, axes)
+
+
+def _transpose_vjp(grad: Any, out: Any, x: Any, *, axes: tuple[int, ...] | None) -> tuple[Any]:
+    return (np.transpose(grad, None if axes is None else np.argsort(axes)),)
+
+
+def _getitem(x: Any, *, index: Any) -> Any:
+    if type(x) is float:
+        raise TypeError("a scalar Value cannot be indexed")
+    return x[index]
+
+
+def _is_basic(index: Any) -> bool:
+    """True for indices made of ints, slices, None and ...: each element is picked at most once."""
+    parts = index if type(index) is tuple else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in parts)
+
+
+def _getitem_vjp(grad: Any, out: Any, x: np.ndarray, *, index: Any) -> tuple[Any]:
+    full = np.zeros_like(x)
+    if _is_basic(index):
+        full[index] = grad
+    else:
+        np.add.at(full, index, grad)  # repeated integer indices accumulate
+    return (full,)
+
+
+# -- the table ------------------------------------------------------------------------------
+
+add = Primitive(np.add, lambda grad, out, a, b: (grad, grad),
+                name="add", scalar=lambda a, b: a + b)
+mul = Primitive(np.multiply, lambda grad, out, a, b: (grad * b, grad * a),
+                name="mul", scalar=lambda a, b: a * b)
+pow = Primitive(lambda x, *, p: np.power(x, p),
+                lambda grad, out, x, *, p: (grad * p * np.power(x, p - 1),),
+                name="pow", scalar=_pow_scalar)
+matmul = Primitive(np.matmul, _matmul_vjp, name="matmul")
+relu = Primitive(lambda x: np.maximum(x, 0),
+                 lambda grad, out, x: (grad * (x > 0),),  # the kink at 0 gets gradient 0
+                 name="relu", scalar=lambda x: 0.0 if x <= 0 else x)
+sigmoid = Primitive(_sigmoid, lambda grad, out, x: (grad * out * (1 - out),),
+                    name="sigmoid", scalar=_sigmoid_scalar)
+tanh = Primitive(np.tanh, lambda grad, out, x: (grad * (1 - out * out),),
+                 name="tanh", scalar=math.tanh)
+exp = Primitive(np.exp, lambda grad, out, x: (grad * out,), name="exp", scalar=_exp_scalar)
+log = Primitive(np.log, lambda grad, out, x: (np.divide(grad, x),), name="log",
+                scalar=_log_scalar)
+sum = Primitive(np.sum, _sum_vjp, name="sum")
+max = Primitive(np.max, _max_vjp, name="max")
+reshape = Primitive(_reshape, lambda grad, out, x, *, shape: (np.reshape(grad, np.shape(x)),),
+                    name="reshape")
+transpose = Primitive(_transpose, _transpose_vjp, name="transpose")
+getitem = Primitive(_getitem, _getitem_vjp, name="getitem")
+
+#: Every primitive above, by name: the gradient tests walk this table.
+PRIMITIVES: dict[str, Primitive] = {
+    p.name: p for p in (add, mul, pow, matmul, relu, sigmoid, tanh, exp, log, sum, max,
+                        reshape, transpose, getitem)
+}
+
+# -- derived operations: compositions of primitives -----------------------------------------
+
+
+def neg(a: Any) -> Value:
+    """-a, as a * -1."""
+    return mul.call2(a, -1.0)
+
+
+def sub(a: Any, b: Any) -> Value:
+    """a - b, as a + (-b)."""
+    return add.call2(a, neg(b))
+
+
+def div(a: Any, b: Any) -> Value:
+    """a / b, as a * b ** -1."""
+    return mul.call2(a, pow(b, p=-1.0))
+
+
+def power(a: Any, b: Any) -> Value:
+    """a ** b: a number exponent is the `pow` primitive; a Value exponent is exp(b * log(a))."""
+    if isinstance(b, Value) or isinstance(b, (np.ndarray, list, tuple)):
+        a = _lift(a)
+        if np.any(np.asarray(a.data) <= 0):
+            raise ValueError("a ** b with a Value or array exponent needs a positive base "
+                             f"(it is exp(b * log(a))); the base has entries <= 0: {a.data!r}")
+        return exp(mul.call2(b, log(a)))
+    if isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
+        return pow(a, p=float(b))
+    raise TypeError(f"unsupported exponent: {type(b).__name__} {b!r}")
+
+
+def mean(a: Any, *, axis: Any = None, keepdims: bool = False) -> Value:
+    """Mean over ``axis``, as sum(a) * (1 / count)."""
+    a = _lift(a)
+    count = a.size if axis is None else int(np.prod([a.shape[i] for i in np.atleast_1d(axis)]))
+    return mul.call2(sum(a, axis=axis, keepdims=keepdims), 1.0 / count)
