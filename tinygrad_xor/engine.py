@@ -85,8 +85,13 @@ class Value:
     __array_ufunc__ = None  # make `ndarray + Value` and `arr @ Value` call our reflected methods
 
     data: Any
+    _grad: Any
+    _g: Any
+    label: str
+    requires_grad: bool
     _prim: Primitive | None
     _parents: tuple[Value, ...]
+    _params: dict[str, Any] | None
 
     def __init__(self, data: Any, *, label: str = "", requires_grad: bool = True) -> None:
         self.data = _as_data(data)
@@ -440,7 +445,7 @@ class Primitive:
                  name: str | None = None, scalar: Callable[..., Any] | None = None) -> None:
         if not callable(forward) or not callable(vjp):
             raise TypeError("primitive(forward, vjp) needs two callables")
-        self.name = name or getattr(forward, "__name__", "op")
+        self.name: str = name or getattr(forward, "__name__", None) or "op"
         self.forward = forward
         self.vjp = vjp
         self.scalar = scalar

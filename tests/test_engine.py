@@ -1,0 +1,361 @@
+"""The engine: Value's kinds, hand-computed gradients, accumulation, errors, depth."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import warnings
+import weakref
+
+import numpy as np
+import pytest
+
+from tinygrad_xor import Value, no_grad, primitive
+from tinygrad_xor.ops import PRIMITIVES
+
+# -- kinds and attributes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [3, 3.0, np.float32(3), np.int64(3), np.array(3.0), True])
+def test_numbers_and_0d_arrays_are_scalars(data):
+    v = Value(data)
+    assert type(v.data) is float
+    assert v.shape == () and v.ndim == 0 and v.size == 1
+    assert v.grad == 0.0 and type(v.grad) is float
+    assert v.item() == float(data)
+    assert v.op == "" and v.label == "" and v.requires_grad
+
+
+@pytest.mark.parametrize("data, dtype", [
+    ([1, 2, 3], np.float64), ((1.0, 2.0), np.float64), (np.arange(4), np.float64),
+    (np.array([True, False]), np.float64), (np.ones(3, np.float32), np.float32),
+    (np.ones((2, 2), np.float64), np.float64), ([[1, 2], [3, 4]], np.float64),
+])
+def test_sequences_and_arrays_are_tensors(data, dtype):
+    v = Value(data)
+    assert isinstance(v.data, np.ndarray) and v.data.dtype == dtype
+    assert v.shape == np.shape(data) and v.ndim == np.ndim(data) and v.size == np.size(data)
+    assert isinstance(v.grad, np.ndarray) and v.grad.shape == v.shape and not v.grad.any()
+
+
+def test_tensor_data_is_copied_from_the_callers_array():
+    a = np.ones(3)
+    v = Value(a)
+    a[0] = 5
+    assert v.data[0] == 1
+
+
+@pytest.mark.parametrize("bad, word", [
+    ("abc", "str"), (None, "NoneType"), ([[1, 2], [3]], "ragged"),
+    (np.array([1, "a"], dtype=object), "object"), ({"a": 1}, "dict"), (1 + 2j, "complex"),
+    (np.array(["x"]), "<U1"),
+])
+def test_bad_data_raises_type_error_naming_it(bad, word):
+    with pytest.raises(TypeError, match=word):
+        Value(bad)
+
+
+def test_label_and_requires_grad_are_keyword_only():
+    v = Value(1.0, label="w", requires_grad=False)
+    assert v.label == "w" and not v.requires_grad
+    with pytest.raises(TypeError):
+        Value(1.0, "w")  # type: ignore[misc]
+
+
+# -- hand-computed gradients (the numbers micrograd's tests check against PyTorch) -----------
+
+
+def test_sanity_check_expression():
+    x = Value(-4.0)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    assert y.data == -20.0
+    assert x.grad == 46.0
+
+
+def test_more_ops_expression():
+    a = Value(-4.0)
+    b = Value(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    g.backward()
+    assert abs(g.data - 24.70408163265306) < 1e-12
+    assert abs(a.grad - 138.83381924198252) < 1e-10
+    assert abs(b.grad - 645.5772594752186) < 1e-10
+
+
+def test_tensor_expression_by_hand():
+    w = Value([[1.0, 2.0], [3.0, 4.0]])
+    x = Value([1.0, -1.0])
+    y = (x @ w).relu().sum()  # x @ w = [-2, -2] -> relu 0 -> no gradient reaches w
+    y.backward()
+    assert y.data == 0.0 and not w.grad.any()
+    z = (w @ x).sum()  # [-1, -1]: dz/dw[i, j] = x[j]
+    z.backward()
+    np.testing.assert_array_equal(w.grad, [[1.0, -1.0], [1.0, -1.0]])
+    np.testing.assert_array_equal(x.grad, [4.0, 6.0])
+
+
+def test_intermediate_grads_are_kept():
+    a, b = Value(3.0), Value(4.0)
+    z = a * b
+    loss = z * z  # dloss/dz = 2z = 24
+    loss.backward()
+    assert z.grad == 24.0 and a.grad == 96.0 and b.grad == 72.0 and loss.grad == 1.0
+
+
+def test_broadcast_gradients_are_reduced_to_each_operand():
+    a = Value(np.ones((3, 1)))
+    b = Value(np.ones((1, 4)))
+    s = Value(2.0)
+    (a * b * s).sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full((3, 1), 8.0))
+    np.testing.assert_array_equal(b.grad, np.full((1, 4), 6.0))
+    assert s.grad == 12.0 and type(s.grad) is float
+
+
+def test_max_splits_ties_equally():
+    x = Value([1.0, 3.0, 3.0, 2.0])
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.5, 0.5, 0.0])
+    y = Value([[1.0, 1.0], [0.0, 2.0]])
+    y.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(y.grad, [[0.5, 0.5], [0.0, 1.0]])
+
+
+def test_relu_gradient_at_zero_is_zero():
+    x = Value([0.0, 1.0, -1.0])
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+
+
+def test_repeated_integer_indices_accumulate():
+    x = Value([1.0, 2.0, 3.0])
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
+
+
+def test_sigmoid_is_stable_at_extremes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = Value([-1000.0, 0.0, 1000.0]).sigmoid()
+        s = [Value(-1000.0).sigmoid().data, Value(1000.0).sigmoid().data]
+    np.testing.assert_array_equal(t.data, [0.0, 0.5, 1.0])
+    assert s == [0.0, 1.0]
+    assert abs(Value(-40.0).sigmoid().data - 4.248354255291589e-18) < 1e-30  # no cancellation
+
+
+def test_scalar_and_numpy_conventions_agree_at_domain_edges():
+    with np.errstate(all="ignore"):
+        assert Value(0.0).log().data == -np.inf
+        assert np.isnan(Value(-1.0).log().data)
+        assert Value(1000.0).exp().data == np.inf
+        assert (Value(0.0) ** -1).data == np.inf
+        assert np.isnan((Value(-8.0) ** (1 / 3)).data)
+        assert (Value(1.0) / 0.0).data == np.inf
+
+
+# -- reflected operands, numbers and arrays ------------------------------------------------
+
+
+def test_reflected_forms_with_numbers_and_arrays():
+    a = Value([1.0, 2.0])
+    m = np.array([[1.0, 0.0], [0.0, 2.0]])
+    for expr, expected in [
+        (2 * a, [2, 4]), (1 - a, [0, -1]), (2 / a, [2, 1]), (m @ a, [1, 4]), (a @ m, [1, 4]),
+        (np.array([1.0, 1.0]) + a, [2, 3]), (np.float64(3) * a, [3, 6]), (2 ** a, [2, 4]),
+    ]:
+        assert isinstance(expr, Value)
+        np.testing.assert_allclose(expr.data, expected)
+
+
+def test_float32_stays_float32():
+    a = Value(np.ones(3, np.float32))
+    y = (a * 2.5 + 1).sigmoid() * Value(2.0)
+    assert y.data.dtype == np.float32
+    y.sum().backward()
+    assert a.grad.dtype == np.float32
+
+
+# -- accumulation, no_grad, detach, requires_grad ------------------------------------------
+
+
+def test_gradients_accumulate_over_two_backward_calls():
+    x = Value(3.0)
+    y = x * x
+    y.backward()
+    y.backward()
+    assert x.grad == 12.0 and y.grad == 2.0
+    t = Value([1.0, 2.0])
+    u = (t * t).sum()
+    u.backward()
+    u.backward()
+    np.testing.assert_array_equal(t.grad, [4.0, 8.0])
+    x.zero_grad()
+    t.zero_grad()
+    assert x.grad == 0.0 and not t.grad.any()
+
+
+def test_leaf_grads_do_not_share_memory():
+    a, b = Value(np.zeros(2)), Value(np.zeros(2))
+    (a + b).sum().backward()
+    a.grad *= 10  # in place: must not change b.grad
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+
+
+def test_no_grad_records_no_graph():
+    x = Value(2.0)
+    with no_grad():
+        y = x * 3 + 1
+    assert y.op == "" and not y.requires_grad and y.data == 7.0
+    z = x * 3
+    assert z.op == "mul" and z.requires_grad
+
+
+def test_detach_and_requires_grad_false():
+    x = Value(2.0)
+    d = (x * x).detach()
+    assert d.op == "" and d.data == 4.0
+    c = Value(5.0, requires_grad=False)
+    y = c * x * d
+    y.backward()
+    assert x.grad == 20.0 and c.grad == 0.0 and d.grad == 10.0
+    with pytest.raises(ValueError, match="does not require grad"):
+        (c * 2).backward()
+
+
+def test_data_and_grad_can_be_assigned():
+    x = Value([1.0, 2.0])
+    x.data = x.data - 0.5
+    x.grad = np.array([1.0, 1.0])
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op, name", [
+    (lambda a, b: a + b, "add"), (lambda a, b: a * b, "mul"), (lambda a, b: a - b, "add"),
+    (lambda a, b: a / b, "mul"),
+])
+def test_shapes_that_do_not_broadcast_name_op_and_shapes(op, name):
+    with pytest.raises(ValueError, match=rf"{name}.*\(2, 3\).*\(4,\)"):
+        op(Value(np.ones((2, 3))), Value(np.ones(4)))
+
+
+def test_shapes_that_do_not_multiply_name_op_and_shapes():
+    with pytest.raises(ValueError, match=r"matmul.*\(2, 3\).*\(2, 3\)"):
+        Value(np.ones((2, 3))) @ Value(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"matmul.*\(\).*\(3,\)"):
+        Value(2.0) @ Value(np.ones(3))
+
+
+def test_unsupported_operand_raises_type_error():
+    with pytest.raises(TypeError, match="str"):
+        Value(1.0) + "a"
+    with pytest.raises(TypeError, match="NoneType"):
+        None * Value(1.0)
+
+
+def test_backward_on_a_tensor_needs_a_grad_of_its_shape():
+    t = Value(np.ones((2, 3)))
+    y = t * 2
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2, 3\)"):
+        y.backward(np.ones(3))
+    with pytest.raises(ValueError, match="number"):
+        (Value(1.0) * 2).backward(np.ones(2))
+
+
+def test_value_exponent_needs_a_positive_base():
+    with pytest.raises(ValueError, match="positive base"):
+        Value(-2.0) ** Value(2.0)
+    with pytest.raises(ValueError, match="positive base"):
+        Value([1.0, 0.0]) ** Value(2.0)
+
+
+def test_truth_value_is_an_error_not_a_guess():
+    with pytest.raises(TypeError, match="ambiguous"):
+        bool(Value(1.0))
+
+
+# -- custom primitives go through the same machinery ---------------------------------------
+
+
+def test_custom_primitive_is_recorded_broadcast_and_differentiated():
+    square = primitive(lambda x: x * x, lambda grad, out, x: (2 * x * grad,), name="square")
+    x = Value(np.array([[1.0], [2.0]]))
+    y = square(x) * Value([1.0, 1.0, 1.0])
+    assert y._parents[0].op == "square"
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[6.0], [12.0]])
+    assert square(3.0).data == 9.0  # numbers work too
+    assert "square" not in PRIMITIVES  # users' ops do not enter the built-in table
+
+
+def test_custom_primitive_with_a_wrongly_shaped_gradient_says_so():
+    bad = primitive(lambda x: x.sum(axis=0), lambda grad, out, x: (np.ones((5, 5)),), name="bad")
+    with pytest.raises(ValueError, match=r"bad.*\(5, 5\).*\(2, 3\)"):
+        bad(Value(np.ones((2, 3)))).sum().backward()
+
+
+# -- depth and memory ----------------------------------------------------------------------
+
+
+def test_a_million_deep_chain_needs_no_recursion():
+    limit = sys.getrecursionlimit()
+    x = Value(0.5)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 0.999 + 0.001
+    y.backward()
+    assert sys.getrecursionlimit() == limit
+    assert abs(x.grad - 0.999 ** 1_000_000) < 1e-300 + 1e-12 * 0.999 ** 1_000_000
+    del y
+    gc.collect()
+
+
+def test_a_million_deep_tensor_chain_frees_without_crashing():
+    # freeing a deep graph must not overflow the C stack either (run in a subprocess)
+    code = ("from tinygrad_xor import Value\n"
+            "import numpy as np\n"
+            "y = Value(np.ones(2))\n"
+            "for _ in range(1_000_000): y = y + 1.0\n"
+            "y.sum().backward(); del y; print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-500:]
+
+
+def test_graphs_are_freed_by_reference_counting_alone():
+    gc.disable()
+    try:
+        x = Value(np.ones(3))
+        y = ((x * 2).sigmoid() @ x).exp()
+        ref = weakref.ref(y._parents[0])
+        y.backward()
+        del y
+        assert ref() is None  # no reference cycles: freed without the cyclic collector
+    finally:
+        gc.enable()
+
+
+def test_import_loads_numpy_and_nothing_heavier():
+    code = ("import sys, tinygrad_xor\n"
+            "heavy = {'graphviz', 'hypothesis', 'matplotlib', 'tqdm', 'rich', 'torch'}\n"
+            "print(sorted(heavy & set(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
