@@ -1,0 +1,303 @@
+"""Drawing: the computation graph that ends in a Value, and a network's neurons and weights.
+
+Each drawing is first built as a plain description (nodes, edges and their attributes) by a
+pure function of the graph: no recursion, no Graphviz. `graphviz.Digraph` then holds that
+description; its ``.source`` is the DOT text, and Graphviz's ``dot`` program lays it out only
+when the picture is rendered (``.render()``, ``.pipe()``, or inline display in Jupyter).
+
+Legend of `draw_graph`: blue boxes are leaves that require grad (inputs and parameters), grey
+dashed boxes are constants (``requires_grad=False``), white boxes are intermediate results,
+the orange box with a thick border is the root, and small purple ovals are operations.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import Value
+
+__all__ = ["draw_graph", "draw_network", "draw_command"]
+
+FONT = "Helvetica,Arial,sans-serif"
+
+#: Fill colours of the node kinds (the legend in docs/drawing.md).
+COLORS = {
+    "param": "#cfe2ff",      # leaf that requires grad: an input or a parameter
+    "const": "#eeeeee",      # leaf with requires_grad=False: a constant
+    "inner": "#ffffff",      # intermediate result
+    "root": "#ffd59e",       # the Value the drawing ends in (e.g. the loss)
+    "op": "#eadcf8",         # an operation
+    "more": "#f4f4f4",       # the collapsed rest of a big graph
+}
+GRAD_COLOR = "#b03a2e"
+
+# Operations whose result does not depend on the order of their operands; the input edges of
+# every other operation with two or more operands are labelled with their position.
+_COMMUTATIVE = {"add", "mul"}
+
+# Tensors with at most this many elements show their values; bigger ones show their shape.
+_MAX_SHOWN = 16
+
+
+@dataclass
+class Drawing:
+    """A drawing as plain data: graph attributes, nodes and edges (what DOT text says)."""
+
+    name: str
+    graph_attr: dict[str, str] = field(default_factory=dict)
+    node_attr: dict[str, str] = field(default_factory=dict)
+    edge_attr: dict[str, str] = field(default_factory=dict)
+    nodes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    edges: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    subgraphs: list[tuple[dict[str, str], list[str]]] = field(default_factory=list)
+
+    def to_digraph(self) -> Any:
+        """The same drawing as a `graphviz.Digraph` (needs no ``dot`` binary)."""
+        import graphviz
+
+        g = graphviz.Digraph(self.name, graph_attr=self.graph_attr, node_attr=self.node_attr,
+                             edge_attr=self.edge_attr)
+        for name, attrs in self.nodes:
+            g.node(name, **attrs)
+        for graph_attr, members in self.subgraphs:
+            with g.subgraph(graph_attr=graph_attr) as sub:
+                for name in members:
+                    sub.node(name)
+        for tail, head, attrs in self.edges:
+            g.edge(tail, head, **attrs)
+        return g
+
+
+# -- number and label formatting ------------------------------------------------------------
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    """A number rounded to ``digits`` significant digits: 1, -2, 0.6225, 1.2e+05."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = f"{x:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    """A shape as NumPy prints it: (4, 2), (4,)."""
+    return str(tuple(int(n) for n in shape))
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html(body: str) -> str:
+    """An HTML-like Graphviz label (the Python graphviz package passes ``<...>`` through)."""
+    return f"<{body}>"
+
+
+def _grid(array: np.ndarray, color: str | None) -> str:
+    """A small table of an array's rounded values (1-D: one row; more: rows of the last axis)."""
+    rows = array.reshape(1, -1) if array.ndim == 1 else array.reshape(-1, array.shape[-1])
+    cells = []
+    for row in rows:
+        tds = "".join(f"<td>{_colored(_num(x), color)}</td>" for x in row)
+        cells.append(f"<tr>{tds}</tr>")
+    return ('<table border="0" cellborder="1" cellspacing="0" cellpadding="2" color="#999999">'
+            + "".join(cells) + "</table>")
+
+
+def _colored(text: str, color: str | None) -> str:
+    return text if color is None else f'<font color="{color}">{text}</font>'
+
+
+def _field_rows(name: str, data: Any, color: str | None) -> list[str]:
+    """Table rows showing one field (data or grad) of a Value."""
+    if type(data) is float or np.ndim(data) == 0:
+        return [f'<tr><td align="left">{name}</td>'
+                f'<td align="left">{_colored(_num(data), color)}</td></tr>']
+    array = np.asarray(data)
+    shape = _shape(array.shape)
+    if array.size == 0 or array.size > _MAX_SHOWN:
+        return [f'<tr><td align="left">{name}</td><td align="left">{shape}</td></tr>']
+    return [f'<tr><td align="left">{name}</td><td align="left">{shape}</td></tr>',
+            f'<tr><td colspan="2">{_grid(array, color)}</td></tr>']
+
+
+def _value_label(v: Value, show_data: bool, show_grad: bool) -> str:
+    rows = []
+    if v.label:
+        rows.append(f'<tr><td colspan="2"><b>{_esc(v.label)}</b></td></tr>')
+    data = v.data
+    if show_data:
+        rows += _field_rows("data", data, None)
+    elif type(data) is not float:
+        rows.append(f'<tr><td colspan="2">shape {_shape(data.shape)}</td></tr>')
+    if show_grad and v.requires_grad:
+        grad = v._grad
+        if grad is None:  # what `.grad` reads before any backward pass reaches this Value
+            grad = 0.0 if type(data) is float else np.zeros_like(data)
+        rows += _field_rows("grad", grad, GRAD_COLOR)
+    if not rows:
+        rows.append('<tr><td colspan="2"> </td></tr>')
+    return _html('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                 + "".join(rows) + "</table>")
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return _num(value)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _op_label(v: Value) -> str:
+    lines = [f"<b>{_esc(v.op)}</b>"]
+    for key, value in (v._params or {}).items():
+        if value is None or value is False:  # defaults such as axis=None, keepdims=False
+            continue
+        lines.append(f'<font point-size="9">{_esc(key)}={_esc(_param_text(value))}</font>')
+    return _html("<br/>".join(lines))
+
+
+# -- the computation graph --------------------------------------------------------------------
+
+
+def _kind(v: Value, root: Value) -> str:
+    if v is root:
+        return "root"
+    if v._parents:
+        return "inner"
+    return "param" if v.requires_grad else "const"
+
+
+def _value_attrs(v: Value, kind: str, show_data: bool, show_grad: bool) -> dict[str, str]:
+    attrs = {"label": _value_label(v, show_data, show_grad), "shape": "box",
+             "style": "rounded,filled", "fillcolor": COLORS[kind]}
+    if kind == "const":
+        attrs["style"] = "rounded,filled,dashed"
+        attrs["color"] = "#888888"
+        attrs["fontcolor"] = "#444444"
+    elif kind == "root":
+        attrs["penwidth"] = "2.5"
+    return attrs
+
+
+def _argument_names(n: int) -> list[str]:
+    return ["left", "right"] if n == 2 else [f"arg {i}" for i in range(n)]
+
+
+def graph_drawing(root: Value, *, rankdir: str = "LR", show_data: bool = True,
+                  show_grad: bool = True, max_nodes: int = 500) -> Drawing:
+    """The drawing of the graph ending in ``root`` as plain data; see `draw_graph`."""
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_graph() needs a Value, got {type(root).__name__}")
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) \
+            or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+
+    # Breadth-first from the root: the first `max_nodes` Values found are the nearest ones and
+    # are drawn; every Value found after them is counted into one collapsed node.
+    seen = {root}
+    queue = [root]
+    head = 0
+    while head < len(queue):
+        node = queue[head]
+        head += 1
+        for parent in node._parents:
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    kept = set(queue[:max_nodes])
+    hidden = len(queue) - len(kept)
+
+    # Emit the kept Values in topological order (operands first): an iterative post-order
+    # walk, so the layout reads from the inputs to the root.
+    order: list[Value] = []
+    done: set[Value] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+            continue
+        if node in done:
+            continue
+        done.add(node)
+        stack.append((node, True))
+        for parent in reversed(node._parents):
+            if parent in kept and parent not in done:
+                stack.append((parent, False))
+
+    drawing = Drawing(
+        "computation_graph",
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.25", "ranksep": "0.35",
+                    "bgcolor": "white"},
+        node_attr={"fontname": FONT, "fontsize": "11", "margin": "0.08,0.04"},
+        edge_attr={"fontname": FONT, "fontsize": "9", "color": "#555555", "arrowsize": "0.7"},
+    )
+    ids = {v: f"v{i}" for i, v in enumerate(order)}
+    more = "more"
+    for v in order:
+        drawing.nodes.append((ids[v], _value_attrs(v, _kind(v, root), show_data, show_grad)))
+    if hidden:
+        drawing.nodes.append((more, {
+            "label": f"… {hidden:,} more Values\n(farther from the root)",
+            "shape": "box3d", "style": "filled,dashed", "fillcolor": COLORS["more"],
+            "color": "#888888"}))
+    from_more: set[str] = set()
+    for v in order:
+        parents = v._parents
+        if not parents:
+            continue
+        op = "op" + ids[v][1:]
+        drawing.nodes.append((op, {"label": _op_label(v), "shape": "ellipse",
+                                   "style": "filled", "fillcolor": COLORS["op"],
+                                   "fontsize": "10", "margin": "0.02,0.01", "height": "0.3"}))
+        names = (_argument_names(len(parents))
+                 if len(parents) > 1 and v.op not in _COMMUTATIVE else None)
+        for i, parent in enumerate(parents):
+            if parent in ids:
+                attrs = {"label": names[i]} if names else {}
+                drawing.edges.append((ids[parent], op, attrs))
+            elif op not in from_more:  # one edge from the collapsed node per operation
+                from_more.add(op)
+                drawing.edges.append((more, op, {"style": "dashed"}))
+        drawing.edges.append((op, ids[v], {}))
+    return drawing
+
+
+def draw_graph(root: Value, *, rankdir: str = "LR", show_data: bool = True,
+               show_grad: bool = True, max_nodes: int = 500) -> Any:
+    """Draw the computation graph that ends in ``root`` as a `graphviz.Digraph`.
+
+    Args:
+        root: the Value the graph ends in (e.g. a loss).
+        rankdir: Graphviz's direction: "LR" (inputs on the left), "TB", "RL" or "BT".
+        show_data: show each Value's data (a number; for a tensor its shape and, when it has
+            at most 16 elements, its values rounded to 4 significant digits).
+        show_grad: show the grad of every Value that requires grad (0 before a backward pass).
+        max_nodes: the most Values drawn; the ones farthest from the root beyond it are
+            collapsed into one node saying how many Values it stands for.
+
+    Returns:
+        A `graphviz.Digraph`: ``.source`` is the DOT text; ``.render(...)``/``.pipe(...)``
+        need Graphviz's ``dot`` program; Jupyter displays it inline.
+    """
+    return graph_drawing(root, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
+                         max_nodes=max_nodes).to_digraph()
