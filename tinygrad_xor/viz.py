@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import shutil
-import sys
-from collections.abc import Iterable
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -301,3 +298,141 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_data: bool = True,
     """
     return graph_drawing(root, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
                          max_nodes=max_nodes).to_digraph()
+
+
+# -- the network ------------------------------------------------------------------------------
+
+_ACTIVATION_NAMES = {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "identity": "identity",
+                     "none": "identity", "linear": "identity"}
+
+
+def _activation_name(obj: Any) -> str:
+    """The display name of an activation given as a name, None, a module or a function."""
+    if obj is None:
+        return "identity"
+    name = obj if isinstance(obj, str) else getattr(obj, "__name__", type(obj).__name__)
+    return _ACTIVATION_NAMES.get(name.lower(), name)
+
+
+def _is_linear(layer: Any) -> bool:
+    return hasattr(layer, "weight") and hasattr(layer, "bias")
+
+
+def _network_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
+    """(weight (in, out), bias (out,) or None, activation name) for each Linear layer."""
+    state = model.state_dict()
+    by_index: dict[int, dict[str, np.ndarray]] = {}
+    for key, array in state.items():
+        match = re.fullmatch(r"layers\.(\d+)\.(weight|bias)", key)
+        if match is None:
+            raise ValueError(f"draw_network() understands state_dict keys like "
+                             f"'layers.0.weight', got {key!r}")
+        by_index.setdefault(int(match[1]), {})[match[2]] = np.asarray(array, dtype=float)
+    if not by_index:
+        raise ValueError("draw_network() needs a model with at least one Linear layer")
+    layers = list(getattr(model, "layers", []))
+    indices = sorted(by_index)
+    hidden_act = getattr(model, "activation", None)
+    output_act = getattr(model, "output_activation", None)
+    is_sequential = any(not _is_linear(layer) for layer in layers)
+    result = []
+    for n, i in enumerate(indices):
+        entry = by_index[i]
+        if "weight" not in entry:
+            raise ValueError(f"draw_network(): state_dict has layers.{i}.bias but no weight")
+        weight = entry["weight"]
+        if weight.ndim != 2:
+            raise ValueError(f"draw_network(): layers.{i}.weight has shape {weight.shape}, "
+                             f"expected (in, out)")
+        if is_sequential or not hasattr(model, "activation"):
+            # Sequential: the activation modules between this Linear and the next one.
+            following = []
+            for layer in layers[i + 1:]:
+                if _is_linear(layer):
+                    break
+                following.append(_activation_name(layer))
+            activation = " ∘ ".join(reversed(following)) if following else "identity"
+        else:
+            activation = _activation_name(output_act if n == len(indices) - 1 else hidden_act)
+        result.append((weight, entry.get("bias"), activation))
+    for (w0, _, _), (w1, _, _) in zip(result, result[1:]):
+        if w0.shape[1] != w1.shape[0]:
+            raise ValueError(f"draw_network(): a layer with {w0.shape[1]} outputs feeds one "
+                             f"with {w1.shape[0]} inputs")
+    return result
+
+
+def _neuron_names(sizes: list[int]) -> list[list[str]]:
+    names = [[f"x{j + 1}" for j in range(sizes[0])]]
+    hidden = sizes[1:-1]
+    for k, size in enumerate(hidden):
+        prefix = "h" if len(hidden) == 1 else f"h{k + 1}."
+        names.append([f"{prefix}{j + 1}" for j in range(size)])
+    out = sizes[-1]
+    names.append(["y"] if out == 1 else [f"y{j + 1}" for j in range(out)])
+    return names
+
+
+def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int = 3) -> Drawing:
+    """The drawing of a network's neurons and weights as plain data; see `draw_network`."""
+    layers = _network_layers(model)
+    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
+    names = _neuron_names(sizes)
+    drawing = Drawing(
+        "network",
+        graph_attr={"rankdir": "LR", "fontname": FONT, "nodesep": "0.5", "ranksep": "1.6",
+                    "splines": "line", "ordering": "out", "bgcolor": "white"},
+        node_attr={"fontname": FONT, "fontsize": "11", "shape": "circle", "style": "filled",
+                   "fixedsize": "false", "margin": "0.02"},
+        edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.6"},
+    )
+    for j, name in enumerate(names[0]):
+        drawing.nodes.append((f"n0_{j}", {"label": _html(f"<b>{_esc(name)}</b>"),
+                                          "fillcolor": COLORS["const"], "width": "0.55",
+                                          "fixedsize": "true"}))
+    drawing.subgraphs.append(({"rank": "same"}, [f"n0_{j}" for j in range(sizes[0])]))
+    for k, (weight, bias, activation) in enumerate(layers, start=1):
+        last = k == len(layers)
+        for j, name in enumerate(names[k]):
+            lines = [f"<b>{_esc(name)}</b>"]
+            if bias is not None:
+                lines.append(f"b = {_num(bias[j], digits)}")
+            lines.append(f'<font point-size="9"><i>{_esc(activation)}</i></font>')
+            drawing.nodes.append((f"n{k}_{j}", {
+                "label": _html("<br/>".join(lines)),
+                "fillcolor": COLORS["root"] if last else COLORS["param"],
+                "width": "1.05", "fixedsize": "true"}))
+        drawing.subgraphs.append(({"rank": "same"}, [f"n{k}_{j}" for j in range(sizes[k])]))
+        fan_in, fan_out = weight.shape
+        labelled = (weight.size <= 16 and min(fan_in, fan_out) <= 4 if edge_labels is None
+                    else edge_labels)
+        # Put each weight near the end of the edge where fewer edges meet, so labels do not
+        # crowd: at the head when each neuron has fewer inputs than the layer below has outputs.
+        end = "headlabel" if fan_in < fan_out else "taillabel"
+        biggest = float(np.max(np.abs(weight))) or 1.0
+        for i in range(weight.shape[0]):
+            for j in range(weight.shape[1]):
+                w = float(weight[i, j])
+                attrs = {"penwidth": _num(0.6 + 2.4 * min(abs(w) / biggest, 1.0), 2)}
+                if w > 0:
+                    attrs["color"] = "#2166ac"
+                elif w < 0:
+                    attrs["color"] = "#c0392b"
+                else:
+                    attrs.update(color="#aaaaaa", style="dashed")
+                if labelled:
+                    attrs.update({end: _num(w, digits), "fontcolor": attrs["color"],
+                                  "labeldistance": "3.5", "labelangle": "15"})
+                drawing.edges.append((f"n{k - 1}_{i}", f"n{k}_{j}", attrs))
+    return drawing
+
+
+def draw_network(model: Any, *, edge_labels: bool | None = None, digits: int = 3) -> Any:
+    """Draw a network's neurons in columns, edges labelled with weights, as a graphviz.Digraph.
+
+    Works for an `MLP` or a `Sequential` of `Linear` layers and activations, scalar or tensor:
+    it reads ``model.state_dict()``. Each neuron shows its bias and activation; blue edges are
+    positive weights, red negative, grey dashed zero, thicker the larger. ``edge_labels=None``
+    labels the edges of layers with at most 16 weights; ``digits`` is the rounding.
+    """
+    return network_drawing(model, edge_labels=edge_labels, digits=digits).to_digraph()
