@@ -31,7 +31,7 @@ test: $(STAMP) graphviz
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check tinygrad_xor tests benchmarks examples
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy tinygrad_xor
 
 bench: $(STAMP)
