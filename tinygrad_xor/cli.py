@@ -77,9 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="write a plot of the final losses (needs the 'plot' extra)")
 
-    sub.add_parser("bench", help="run the benchmark and print its table",
-                   description="Run the benchmark workloads against the reference tools that "
-                               "are installed and print one table of median times and ratios.")
+    p = sub.add_parser("bench", help="run the benchmark and print its table",
+                       description="Run the benchmark workloads against the reference tools "
+                                   "that are installed and print one table of median times "
+                                   "and ratios.")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller sizes and fewer steps: a run of about a minute")
+    p.add_argument("--repeat", type=_positive_int, default=5,
+                   help="timed rounds per workload (default: 5)")
+    p.add_argument("--workloads", default=None, metavar="W1,W2,...",
+                   help="comma-separated workloads to run (default: all)")
+    p.add_argument("--no-memory", action="store_true",
+                   help="skip the 100,000-step XOR memory-growth check")
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "

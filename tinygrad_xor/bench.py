@@ -1,0 +1,808 @@
+"""The benchmark: tinygrad_xor against the tools people would use instead.
+
+Five workloads (issue 7), each run by every installed backend, interleaved (A B A B ...), after
+a warm-up, several times; the table gives each backend's median time per step and the ratio of
+tinygrad_xor's median to each reference's. Every backend of a workload is first checked to follow
+the hand-written NumPy (or plain-float) baseline's loss trajectory to 1e-9 in float64, so a fast
+wrong engine cannot pass.
+
+Run it with ``tinygrad-xor bench`` or ``python benchmarks/run.py`` (``--quick`` for a short run).
+micrograd (the ``bench`` extra) and PyTorch (CPU) are optional: a missing one is skipped with a
+one-line note.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import Value
+
+__all__ = ["WORKLOADS", "Workload", "check", "run", "bench_command", "two_moons", "rss_bytes",
+           "xor_memory_growth"]
+
+# A trainer runs `n` more steps of its workload and returns the loss after each one.
+Trainer = Callable[[int], list[float]]
+
+OURS = "tinygrad_xor"
+
+
+def _optional(name: str) -> Any:
+    """The module `name`, or None when it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _torch() -> Any:
+    """PyTorch, typed as Any so the package type-checks with or without it."""
+    return importlib.import_module("torch")
+
+
+def two_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles (as sklearn's make_moons), labels -1 and +1."""
+    rng = np.random.default_rng(seed)
+    n_out = n // 2
+    n_in = n - n_out
+    t_out = np.linspace(0, np.pi, n_out)
+    t_in = np.linspace(0, np.pi, n_in)
+    x = np.concatenate([np.stack([np.cos(t_out), np.sin(t_out)], 1),
+                        np.stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)], 1)])
+    x += rng.normal(scale=noise, size=x.shape)
+    y = np.concatenate([-np.ones(n_out), np.ones(n_in)])
+    return x, y
+
+
+def _init_mlp(sizes: Sequence[int], seed: int, dtype: Any = np.float64,
+              bias: str = "zeros") -> list[np.ndarray]:
+    """Weights (in, out) and biases (out,), weights uniform in +-1/sqrt(fan_in) (+-1 if 'moons')."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        scale = 1.0 if bias == "moons" else 1.0 / np.sqrt(n_in)
+        params.append(rng.uniform(-scale, scale, size=(n_in, n_out)).astype(dtype))
+        if bias == "zeros" or bias == "moons":
+            params.append(np.zeros(n_out, dtype=dtype))
+        else:
+            params.append(rng.uniform(-scale, scale, size=n_out).astype(dtype))
+    return params
+
+
+# -- W1: micrograd's demo step ------------------------------------------------------------------
+# MLP 2 -> 16 -> 16 -> 1 of scalar Values on 100 two-moons points; max-margin loss + 1e-4 L2;
+# learning rate 1 - 0.9 k / 100 (k counts steps, modulo 100 so long runs stay bounded).
+
+_W1_ALPHA = 1e-4
+
+
+def _w1_lr(k: int) -> float:
+    return 1.0 - 0.9 * (k % 100) / 100
+
+
+def w1_numpy(n_points: int = 100, hidden: int = 16, seed: int = 0) -> Trainer:
+    """W1 in hand-written NumPy: the loss trajectory every other backend must follow."""
+    x, y = two_moons(n_points, seed=seed)
+    params = _init_mlp([2, hidden, hidden, 1], seed, bias="moons")
+    k = 0
+
+    def train(steps: int) -> list[float]:
+        nonlocal k
+        losses = []
+        for _ in range(steps):
+            w1, b1, w2, b2, w3, b3 = params
+            h1 = x @ w1 + b1
+            a1 = np.maximum(h1, 0)
+            h2 = a1 @ w2 + b2
+            a2 = np.maximum(h2, 0)
+            s = (a2 @ w3 + b3)[:, 0]
+            margin = 1 - y * s
+            reg = sum(float(np.sum(p * p)) for p in params)
+            losses.append(float(np.mean(np.maximum(margin, 0))) + _W1_ALPHA * reg)
+            ds = (-(y * (margin > 0)) / len(y))[:, None]
+            gw3, gb3 = a2.T @ ds, ds.sum(0)
+            dh2 = (ds @ w3.T) * (h2 > 0)
+            gw2, gb2 = a1.T @ dh2, dh2.sum(0)
+            dh1 = (dh2 @ w2.T) * (h1 > 0)
+            gw1, gb1 = x.T @ dh1, dh1.sum(0)
+            lr = _w1_lr(k)
+            for p, g in zip(params, (gw1, gb1, gw2, gb2, gw3, gb3)):
+                p -= lr * (g + 2 * _W1_ALPHA * p)
+            k += 1
+        return losses
+
+    return train
+
+
+class _Neuron:
+    """A neuron of scalar Values, written as micrograd's is, so both build the same graph."""
+
+    def __init__(self, w: np.ndarray, b: float, nonlin: bool, value: Any) -> None:
+        self.w = [value(float(wi)) for wi in w]
+        self.b = value(float(b))
+        self.nonlin = nonlin
+
+    def __call__(self, x: list[Any]) -> Any:
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return act.relu() if self.nonlin else act
+
+    def parameters(self) -> list[Any]:
+        return self.w + [self.b]
+
+
+def _scalar_mlp(params: list[np.ndarray], value: Any) -> tuple[Callable[[list[Any]], Any],
+                                                                 list[Any]]:
+    """A neuron-level MLP with these weights; returns (model, parameters)."""
+    layers = []
+    n_layers = len(params) // 2
+    for i in range(n_layers):
+        w, b = params[2 * i], params[2 * i + 1]
+        layers.append([_Neuron(w[:, j], b[j], i != n_layers - 1, value)
+                       for j in range(w.shape[1])])
+
+    def model(x: list[Any]) -> Any:
+        for layer in layers:
+            out = [n(x) for n in layer]
+            x = out[0] if len(out) == 1 else out
+        return x
+
+    return model, [p for layer in layers for n in layer for p in n.parameters()]
+
+
+def _w1_scalar(value: Any, n_points: int, hidden: int, seed: int) -> Trainer:
+    """W1 on a micrograd-style Value class (micrograd's or ours): the demo's loop, as written."""
+    x, y = two_moons(n_points, seed=seed)
+    rows = [[float(v) for v in row] for row in x]
+    labels = [float(v) for v in y]
+    model, parameters = _scalar_mlp(_init_mlp([2, hidden, hidden, 1], seed, bias="moons"), value)
+    k = 0
+
+    def train(steps: int) -> list[float]:
+        nonlocal k
+        losses = []
+        for _ in range(steps):
+            inputs = [list(map(value, row)) for row in rows]
+            scores = list(map(model, inputs))
+            margins = [(1 + -yi * si).relu() for yi, si in zip(labels, scores)]
+            data_loss = sum(margins) * (1.0 / len(margins))
+            reg_loss = _W1_ALPHA * sum(p * p for p in parameters)
+            total = data_loss + reg_loss
+            for p in parameters:
+                p.grad = 0.0
+            total.backward()
+            lr = _w1_lr(k)
+            for p in parameters:
+                p.data -= lr * p.grad
+            losses.append(float(total.data))
+            k += 1
+        return losses
+
+    return train
+
+
+def w1_tinygrad(n_points: int = 100, hidden: int = 16, seed: int = 0) -> Trainer:
+    """W1 on tinygrad_xor's scalar Values."""
+    return _w1_scalar(Value, n_points, hidden, seed)
+
+
+def w1_micrograd(n_points: int = 100, hidden: int = 16, seed: int = 0) -> Trainer:
+    """W1 on micrograd's Values."""
+    from micrograd.engine import Value as MicroValue
+
+    return _w1_scalar(MicroValue, n_points, hidden, seed)
+
+
+# -- W2: a chain x = x * 0.999 + 0.001, forward and backward ------------------------------------
+
+
+def w2_floats(length: int = 10**6) -> Trainer:
+    """W2 in plain Python floats: x_n and dx_n/dx_0 = 0.999**n."""
+
+    def train(steps: int) -> list[float]:
+        out = []
+        for _ in range(steps):
+            x, g = 1.0, 1.0
+            for _ in range(length):
+                x = x * 0.999 + 0.001
+                g *= 0.999
+            out += [x, g]
+        return out
+
+    return train
+
+
+def w2_tinygrad(length: int = 10**6) -> Trainer:
+    """W2 on tinygrad_xor's scalar Values."""
+
+    def train(steps: int) -> list[float]:
+        out = []
+        for _ in range(steps):
+            x0 = Value(1.0)
+            x = x0
+            for _ in range(length):
+                x = x * 0.999 + 0.001
+            x.backward()
+            out += [x.data, x0.grad]
+            del x
+        return out
+
+    return train
+
+
+def w2_torch(length: int = 10**6) -> Trainer:
+    """W2 on PyTorch 0-d float64 tensors."""
+    torch = _torch()
+
+    def train(steps: int) -> list[float]:
+        out = []
+        for _ in range(steps):
+            x0 = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+            x = x0
+            for _ in range(length):
+                x = x * 0.999 + 0.001
+            x.backward()
+            out += [float(x.item()), float(x0.grad.item())]
+            del x
+        return out
+
+    return train
+
+
+# -- W3: XOR 2 -> 2 -> 1, sigmoid, MSE, full batch, SGD lr 0.5 ----------------------------------
+
+_XOR_X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+_XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+_XOR_LR = 0.5
+
+
+def _xor_init(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(2, 2)), rng.normal(size=2), rng.normal(size=(2, 1)),
+            rng.normal(size=1)]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def w3_numpy(seed: int = 0) -> Trainer:
+    """W3 in hand-written NumPy."""
+    x, y = _XOR_X, _XOR_Y
+    w1, b1, w2, b2 = _xor_init(seed)
+
+    def train(steps: int) -> list[float]:
+        nonlocal w1, b1, w2, b2
+        losses = []
+        for _ in range(steps):
+            a1 = _sigmoid(x @ w1 + b1)
+            a2 = _sigmoid(a1 @ w2 + b2)
+            diff = a2 - y
+            losses.append(float(np.mean(diff * diff)))
+            d2 = (2 / diff.size) * diff * a2 * (1 - a2)
+            d1 = (d2 @ w2.T) * a1 * (1 - a1)
+            w2 -= _XOR_LR * (a1.T @ d2)
+            b2 -= _XOR_LR * d2.sum(0)
+            w1 -= _XOR_LR * (x.T @ d1)
+            b1 -= _XOR_LR * d1.sum(0)
+        return losses
+
+    return train
+
+
+def w3_tinygrad(seed: int = 0) -> Trainer:
+    """W3 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
+    x, y = _XOR_X, _XOR_Y
+    params = [Value(p) for p in _xor_init(seed)]
+    w1, b1, w2, b2 = params
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
+            loss = ((out - y) ** 2).mean()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            for p in params:
+                p.data -= _XOR_LR * p.grad
+            losses.append(loss.data)
+        return losses
+
+    return train
+
+
+def w3_torch(seed: int = 0) -> Trainer:
+    """W3 on PyTorch float64 tensors."""
+    torch = _torch()
+
+    x, y = torch.tensor(_XOR_X), torch.tensor(_XOR_Y)
+    params = [torch.tensor(p, requires_grad=True) for p in _xor_init(seed)]
+    w1, b1, w2, b2 = params
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
+            loss = ((out - y) ** 2).mean()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= _XOR_LR * p.grad
+            losses.append(float(loss.item()))
+        return losses
+
+    return train
+
+
+# -- W4: MLP 784 -> 256 -> 256 -> 10, batch 4096, ReLU, MSE, SGD --------------------------------
+
+_W4_LR = 0.01
+
+
+def _w4_data(batch: int, sizes: Sequence[int], dtype: Any, seed: int) -> tuple[Any, ...]:
+    rng = np.random.default_rng(seed + 1)
+    x = rng.normal(size=(batch, sizes[0])).astype(dtype)
+    y = rng.normal(size=(batch, sizes[-1])).astype(dtype)
+    return x, y, _init_mlp(sizes, seed, dtype, bias="uniform")
+
+
+def w4_numpy(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
+             dtype: Any = np.float32, seed: int = 0) -> Trainer:
+    """W4 in hand-written NumPy."""
+    x, y, params = _w4_data(batch, sizes, dtype, seed)
+    n_layers = len(params) // 2
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            acts, pre = [x], []
+            for i in range(n_layers):
+                h = acts[-1] @ params[2 * i] + params[2 * i + 1]
+                pre.append(h)
+                acts.append(np.maximum(h, 0) if i < n_layers - 1 else h)
+            diff = acts[-1] - y
+            losses.append(float(np.mean(diff * diff)))
+            d = diff * dtype(2 / diff.size)
+            for i in reversed(range(n_layers)):
+                if i < n_layers - 1:
+                    d = d * (pre[i] > 0)
+                gw, gb = acts[i].T @ d, d.sum(0)
+                if i > 0:
+                    d = d @ params[2 * i].T
+                params[2 * i] -= dtype(_W4_LR) * gw
+                params[2 * i + 1] -= dtype(_W4_LR) * gb
+        return losses
+
+    return train
+
+
+def w4_tinygrad(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
+                dtype: Any = np.float32, seed: int = 0) -> Trainer:
+    """W4 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
+    x, y, arrays = _w4_data(batch, sizes, dtype, seed)
+    params = [Value(p) for p in arrays]
+    n_layers = len(params) // 2
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            h: Any = x
+            for i in range(n_layers):
+                h = h @ params[2 * i] + params[2 * i + 1]
+                if i < n_layers - 1:
+                    h = h.relu()
+            loss = ((h - y) ** 2).mean()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            for p in params:
+                p.data -= _W4_LR * p.grad
+            losses.append(loss.item())
+        return losses
+
+    return train
+
+
+def w4_torch(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
+             dtype: Any = np.float32, seed: int = 0) -> Trainer:
+    """W4 on PyTorch tensors."""
+    torch = _torch()
+
+    x, y, arrays = _w4_data(batch, sizes, dtype, seed)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    params = [torch.tensor(p, requires_grad=True) for p in arrays]
+    n_layers = len(params) // 2
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            h = tx
+            for i in range(n_layers):
+                h = h @ params[2 * i] + params[2 * i + 1]
+                if i < n_layers - 1:
+                    h = torch.relu(h)
+            loss = ((h - ty) ** 2).mean()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= _W4_LR * p.grad
+            losses.append(float(loss.item()))
+        return losses
+
+    return train
+
+
+# -- W5: many independent XOR networks at once, with batched @ ----------------------------------
+# Network i has W1[i] (2, 2), b1[i] (1, 2), W2[i] (2, 1), b2[i] (1, 1); the loss is the sum of the
+# networks' MSEs, so each network's gradient is its own.
+
+
+def _w5_init(nets: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(nets, 2, 2)), rng.normal(size=(nets, 1, 2)),
+            rng.normal(size=(nets, 2, 1)), rng.normal(size=(nets, 1, 1))]
+
+
+def w5_numpy(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5 in hand-written NumPy, with np.matmul on the stacks of small matrices."""
+    x, y = _XOR_X, _XOR_Y
+    w1, b1, w2, b2 = _w5_init(nets, seed)
+    xt = x.T
+
+    def train(steps: int) -> list[float]:
+        nonlocal w1, b1, w2, b2
+        losses = []
+        for _ in range(steps):
+            a1 = _sigmoid(x @ w1 + b1)                      # (nets, 4, 2)
+            a2 = _sigmoid(a1 @ w2 + b2)                     # (nets, 4, 1)
+            diff = a2 - y
+            losses.append(float(np.sum(diff * diff)) / 4)
+            d2 = 0.5 * diff * a2 * (1 - a2)
+            d1 = (d2 @ w2.transpose(0, 2, 1)) * a1 * (1 - a1)
+            w2 -= _XOR_LR * (a1.transpose(0, 2, 1) @ d2)
+            b2 -= _XOR_LR * d2.sum(1, keepdims=True)
+            w1 -= _XOR_LR * (xt @ d1)
+            b1 -= _XOR_LR * d1.sum(1, keepdims=True)
+        return losses
+
+    return train
+
+
+def w5_tinygrad(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
+    x, y = _XOR_X, _XOR_Y
+    params = [Value(p) for p in _w5_init(nets, seed)]
+    w1, b1, w2, b2 = params
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
+            loss = ((out - y) ** 2).sum() * 0.25
+            for p in params:
+                p.grad = None
+            loss.backward()
+            for p in params:
+                p.data -= _XOR_LR * p.grad
+            losses.append(loss.data)
+        return losses
+
+    return train
+
+
+def w5_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5 on PyTorch float64 tensors."""
+    torch = _torch()
+
+    x, y = torch.tensor(_XOR_X), torch.tensor(_XOR_Y)
+    params = [torch.tensor(p, requires_grad=True) for p in _w5_init(nets, seed)]
+    w1, b1, w2, b2 = params
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
+            loss = ((out - y) ** 2).sum() * 0.25
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= _XOR_LR * p.grad
+            losses.append(float(loss.item()))
+        return losses
+
+    return train
+
+
+# -- the workloads ------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    """One benchmark workload: its backends, the baseline they are checked against, targets."""
+
+    id: str
+    title: str
+    baseline: str                                   # the backend every other one must follow
+    backends: dict[str, Callable[..., Trainer]]     # name -> factory(**params) -> trainer
+    modules: dict[str, str]                         # backend -> module it needs ("" for none)
+    targets: dict[str, float]                       # reference -> target for ours / reference
+    full: dict[str, Any] = field(default_factory=dict)    # parameters of the timed run
+    quick: dict[str, Any] = field(default_factory=dict)   # parameters of a --quick run
+    tiny: dict[str, Any] = field(default_factory=dict)    # parameters of the correctness check
+    block: int = 1          # steps timed together as one sample (per-step time = sample / block)
+    quick_block: int = 1
+    unit: str = "step"
+
+
+WORKLOADS: dict[str, Workload] = {w.id: w for w in [
+    Workload("W1", "micrograd demo step: scalar MLP 2-16-16-1, 100 two-moons points",
+             baseline="numpy",
+             backends={"numpy": w1_numpy, OURS: w1_tinygrad, "micrograd": w1_micrograd},
+             modules={"numpy": "", OURS: "", "micrograd": "micrograd"},
+             targets={"micrograd": 0.2},
+             quick={"n_points": 30}, tiny={"n_points": 6, "hidden": 4}),
+    Workload("W2", "chain x = x*0.999 + 0.001, 1e6 steps, forward + backward",
+             baseline="floats",
+             backends={"floats": w2_floats, OURS: w2_tinygrad, "torch": w2_torch},
+             modules={"floats": "", OURS: "", "torch": "torch"},
+             targets={"torch": 0.5},
+             full={"length": 10**6}, quick={"length": 10**5}, tiny={"length": 300},
+             unit="chain"),
+    Workload("W3", "XOR 2-2-1 sigmoid MSE, full batch SGD, tensor Values",
+             baseline="numpy",
+             backends={"numpy": w3_numpy, OURS: w3_tinygrad, "torch": w3_torch},
+             modules={"numpy": "", OURS: "", "torch": "torch"},
+             targets={"numpy": 2.0, "torch": 0.3},
+             block=2000, quick_block=500),
+    Workload("W4", "MLP 784-256-256-10, batch 4096, float32, ReLU, MSE, SGD",
+             baseline="numpy",
+             backends={"numpy": w4_numpy, OURS: w4_tinygrad, "torch": w4_torch},
+             modules={"numpy": "", OURS: "", "torch": "torch"},
+             targets={"numpy": 1.15, "torch": 1.2},
+             quick={"batch": 1024},
+             tiny={"batch": 8, "sizes": (5, 4, 3, 2), "dtype": np.float64},
+             block=2, quick_block=2),
+    Workload("W5", "10,000 XOR 2-2-1 networks at once, batched @, 500 steps",
+             baseline="numpy",
+             backends={"numpy": w5_numpy, OURS: w5_tinygrad, "torch": w5_torch},
+             modules={"numpy": "", OURS: "", "torch": "torch"},
+             targets={"numpy": 1.0, "torch": 1.0},
+             quick={"nets": 10_000}, tiny={"nets": 7},
+             block=100, quick_block=20),
+]}
+
+
+def available(workload: Workload) -> tuple[list[str], list[str]]:
+    """(backends that can run, one-line notes about the ones that cannot)."""
+    names, notes = [], []
+    for name in workload.backends:
+        module = workload.modules.get(name, "")
+        if module and _optional(module) is None:
+            notes.append(f"{workload.id}: {name} is not installed; skipped")
+        else:
+            names.append(name)
+    return names, notes
+
+
+def check(workload: Workload, steps: int = 5, params: dict[str, Any] | None = None,
+          tol: float = 1e-9) -> dict[str, float]:
+    """Run every installed backend for `steps` steps; each must follow the baseline to `tol`.
+
+    Returns the largest relative difference from the baseline per backend; raises
+    AssertionError if one is above `tol`.
+    """
+    kwargs = dict(workload.tiny if params is None else params)
+    names, _ = available(workload)
+    expected = np.array(workload.backends[workload.baseline](**kwargs)(steps))
+    errors = {}
+    for name in names:
+        if name == workload.baseline:
+            continue
+        got = np.array(workload.backends[name](**kwargs)(steps))
+        if got.shape != expected.shape:
+            raise AssertionError(f"{workload.id} {name}: {got.shape} results, expected "
+                                 f"{expected.shape}")
+        err = float(np.max(np.abs(got - expected) / np.maximum(1.0, np.abs(expected))))
+        errors[name] = err
+        if not err <= tol:
+            raise AssertionError(f"{workload.id} {name}: loss trajectory differs from "
+                                 f"{workload.baseline} by {err:.3g} (> {tol:g})\n"
+                                 f"  {name}: {got[:6]}\n  {workload.baseline}: {expected[:6]}")
+    return errors
+
+
+def rss_bytes() -> int:
+    """This process's resident memory in bytes (Linux /proc; else peak RSS from resource)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def xor_memory_growth(steps: int = 100_000, warmup: int = 1_000) -> int:
+    """Bytes of RSS the XOR network's training (W3) gains after its first `warmup` steps."""
+    train = w3_tinygrad()
+    train(warmup)
+    gc.collect()
+    before = rss_bytes()
+    train(steps - warmup)
+    gc.collect()
+    return rss_bytes() - before
+
+
+def _chain_bytes_per_node(name: str, length: int) -> float:
+    """RSS growth per graph node while a W2 chain of `length` steps and its grads are alive."""
+    gc.collect()
+    before = rss_bytes()
+    if name == OURS:
+        x0 = x = Value(1.0)
+        for _ in range(length):
+            x = x * 0.999 + 0.001
+        x.backward()
+    else:
+        torch = _torch()
+
+        x0 = x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+        for _ in range(length):
+            x = x * 0.999 + 0.001
+        x.backward(retain_graph=True)  # keep the graph alive while measuring, as ours is
+    grown = rss_bytes() - before
+    del x, x0
+    return grown / (2 * length)
+
+
+# -- running and printing -----------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """Median seconds per step of each backend of one workload, and how they were measured."""
+
+    workload: Workload
+    medians: dict[str, float]
+    samples: dict[str, list[float]]
+    notes: list[str]
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def measure(workload: Workload, *, quick: bool = False, repeat: int = 5,
+            log: Callable[[str], None] = print) -> Result:
+    """Time every installed backend of `workload`, interleaved, after a warm-up."""
+    names, notes = available(workload)
+    kwargs = dict(workload.full)
+    if quick:
+        kwargs.update(workload.quick)
+    block = workload.quick_block if quick else workload.block
+    log(f"{workload.id}: checking against {workload.baseline} ...")
+    check(workload)
+    trainers = {name: workload.backends[name](**kwargs) for name in names}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:             # warm-up: caches, lazy imports, first allocations
+        trainers[name](1)
+    for r in range(repeat):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            gc.collect()
+            start = time.perf_counter()
+            trainers[name](block)
+            samples[name].append((time.perf_counter() - start) / block)
+        log(f"{workload.id}: round {r + 1}/{repeat}: " + ", ".join(
+            f"{n} {_fmt(samples[n][-1])}" for n in names))
+    medians = {name: statistics.median(s) for name, s in samples.items()}
+    result = Result(workload, medians, samples, notes)
+    if workload.id == "W2":
+        length = kwargs.get("length", 10**6)
+        for name in names:
+            if name in (OURS, "torch"):
+                result.extra[f"{name} bytes/node"] = f"{_chain_bytes_per_node(name, length):.0f}"
+    return result
+
+
+def _fmt(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
+def machine() -> str:
+    """One line naming the machine, Python, NumPy and the BLAS it uses."""
+    bits = [platform.machine(), f"{os.cpu_count()} cores", f"Python {platform.python_version()}",
+            f"NumPy {np.__version__}"]
+    tp = _optional("threadpoolctl")
+    if tp is not None:
+        for info in tp.threadpool_info():
+            if info.get("user_api") == "blas":
+                bits.append(f"{info.get('internal_api')} {info.get('version')} "
+                            f"({info.get('architecture')}, {info.get('num_threads')} threads)")
+                break
+    for env in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if os.environ.get(env):
+            bits.append(f"{env}={os.environ[env]}")
+    for mod in ("torch", "micrograd"):
+        m = _optional(mod)
+        if m is not None:
+            bits.append(f"{mod} {getattr(m, '__version__', '0.1.0')}")
+    return ", ".join(bits)
+
+
+def table(results: Sequence[Result]) -> str:
+    """The results as one Markdown table."""
+    lines = ["| workload | backend | median per step | ours / this | target | met |",
+             "|---|---|---|---|---|---|"]
+    for res in results:
+        w = res.workload
+        ours = res.medians.get(OURS)
+        for name, med in res.medians.items():
+            ratio = target = met = ""
+            if name != OURS and ours is not None:
+                ratio = f"{ours / med:.3f}"
+                if name in w.targets:
+                    target = f"<= {w.targets[name]:g}"
+                    met = "yes" if ours / med <= w.targets[name] else "NO"
+            per = "per chain" if w.unit == "chain" else ""
+            lines.append(f"| {w.id} | {name} | {_fmt(med)} {per}".rstrip() +
+                         f" | {ratio} | {target} | {met} |")
+        for key, text in res.extra.items():
+            lines.append(f"| {w.id} | {key} | {text} |  | "
+                         f"{'<= 500' if key.startswith(OURS) else ''} | "
+                         f"{_met_bytes(key, text)} |")
+    return "\n".join(lines)
+
+
+def _met_bytes(key: str, text: str) -> str:
+    if not key.startswith(OURS):
+        return ""
+    return "yes" if float(text) <= 500 else "NO"
+
+
+def run(workloads: Sequence[str] | None = None, *, quick: bool = False, repeat: int = 5,
+        memory: bool = True, log: Callable[[str], None] = print) -> list[Result]:
+    """Measure the named workloads (all by default) and print the table."""
+    results = []
+    notes: list[str] = []
+    for wid in workloads or list(WORKLOADS):
+        res = measure(WORKLOADS[wid.upper()], quick=quick, repeat=repeat, log=log)
+        notes += res.notes
+        results.append(res)
+    print()
+    print(f"machine: {machine()}")
+    print()
+    print(table(results))
+    for note in notes:
+        print(f"note: {note}")
+    if memory:
+        steps = 10_000 if quick else 100_000
+        grown = xor_memory_growth(steps)
+        print(f"memory: XOR training, {steps:,} steps, grew RSS by {grown / 1e6:.3f} MB after "
+              f"the first 1,000 steps (target < 1 MB: {'met' if grown < 1e6 else 'NOT met'})")
+    return results
+
+
+def bench_command(args: Any) -> int:
+    """`tinygrad-xor bench`: run the benchmark and print its table."""
+    workloads = getattr(args, "workloads", None)
+    run(workloads.split(",") if workloads else None, quick=getattr(args, "quick", False),
+        repeat=getattr(args, "repeat", 5), memory=not getattr(args, "no_memory", False))
+    return 0
