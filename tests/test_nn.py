@@ -1,0 +1,138 @@
+"""tinygrad_xor.nn: layers, MLP in scalar and tensor form, state_dict, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinygrad_xor import Value, losses, nn
+from tinygrad_xor.xor import X, Y
+
+
+def test_linear_shapes_and_formula():
+    layer = nn.Linear(3, 2, rng=0)
+    assert layer.weight.shape == (3, 2) and layer.bias.shape == (2,)
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data + layer.bias.data)
+    assert [p.shape for p in layer.parameters()] == [(3, 2), (2,)]
+    assert nn.Linear(3, 2, bias=False, rng=0).parameters()[0].shape == (3, 2)
+    assert len(nn.Linear(3, 2, bias=False, rng=0).parameters()) == 1
+
+
+def test_seeding_is_bit_for_bit():
+    a = nn.MLP([2, 3, 1], rng=42).state_dict()
+    b = nn.MLP([2, 3, 1], rng=np.random.default_rng(42)).state_dict()
+    c = nn.MLP([2, 3, 1], rng=43).state_dict()
+    for key in a:
+        assert np.array_equal(a[key], b[key])
+    assert not np.array_equal(a["layers.0.weight"], c["layers.0.weight"])
+    with pytest.raises(TypeError, match="rng"):
+        nn.Linear(2, 2, rng="seed")  # type: ignore[arg-type]
+
+
+def test_parameters_order_and_state_dict_keys():
+    model = nn.MLP([2, 3, 1], rng=0)
+    params = model.parameters()
+    assert [p.shape for p in params] == [(2, 3), (3,), (3, 1), (1,)]
+    state = model.state_dict()
+    assert list(state) == ["layers.0.weight", "layers.0.bias", "layers.1.weight",
+                           "layers.1.bias"]
+    state["layers.0.weight"][:] = 99.0          # a copy: the model is untouched
+    assert not np.any(model.layers[0].weight.data == 99.0)
+
+
+def test_sequential_keys_count_every_layer():
+    model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.ReLU(), nn.Linear(2, 1, rng=0))
+    assert list(model.state_dict()) == ["layers.0.weight", "layers.0.bias", "layers.2.weight",
+                                        "layers.2.bias"]
+    assert len(model.layers) == 3
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu", "identity", None])
+def test_scalar_and_tensor_mlp_agree(act):
+    tensor = nn.MLP([2, 3, 2, 1], activation=act, output_activation="sigmoid", rng=1)
+    scalar = nn.MLP([2, 3, 2, 1], activation=act, output_activation="sigmoid", scalar=True,
+                    rng=7)
+    scalar.load_state_dict(tensor.state_dict())
+    for key, value in tensor.state_dict().items():
+        np.testing.assert_array_equal(scalar.state_dict()[key], value)
+
+    out_t = tensor(X)
+    out_s = scalar(X)
+    assert isinstance(out_s, list) and len(out_s) == 4
+    assert all(isinstance(v, Value) and v.shape == () for v in out_s)
+    np.testing.assert_allclose([v.data for v in out_s], out_t.data.ravel(), rtol=0, atol=1e-12)
+
+    losses.mse(out_t, Y).backward()
+    losses.mse(out_s, Y).backward()
+    for p_t, (key, _) in zip(tensor.parameters(), tensor.state_dict().items(), strict=True):
+        layer = scalar.layers[int(key.split(".")[1])]
+        held = layer.weight if key.endswith("weight") else layer.bias
+        grads = np.array([v.grad for v in held.flat]).reshape(held.shape)
+        np.testing.assert_allclose(grads, p_t.grad, rtol=0, atol=1e-12)
+
+
+def test_scalar_mlp_on_one_sample():
+    model = nn.MLP([2, 2, 1], scalar=True, rng=0)
+    out = model([1.0, 0.0])
+    assert isinstance(out, Value) and out.shape == ()
+    wide = nn.MLP([2, 2, 3], scalar=True, rng=0)
+    outs = wide(np.array([1.0, 0.0]))
+    assert isinstance(outs, list) and len(outs) == 3
+    tensor = nn.MLP([2, 2, 3], rng=0)
+    tensor.load_state_dict(wide.state_dict())
+    np.testing.assert_allclose([o.data for o in outs], tensor(np.array([1.0, 0.0])).data,
+                               atol=1e-12)
+    # a neuron-level graph: every weight is its own leaf
+    assert len(model.parameters()) == 2 * 2 + 2 + 2 + 1
+
+
+def test_load_state_dict_errors_change_nothing():
+    model = nn.MLP([2, 2, 1], rng=0)
+    before = model.state_dict()
+    bad = dict(before)
+    bad["layers.0.bias"] = np.zeros(2)
+    bad["layers.1.weight"] = np.zeros((1, 2))
+    with pytest.raises(ValueError, match=r"layers\.1\.weight.*\(1, 2\).*\(2, 1\)"):
+        model.load_state_dict(bad)
+    missing = dict(before)
+    del missing["layers.1.bias"]
+    with pytest.raises(ValueError, match=r"missing parameter 'layers\.1\.bias'"):
+        model.load_state_dict(missing)
+    with pytest.raises(ValueError, match="unexpected"):
+        model.load_state_dict({**before, "layers.9.weight": np.zeros(1)})
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_save_and_load_npz(tmp_path):
+    model = nn.MLP([2, 3, 1], rng=0)
+    path = tmp_path / "w.npz"
+    model.save(path)
+    other = nn.MLP([2, 3, 1], scalar=True, rng=5)
+    other.load(path)
+    np.testing.assert_allclose(predict(other(X)), model(X).data.ravel(), atol=1e-12)
+    # pickled object arrays are refused
+    np.savez(tmp_path / "evil.npz", **{"layers.0.weight": np.array([object()] * 6,
+                                                                    dtype=object)})
+    with pytest.raises(ValueError):
+        other.load(tmp_path / "evil.npz")
+
+
+def predict(out):
+    return np.array([v.data for v in out])
+
+
+def test_activation_names():
+    assert isinstance(nn.activation(None), nn.Identity)
+    with pytest.raises(ValueError, match="unknown activation 'softmax'"):
+        nn.MLP([2, 1], activation="softmax")
+    assert nn.Identity()(3.0) == 3.0
+
+
+def test_zero_grad():
+    model = nn.MLP([2, 2, 1], rng=0)
+    losses.mse(model(X), Y).backward()
+    assert np.any(model.parameters()[0].grad != 0)
+    model.zero_grad()
+    assert all(np.all(p.grad == 0) for p in model.parameters())

@@ -1,0 +1,116 @@
+"""Loss functions built from primitives: mean squared error and binary cross-entropy.
+
+``pred`` is a Value (scalar or tensor), or a list of scalar Values (what a ``scalar=True``
+MLP returns for a batch); ``target`` is numbers of the same size (a ``(n,)`` target is
+reshaped to a ``(n, 1)`` prediction, never broadcast against it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .engine import Value
+
+__all__ = ["mse", "binary_cross_entropy", "bce", "LOSSES", "get_loss"]
+
+# Predictions are clamped to [e^-100, 1 - ...] inside the logs, so log() is at least -100,
+# as PyTorch's BCELoss does: the loss stays finite for predictions of exactly 0 or 1.
+_TINY = math.exp(-100.0)
+
+
+def _flatten(x: Any) -> list[Any]:
+    if isinstance(x, (list, tuple)):
+        out: list[Any] = []
+        for item in x:
+            out.extend(_flatten(item))
+        return out
+    return [x]
+
+
+def _pair(pred: Any, target: Any, name: str) -> tuple[Any, Any, bool]:
+    """(pred, target, is_list): a Value and an ndarray of its shape, or two flat lists."""
+    if isinstance(pred, (list, tuple)):
+        preds = _flatten(pred)
+        targets = np.asarray(target, dtype=np.float64).ravel()
+        if len(preds) != targets.size:
+            raise ValueError(f"{name}: {len(preds)} predictions but {targets.size} targets")
+        return [p if isinstance(p, Value) else Value(p, requires_grad=False) for p in preds], \
+            [float(t) for t in targets], True
+    if not isinstance(pred, Value):
+        pred = Value(pred, requires_grad=False)
+    t = target.data if isinstance(target, Value) else target
+    t = np.asarray(t, dtype=np.float64)
+    if t.shape != pred.shape:
+        if t.size != pred.size:
+            raise ValueError(f"{name}: prediction of shape {pred.shape} and target of shape "
+                             f"{t.shape} have different sizes")
+        t = t.reshape(pred.shape)
+    return pred, (float(t) if t.ndim == 0 else t), False
+
+
+def _reduce(elements: Any, is_list: bool, reduction: str) -> Any:
+    if reduction == "none":
+        return elements
+    if is_list:
+        total: Any = elements[0]
+        for e in elements[1:]:
+            total = total + e
+        return total * (1.0 / len(elements)) if reduction == "mean" else total
+    if reduction == "mean":
+        return elements.mean() if elements.ndim else elements
+    if reduction == "sum":
+        return elements.sum() if elements.ndim else elements
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def mse(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
+    """Mean squared error, mean over all elements: mean((pred − target)²)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    p, t, is_list = _pair(pred, target, "mse")
+    if is_list:
+        elements = [(pi - ti) ** 2 for pi, ti in zip(p, t, strict=True)]
+    else:
+        elements = (p - t) ** 2
+    return _reduce(elements, is_list, reduction)
+
+
+def _clamped_log(p: Value) -> Value:
+    """log(max(p, e^-100)); max(p, c) = relu(p − c) + c, so no new primitive is needed."""
+    return ((p - _TINY).relu() + _TINY).log()
+
+
+def binary_cross_entropy(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
+    """Binary cross-entropy −[t·log p + (1 − t)·log(1 − p)], mean over all elements.
+
+    Finite for predictions of exactly 0 or 1 (each log is at least −100, as in PyTorch).
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    p, t, is_list = _pair(pred, target, "binary_cross_entropy")
+    if is_list:
+        elements = [-(ti * _clamped_log(pi) + (1.0 - ti) * _clamped_log(1.0 - pi))
+                    for pi, ti in zip(p, t, strict=True)]
+    else:
+        elements = -(t * _clamped_log(p) + (1.0 - t) * _clamped_log(1.0 - p))
+    return _reduce(elements, is_list, reduction)
+
+
+bce = binary_cross_entropy
+
+#: Losses by the names `fit` accepts.
+LOSSES = {"mse": mse, "bce": binary_cross_entropy, "binary_cross_entropy": binary_cross_entropy}
+
+
+def get_loss(loss: Any) -> Any:
+    """A loss function from a callable or a name ("mse", "bce")."""
+    if callable(loss):
+        return loss
+    try:
+        return LOSSES[loss]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {loss!r}; use a function (pred, target) -> Value or "
+                         f"one of {sorted(LOSSES)}") from None

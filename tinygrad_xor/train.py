@@ -1,0 +1,167 @@
+"""`fit`: train a model on (X, y) with a loss and an optimizer, with a progress bar."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import Value
+from .losses import get_loss
+
+__all__ = ["History", "fit", "predict"]
+
+
+@dataclass
+class History:
+    """What `fit` saw: one loss and one accuracy per epoch."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        if not self.loss:
+            return "History(epochs=0)"
+        return (f"History(epochs={len(self.loss)}, loss={self.loss[-1]:.6g}, "
+                f"accuracy={self.accuracy[-1]:.3g})")
+
+
+def predict(output: Any) -> np.ndarray:
+    """A model's output (a Value, or lists of scalar Values) as a float ndarray."""
+    if isinstance(output, Value):
+        return np.asarray(output.data, dtype=np.float64)
+    if isinstance(output, (list, tuple)):
+        return np.array([predict(item) for item in output], dtype=np.float64)
+    return np.asarray(output, dtype=np.float64)
+
+
+def _as_2d(name: str, data: Any) -> np.ndarray:
+    if isinstance(data, Value):
+        data = data.data
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"fit: {name} must be numbers, got {type(data).__name__}: {exc}") \
+            from None
+    if array.ndim == 1 and name == "y":
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"fit: {name} must be 2-D (samples × features), got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        bad = "NaN" if np.isnan(array).any() else "inf"
+        raise ValueError(f"fit: {name} contains {bad}")
+    return array
+
+
+def _validate(model: Any, X: Any, y: Any, optimizer: Any, epochs: Any,
+              batch_size: Any) -> tuple[np.ndarray, np.ndarray]:
+    Xa = _as_2d("X", X)
+    ya = _as_2d("y", y)
+    if len(Xa) != len(ya):
+        raise ValueError(f"fit: X has {len(Xa)} samples but y has {len(ya)}")
+    if len(Xa) == 0:
+        raise ValueError("fit: X has no samples")
+    expected = model.input_size() if hasattr(model, "input_size") else None
+    if expected is not None and expected != Xa.shape[1]:
+        raise ValueError(f"fit: the model expects {expected} input features, X has "
+                         f"{Xa.shape[1]}")
+    lr = getattr(optimizer, "lr", None)
+    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"fit: the learning rate must be a finite number > 0, got {lr}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an integer >= 0, got {epochs!r}")
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size <= 0):
+        raise ValueError(f"fit: batch_size must be a positive integer or None, got "
+                         f"{batch_size!r}")
+    return Xa, ya
+
+
+class _TextProgress:
+    """Plain-text progress for when tqdm is not installed: about ten lines per run."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.every = max(1, total // 10)
+        self.n = 0
+
+    def update(self, loss: float) -> None:
+        self.n += 1
+        if self.n % self.every == 0 or self.n == self.total:
+            print(f"epoch {self.n}/{self.total}  loss {loss:.6g}", file=sys.stderr)
+
+    def close(self) -> None:
+        pass
+
+
+class _TqdmProgress:
+    def __init__(self, tqdm: Any, total: int) -> None:
+        self.bar = tqdm(total=total, desc="fit", unit="epoch", leave=True)
+
+    def update(self, loss: float) -> None:
+        self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(total: int) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _TextProgress(total)
+    return _TqdmProgress(tqdm, total)
+
+
+def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
+        batch_size: int | None = None, progress: bool = True) -> History:
+    """Train ``model`` on ``(X, y)`` and return a `History`.
+
+    Args:
+        model: a module (e.g. `nn.MLP`) mapping an (n, features) array to predictions.
+        X: inputs, shape (n, features).
+        y: targets, shape (n,) or (n, outputs).
+        loss: a function ``(pred, target) -> Value`` or the name "mse" / "bce".
+        optimizer: e.g. `optim.SGD(model.parameters(), lr=0.1)`.
+        epochs: passes over the data.
+        batch_size: samples per step, in order; None is the full batch.
+        progress: show a progress bar (tqdm if installed, else plain text on stderr);
+            False prints nothing.
+
+    Each epoch's loss is the sample-weighted mean of its steps' losses, and its accuracy the
+    fraction of samples whose outputs, thresholded at 0.5, equal the targets, both taken
+    from the predictions before each step's update (as Keras reports them). Bad input raises
+    ValueError before any step.
+    """
+    Xa, ya = _validate(model, X, y, optimizer, epochs, batch_size)
+    loss_fn = get_loss(loss)
+    n = len(Xa)
+    size = n if batch_size is None else min(int(batch_size), n)
+    history = History()
+    bar = _progress(int(epochs)) if progress else None
+    try:
+        for _ in range(int(epochs)):
+            total, correct = 0.0, 0
+            for start in range(0, n, size):
+                xb, yb = Xa[start:start + size], ya[start:start + size]
+                optimizer.zero_grad()
+                pred = model(xb)
+                value = loss_fn(pred, yb)
+                value.backward()
+                optimizer.step()
+                out = predict(pred).reshape(yb.shape)
+                total += float(value.item()) * len(xb)
+                correct += int(np.sum(np.all((out > 0.5) == (yb > 0.5), axis=1)))
+            history.loss.append(total / n)
+            history.accuracy.append(correct / n)
+            if bar is not None:
+                bar.update(history.loss[-1])
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
