@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from .engine import Value
 
-__all__ = ["draw_graph", "draw_network", "draw_command"]
+__all__ = ["draw_graph", "draw_network", "draw_command", "xor_drawings"]
 
 FONT = "Helvetica,Arial,sans-serif"
 
@@ -117,33 +118,36 @@ def _colored(text: str, color: str | None) -> str:
     return text if color is None else f'<font color="{color}">{text}</font>'
 
 
-def _field_rows(name: str, data: Any, color: str | None) -> list[str]:
-    """Table rows showing one field (data or grad) of a Value."""
-    if type(data) is float or np.ndim(data) == 0:
-        return [f'<tr><td align="left">{name}</td>'
-                f'<td align="left">{_colored(_num(data), color)}</td></tr>']
-    array = np.asarray(data)
-    shape = _shape(array.shape)
-    if array.size == 0 or array.size > _MAX_SHOWN:
-        return [f'<tr><td align="left">{name}</td><td align="left">{shape}</td></tr>']
-    return [f'<tr><td align="left">{name}</td><td align="left">{shape}</td></tr>',
-            f'<tr><td colspan="2">{_grid(array, color)}</td></tr>']
-
-
 def _value_label(v: Value, show_data: bool, show_grad: bool) -> str:
-    rows = []
-    if v.label:
-        rows.append(f'<tr><td colspan="2"><b>{_esc(v.label)}</b></td></tr>')
+    """A Value's box: its label, then data and grad (side by side for a tensor)."""
     data = v.data
-    if show_data:
-        rows += _field_rows("data", data, None)
-    elif type(data) is not float:
-        rows.append(f'<tr><td colspan="2">shape {_shape(data.shape)}</td></tr>')
+    grad = None
     if show_grad and v.requires_grad:
         grad = v._grad
         if grad is None:  # what `.grad` reads before any backward pass reaches this Value
             grad = 0.0 if type(data) is float else np.zeros_like(data)
-        rows += _field_rows("grad", grad, GRAD_COLOR)
+    rows = []
+    if v.label:
+        rows.append(f'<tr><td colspan="2"><b>{_esc(v.label)}</b></td></tr>')
+    if type(data) is float:
+        if show_data:
+            rows.append(f'<tr><td align="left">data</td><td align="left">{_num(data)}</td></tr>')
+        if grad is not None:
+            rows.append(f'<tr><td align="left">grad</td>'
+                        f'<td align="left">{_colored(_num(grad), GRAD_COLOR)}</td></tr>')
+    elif not (show_data or grad is not None) or data.size == 0 or data.size > _MAX_SHOWN:
+        rows.append(f'<tr><td colspan="2">shape {_shape(data.shape)}</td></tr>')
+    else:
+        heads, grids = [], []
+        if show_data:
+            heads.append(f"data {_shape(data.shape)}")
+            grids.append(_grid(data, None))
+        if grad is not None:
+            heads.append(_colored("grad", GRAD_COLOR) if show_data
+                         else f"{_colored('grad', GRAD_COLOR)} {_shape(data.shape)}")
+            grids.append(_grid(np.asarray(grad), GRAD_COLOR))
+        rows.append("<tr>" + "".join(f'<td align="left">{h}</td>' for h in heads) + "</tr>")
+        rows.append("<tr>" + "".join(f'<td valign="top">{g}</td>' for g in grids) + "</tr>")
     if not rows:
         rows.append('<tr><td colspan="2"> </td></tr>')
     return _html('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
@@ -332,9 +336,10 @@ def _network_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray | None, str
         raise ValueError("draw_network() needs a model with at least one Linear layer")
     layers = list(getattr(model, "layers", []))
     indices = sorted(by_index)
-    hidden_act = getattr(model, "activation", None)
-    output_act = getattr(model, "output_activation", None)
-    is_sequential = any(not _is_linear(layer) for layer in layers)
+    # An MLP names its activations; a Sequential holds them as layers.
+    named = hasattr(model, "activation_name")
+    hidden_act = getattr(model, "activation_name", None)
+    output_act = getattr(model, "output_activation_name", None)
     result = []
     for n, i in enumerate(indices):
         entry = by_index[i]
@@ -344,7 +349,7 @@ def _network_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray | None, str
         if weight.ndim != 2:
             raise ValueError(f"draw_network(): layers.{i}.weight has shape {weight.shape}, "
                              f"expected (in, out)")
-        if is_sequential or not hasattr(model, "activation"):
+        if not named:
             # Sequential: the activation modules between this Linear and the next one.
             following = []
             for layer in layers[i + 1:]:
@@ -436,3 +441,86 @@ def draw_network(model: Any, *, edge_labels: bool | None = None, digits: int = 3
     labels the edges of layers with at most 16 weights; ``digits`` is the rounding.
     """
     return network_drawing(model, edge_labels=edge_labels, digits=digits).to_digraph()
+
+
+# -- the command line: `tinygrad-xor draw` ---------------------------------------------------
+
+INSTALL_HINT = ("Graphviz's 'dot' program is not installed, so only .dot files were written; "
+                "install it with 'sudo apt-get install graphviz' or 'brew install graphviz' "
+                "(https://graphviz.org/download/), or open the .dot files in any DOT viewer.")
+
+
+def _titled(graph: Any, title: str) -> Any:
+    graph.attr(label=title, labelloc="t", fontsize="14")
+    return graph
+
+
+def xor_drawings(seed: int = 0) -> list[tuple[str, Any, str]]:
+    """The XOR drawings of `tinygrad-xor draw` as (file stem, Digraph, what it shows)."""
+    from .losses import mse
+    from .nn import MLP
+    from .xor import X, Y, goodfellow_model
+
+    # The blog's network, 2-2-1 with sigmoid everywhere, one neuron per scalar Value.
+    model = MLP([2, 2, 1], activation="sigmoid", output_activation="sigmoid", scalar=True,
+                rng=seed)
+    for layer_number, layer in enumerate(model.layers, start=1):
+        for (i, j), w in np.ndenumerate(layer.weight):
+            w.label = f"w{layer_number}[{i},{j}]"
+        for j, b in enumerate(layer.bias):
+            b.label = f"b{layer_number}[{j}]"
+    x = [Value(1.0, label="x1", requires_grad=False), Value(0.0, label="x2", requires_grad=False)]
+    loss = mse(model(x), 1.0)
+    loss.label = "loss"
+    loss.backward()
+    sample = _titled(draw_graph(loss, rankdir="TB"),
+                     "XOR, one sample x = (1, 0) with target 1: loss = (y − 1)², after backward")
+
+    batched_model = MLP([2, 2, 1], activation="sigmoid", output_activation="sigmoid", rng=seed)
+    for layer_number, layer in enumerate(batched_model.layers, start=1):
+        layer.weight.label = f"W{layer_number}"
+        layer.bias.label = f"b{layer_number}"
+    batch_loss = mse(batched_model(Value(X, label="X", requires_grad=False)), Y)
+    batch_loss.label = "loss"
+    batch_loss.backward()
+    batch = _titled(draw_graph(batch_loss, rankdir="TB"),
+                    "XOR, all four samples at once: loss = mean((y − Y)²), after backward")
+
+    network = _titled(draw_network(goodfellow_model()),
+                      "Goodfellow et al.'s exact XOR network: y = w2 · ReLU(W1 x + b1) + b2")
+    return [("xor_graph_sample", sample, "neuron-level graph of one sample"),
+            ("xor_graph_batch", batch, "tensor graph of the whole batch"),
+            ("xor_network", network, "the network with Goodfellow's weights")]
+
+
+def draw_command(args: Any) -> int:
+    """`tinygrad-xor draw`: write the XOR graphs and network picture into ``args.out``."""
+    import shutil
+    from pathlib import Path
+
+    import graphviz
+
+    out = Path(args.out)
+    fmt = args.format
+    out.mkdir(parents=True, exist_ok=True)
+    drawings = xor_drawings()
+    if fmt != "dot" and shutil.which("dot") is None:
+        for stem, graph, what in drawings:
+            path = out / f"{stem}.dot"
+            path.write_text(graph.source, encoding="utf-8")
+            print(f"{path}  ({what})")
+        print(INSTALL_HINT, file=sys.stderr)
+        return 1
+    for stem, graph, what in drawings:
+        path = out / f"{stem}.{fmt}"
+        if fmt == "dot":
+            path.write_text(graph.source, encoding="utf-8")
+        else:
+            try:
+                path.write_bytes(graph.pipe(format=fmt))
+            except (graphviz.ExecutableNotFound, graphviz.CalledProcessError) as exc:
+                (out / f"{stem}.dot").write_text(graph.source, encoding="utf-8")
+                print(f"tinygrad-xor draw: Graphviz failed on {stem}: {exc}", file=sys.stderr)
+                return 1
+        print(f"{path}  ({what})")
+    return 0
