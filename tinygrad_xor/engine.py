@@ -165,10 +165,8 @@ class Value:
     def __bool__(self) -> bool:
         raise TypeError("the truth value of a Value is ambiguous; compare .data or .item()")
 
-    def _repr_svg_(self) -> str:
-        """Jupyter shows a Value as its drawn computation graph."""
-        return self.draw()._repr_image_svg_xml()
-
+    # No _repr_svg_: a notebook shows a Value as its text repr; `v.draw()` returns a Digraph,
+    # which Jupyter displays inline, so the picture (and its layout time) is asked for.
     def draw(self, **kwargs: Any) -> Any:
         """The computation graph ending here, as a graphviz.Digraph (see viz.draw_graph)."""
         from .viz import draw_graph
