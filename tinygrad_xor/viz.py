@@ -137,7 +137,15 @@ def _value_label(v: Value, show_data: bool, show_grad: bool) -> str:
                         f'<td align="left">{_colored(_num(grad), GRAD_COLOR)}</td></tr>')
     elif not (show_data or grad is not None) or data.size == 0 or data.size > _MAX_SHOWN:
         rows.append(f'<tr><td colspan="2">shape {_shape(data.shape)}</td></tr>')
-    else:
+    elif data.ndim == 1:  # one row each, stacked
+        if show_data:
+            rows.append(f'<tr><td align="left">data {_shape(data.shape)}</td>'
+                        f'<td align="left">{_grid(data, None)}</td></tr>')
+        if grad is not None:
+            head = _colored("grad", GRAD_COLOR) + ("" if show_data else f" {_shape(data.shape)}")
+            rows.append(f'<tr><td align="left">{head}</td>'
+                        f'<td align="left">{_grid(np.asarray(grad), GRAD_COLOR)}</td></tr>')
+    else:  # grids side by side
         heads, grids = [], []
         if show_data:
             heads.append(f"data {_shape(data.shape)}")
