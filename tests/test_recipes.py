@@ -1,0 +1,131 @@
+"""Recipes and the command line: `tinygrad-xor train`, `check`, `sweep` (small sizes)."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+
+from tinygrad_xor import blog
+from tinygrad_xor.cli import main
+from tinygrad_xor.recipes import RECIPES, get_recipe, train_recipe
+from tinygrad_xor.sweep import run_sweep
+from tinygrad_xor.train import predict
+from tinygrad_xor.xor import X, solved
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_train_command_prints_truth_table(name, capsys):
+    assert main(["train", "--recipe", name, "--epochs", "5", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"recipe {name}" in out
+    assert "x1  x2  target" in out and "final loss" in out and "solves XOR:" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]) == 4
+
+
+def test_unknown_recipe_exits_2_and_lists_names(capsys):
+    assert main(["train", "--recipe", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown recipe 'nope'" in err
+    for name in RECIPES:
+        assert name in err
+    assert main(["sweep", "--recipe", "nope", "--seeds", "2"]) == 2
+    with pytest.raises(ValueError, match="choose from"):
+        get_recipe("nope")
+
+
+def test_goodfellow_recipe_is_exact(capsys):
+    assert main(["train", "--recipe", "goodfellow"]) == 0
+    out = capsys.readouterr().out
+    assert "final loss (MSE): 0 " in out and "solves XOR: yes" in out
+    assert "1.0000" in out and "0.0000" in out
+
+
+def test_blog_recipe_is_the_corrected_post_algorithm():
+    """SGD at eta on ½·MSE is the post's update with the correct gradient (faithful=False)."""
+    model, history = train_recipe("blog", seed=3)
+    W, b = blog.init_params([2, 2, 1], 3)
+    for _ in range(100):
+        W, b, _, _ = blog.backprop_iter(blog.X, blog.y, W, b, 0.1, faithful=False)
+    state = model.state_dict()
+    np.testing.assert_allclose(state["layers.0.weight"], W[1].T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(state["layers.1.weight"], W[2].T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(state["layers.0.bias"], b[1].ravel(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(state["layers.1.bias"], b[2].ravel(), rtol=0, atol=1e-12)
+    assert len(history.loss) == 100
+    assert not solved(predict(model(X)))              # like the post, it does not solve XOR
+
+
+def test_keras_recipe_settings():
+    r = get_recipe("keras")
+    assert (r.sizes, r.activation, r.output_activation, r.loss, r.optimizer, r.lr, r.epochs) == \
+        ((2, 2, 1), "relu", None, "mse", "sgd", 0.01, 300)
+    state = r.init_state(0)
+    limit = np.sqrt(6 / 4)
+    assert np.all(np.abs(state["layers.0.weight"]) <= limit)
+    assert np.all(state["layers.0.bias"] == 0) and np.all(state["layers.1.bias"] == 0)
+    model, _ = train_recipe(r, seed=0)
+    assert not solved(predict(model(X)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reliable_recipe_solves(seed):
+    model, history = train_recipe("wide-tanh-adam", seed=seed)
+    assert solved(predict(model(X))) and history.accuracy[-1] == 1.0
+
+
+@pytest.mark.parametrize("name", ["blog", "keras", "sigmoid-momentum", "wide-tanh-adam"])
+def test_sweep_equals_training_each_seed_alone(name):
+    seeds = [0, 5, 11]
+    result = run_sweep(name, seeds, steps=30)
+    for j, seed in enumerate(seeds):
+        model, history = train_recipe(name, seed=seed, epochs=30)
+        for key, value in model.state_dict().items():
+            np.testing.assert_allclose(result.state_dict(j)[key], value, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(result.outputs[j], predict(model(X)).ravel(), atol=1e-10)
+        assert result.solved[j] == solved(predict(model(X)))
+        assert result.curves[0, j] == pytest.approx(history.loss[0], rel=1e-6)
+
+
+def test_sweep_goodfellow_and_shapes():
+    result = run_sweep("goodfellow", 7)
+    assert result.success_rate == 1.0 and np.all(result.final_loss == 0.0)
+    result = run_sweep("blog", 50, steps=10, curve_points=4)
+    assert result.final_loss.shape == (50,) and result.outputs.shape == (50, 4)
+    assert result.curves.shape == (4, 50) and list(result.curve_steps) == [0, 3, 6, 9]
+    assert result.success_rate == 0.0
+
+
+def test_sweep_command(capsys, tmp_path):
+    assert main(["sweep", "--recipe", "wide-tanh-adam", "--seeds", "20", "--steps", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "solved XOR: 20 of 20 (100.00%)" in out and "final loss" in out
+
+
+def test_sweep_plot(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "sweep.png"
+    assert main(["sweep", "--recipe", "keras", "--seeds", "30", "--steps", "20",
+                 "--plot", str(path)]) == 0
+    assert path.exists() and path.stat().st_size > 1000
+    assert str(path) in capsys.readouterr().out
+
+
+def test_sweep_plot_without_matplotlib(capsys, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_mpl(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    assert main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
+                 "--plot", str(tmp_path / "x.png")]) == 1
+    assert "pip install 'tinygrad_xor[plot]'" in capsys.readouterr().err
+
+
+def test_check_command_exit_status(capsys):
+    assert main(["check"]) == 0
+    assert "agrees" in capsys.readouterr().out
