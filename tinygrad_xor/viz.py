@@ -79,12 +79,14 @@ class Drawing:
 
 
 def _num(x: Any, digits: int = 4) -> str:
-    """A number rounded to ``digits`` significant digits: 1, -2, 0.6225, 1.2e+05."""
+    """A number rounded to ``digits`` significant digits: 1, -2, 0.6225, 1.235e+07, 123456."""
     x = float(x)
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    if x.is_integer() and abs(x) < 1e7:  # whole numbers in full: 1999000, not 1.999e+06
+        return str(int(x))
     text = f"{x:.{digits}g}"
     return "0" if text == "-0" else text
 
