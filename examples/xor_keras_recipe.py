@@ -1,0 +1,39 @@
+"""The post's Keras run, redone: 2 ReLU hidden units, a linear output, MSE, SGD at lr 0.01.
+
+Run: python examples/xor_keras_recipe.py [OUT_DIR]   (default: a new temporary directory)
+
+Trains the `keras` recipe for a few seeds, prints each truth table's outputs, and saves the
+first model's weights to OUT_DIR/keras_seed0.npz (no pickle).
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_xor import losses
+from tinygrad_xor.recipes import get_recipe, train_recipe, truth_table
+from tinygrad_xor.train import predict
+from tinygrad_xor.xor import X, Y, solved
+
+
+def main() -> None:
+    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recipe = get_recipe("keras")
+    print(recipe.describe())
+    for seed in range(4):
+        model, history = train_recipe(recipe, seed=seed)
+        out = predict(model(X)).ravel()
+        print(f"seed {seed}: loss {history.loss[0]:.4f} -> {losses.mse(model(X), Y).item():.4f}"
+              f"  outputs {np.round(out, 3).tolist()}  solved: {solved(out)}")
+        if seed == 0:
+            print(truth_table(model))
+            path = out_dir / "keras_seed0.npz"
+            model.save(path)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
