@@ -22,8 +22,7 @@ import numpy as np
 from tinygrad_xor import Value
 from tinygrad_xor.losses import mse
 from tinygrad_xor.nn import MLP
-from tinygrad_xor.optim import Adam
-from tinygrad_xor.train import fit
+from tinygrad_xor.recipes import train_recipe
 from tinygrad_xor.viz import draw_graph, draw_network
 from tinygrad_xor.xor import X, Y, goodfellow_model, solved
 
@@ -52,11 +51,10 @@ def one_sample_loss() -> Value:
 
 
 def trained_network() -> tuple[MLP, int]:
-    """A 2-2-1 tanh/sigmoid network trained until it solves XOR (the first seed that does)."""
+    """The blog's 2-2-1 sigmoid network trained with the sigmoid-momentum recipe (first seed
+    that solves XOR)."""
     for seed in range(20):
-        model = MLP([2, 2, 1], activation="tanh", output_activation="sigmoid", rng=seed)
-        fit(model, X, Y, loss="bce", optimizer=Adam(model.parameters(), lr=0.1), epochs=500,
-            progress=False)
+        model, _ = train_recipe("sigmoid-momentum", seed)
         if solved(model(Value(X, requires_grad=False)).data):
             return model, seed
     raise RuntimeError("no seed in 0..19 solved XOR")
@@ -90,7 +88,8 @@ def make_pictures() -> dict:
         draw_network(goodfellow_model()), "Goodfellow et al.'s exact XOR network")
     model, seed = trained_network()
     pictures["network_trained"] = titled(
-        draw_network(model), f"A 2-2-1 network trained on XOR (Adam, seed {seed})")
+        draw_network(model),
+        f"The blog's network trained on XOR (recipe sigmoid-momentum, seed {seed})")
 
     return pictures
 
