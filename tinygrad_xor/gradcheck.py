@@ -9,6 +9,11 @@ import numpy as np
 
 from .engine import Value, no_grad
 
+__all__ = ["gradcheck", "GradcheckError"]
+
+_SHOWN = 64  # Jacobians with at most this many entries are printed whole, else the worst ones
+_WORST = 5
+
 
 class GradcheckError(AssertionError):
     """A reverse-mode gradient disagrees with its finite-difference estimate."""
@@ -19,93 +24,131 @@ def _index(shape: tuple[int, ...], flat: int) -> tuple[int, ...]:
 
 
 def _matrix(m: np.ndarray) -> str:
-    return np.array2string(m, precision=6, suppress_small=True, max_line_width=100)
+    text = np.array2string(m, precision=6, suppress_small=True, max_line_width=100)
+    return "\n".join("  " + line for line in text.splitlines())
 
 
-def gradcheck(f: Callable[..., Value], *inputs: Value, eps: float = 1e-6, atol: float = 1e-6,
-              rtol: float = 1e-4, fast: bool = False, seed: int = 0) -> bool:
+def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: float = 1e-6,
+              rtol: float = 1e-4, fast: bool = False, seed: int = 0,
+              raise_exception: bool = True) -> bool:
     """Check the gradients of ``f`` at ``inputs`` against central finite differences.
 
     Args:
-        f: takes the input Values and returns a Value (scalar or tensor).
+        f: takes the input Values and returns a Value (scalar or tensor), or a tuple or list
+            of Values (several outputs, numbered from 0).
         *inputs: the Values to differentiate with respect to; those with
-            ``requires_grad=False`` are left out. Data is taken as float64 for the check.
+            ``requires_grad=False`` are passed to ``f`` but not checked. Data is taken as
+            float64 for the check (float32 inputs too).
         eps: the finite-difference step.
         atol, rtol: an analytic entry ``a`` passes when ``|a - n| <= atol + rtol * |n|``
             for the numeric entry ``n``.
-        fast: instead of the full Jacobian (one backward per output element and two forwards
-            per input element), check one random vector-Jacobian-vector product ``u^T J v``
-            per input: one backward and two forwards each. For large inputs.
+        fast: instead of the full Jacobians (one backward per output element and two forwards
+            per input element), check one random product ``u^T J v`` per input, with ``u`` a
+            random vector over the outputs: one backward and two forwards per input. For large
+            inputs; it catches a wrong gradient with probability 1, but names no element.
         seed: seeds the random vectors of the fast mode.
+        raise_exception: when False, return False instead of raising `GradcheckError`.
 
     Returns:
         True when every entry agrees.
 
     Raises:
-        GradcheckError: naming the input and output (0-based positions), the element index,
-            the analytic and the numeric value, with both Jacobians (or their worst entries).
-        TypeError: when an input is not a Value or ``f`` does not return one.
+        GradcheckError: naming the output and input (0-based positions), the output and input
+            elements, the analytic and the numeric value and the largest difference, with both
+            Jacobians (or their worst entries when large). Also when ``f`` returns NaN or inf.
+        TypeError: when ``f`` is not callable, an input is not a Value, or ``f`` does not
+            return Values.
+        ValueError: when no input requires grad (nothing would be checked).
 
     The inputs' data and grads are left as they were.
     """
+    if not callable(f):
+        raise TypeError(f"gradcheck: f must be a function of Values, got {type(f).__name__}")
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
-            raise TypeError(f"gradcheck: input {i} must be a Value, got {type(x).__name__}")
+            raise TypeError(f"gradcheck: input {i} must be a Value, got {type(x).__name__}"
+                            f" (wrap it: Value(...))")
+    if not any(x.requires_grad for x in inputs):
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
     saved = [(x.data, x._grad) for x in inputs]
     try:
         for x in inputs:
             if type(x.data) is not float:
                 x.data = np.array(x.data, dtype=np.float64)
-        out = f(*inputs)
-        if not isinstance(out, Value):
-            raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
+        outs = _outputs(f, inputs)
+        for k, out in enumerate(outs):
+            data = np.asarray(out.data)
+            if not np.all(np.isfinite(data)):
+                raise GradcheckError(f"gradcheck: output {k} of f has non-finite entries at the"
+                                     f" given inputs, so no gradient can be checked: {out!r}")
         if fast:
-            _check_fast(f, inputs, out, eps, atol, rtol, np.random.default_rng(seed))
+            _check_fast(f, inputs, outs, eps, atol, rtol, np.random.default_rng(seed))
         else:
+            analytic = _analytic_jacobians(outs, inputs)
             for i, x in enumerate(inputs):
                 if x.requires_grad:
-                    analytic = _analytic_jacobian(out, inputs, i)
-                    numeric = _numeric_jacobian(f, inputs, i, eps)
-                    _compare(analytic, numeric, i, out.shape, x.shape, atol, rtol)
+                    numeric = _numeric_jacobians(f, inputs, i, eps, [o.size for o in outs])
+                    for k, out in enumerate(outs):
+                        _compare(analytic[k][i], numeric[k], k, i, out.shape, x.shape,
+                                 atol, rtol)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
     finally:
         for x, (data, grad) in zip(inputs, saved):
             x.data, x._grad = data, grad
     return True
 
 
-def _flat_grad(x: Value) -> np.ndarray:
-    return np.array(x.grad, dtype=np.float64).reshape(-1)
+def _outputs(f: Callable[..., Any], inputs: tuple[Value, ...]) -> list[Value]:
+    """f's outputs as a list of Values (one Value, or a tuple/list of them)."""
+    out = f(*inputs)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    for k, o in enumerate(outs):
+        if not isinstance(o, Value):
+            where = "" if len(outs) == 1 and not isinstance(out, (tuple, list)) else f" {k}"
+            raise TypeError(f"gradcheck: f must return a Value (or a tuple of Values); output"
+                            f"{where} is {type(o).__name__} {o!r:.60}")
+    return outs
 
 
-def _analytic_jacobian(out: Value, inputs: tuple[Value, ...], i: int) -> np.ndarray:
-    """Rows: output elements; columns: elements of input i. One backward per row."""
-    x = inputs[i]
-    jac = np.zeros((out.size, x.size))
-    if not out.requires_grad:
-        return jac  # f does not depend on any input that requires grad
-    for j in range(out.size):
-        for v in inputs:
-            v._grad = None
-        if out.shape == ():
-            out.backward()
-        else:
-            seed = np.zeros(out.size)
-            seed[j] = 1.0
-            out.backward(seed.reshape(out.shape))
-        jac[j] = _flat_grad(x)
+def _analytic_jacobians(outs: list[Value], inputs: tuple[Value, ...]) -> list[list[np.ndarray]]:
+    """jac[k][i]: rows are elements of output k, columns elements of input i.
+
+    One backward pass per output element fills the rows of every input at once.
+    """
+    jac = [[np.zeros((out.size, x.size)) for x in inputs] for out in outs]
+    for k, out in enumerate(outs):
+        if not out.requires_grad:
+            continue  # f's output does not depend on any input that requires grad
+        for j in range(out.size):
+            for x in inputs:
+                x._grad = None
+            if out.shape == ():
+                out.backward()
+            else:
+                seed = np.zeros(out.size)
+                seed[j] = 1.0
+                out.backward(seed.reshape(out.shape))
+            for i, x in enumerate(inputs):
+                if x.requires_grad:
+                    jac[k][i][j] = np.asarray(x.grad, dtype=np.float64).reshape(-1)
     return jac
 
 
-def _evaluate(f: Callable[..., Value], inputs: tuple[Value, ...]) -> np.ndarray:
+def _evaluate(f: Callable[..., Any], inputs: tuple[Value, ...]) -> list[np.ndarray]:
     with no_grad():
-        return np.array(f(*inputs).data, dtype=np.float64).reshape(-1)
+        out = f(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    return [np.array(o.data, dtype=np.float64).reshape(-1) for o in outs]
 
 
-def _numeric_jacobian(f: Callable[..., Value], inputs: tuple[Value, ...], i: int,
-                      eps: float) -> np.ndarray:
-    """Central differences, one input element at a time."""
+def _numeric_jacobians(f: Callable[..., Any], inputs: tuple[Value, ...], i: int, eps: float,
+                       sizes: list[int]) -> list[np.ndarray]:
+    """Central differences for input i, one element at a time; one matrix per output."""
     x = inputs[i]
-    columns = []
+    jac = [np.zeros((n, x.size)) for n in sizes]
     if type(x.data) is float:
         x0 = x.data
         x.data = x0 + eps
@@ -113,71 +156,83 @@ def _numeric_jacobian(f: Callable[..., Value], inputs: tuple[Value, ...], i: int
         x.data = x0 - eps
         minus = _evaluate(f, inputs)
         x.data = x0
-        columns.append((plus - minus) / (2 * eps))
-    else:
-        flat = x.data.reshape(-1)  # a view of our float64 copy
-        for k in range(flat.size):
-            x0 = flat[k]
-            flat[k] = x0 + eps
-            plus = _evaluate(f, inputs)
-            flat[k] = x0 - eps
-            minus = _evaluate(f, inputs)
-            flat[k] = x0
-            columns.append((plus - minus) / (2 * eps))
-    return np.stack(columns, axis=1) if columns else np.zeros((0, 0))
+        for k in range(len(sizes)):
+            jac[k][:, 0] = (plus[k] - minus[k]) / (2 * eps)
+        return jac
+    flat = x.data.reshape(-1)  # a view of our float64 copy
+    for e in range(flat.size):
+        x0 = flat[e]
+        flat[e] = x0 + eps
+        plus = _evaluate(f, inputs)
+        flat[e] = x0 - eps
+        minus = _evaluate(f, inputs)
+        flat[e] = x0
+        for k in range(len(sizes)):
+            jac[k][:, e] = (plus[k] - minus[k]) / (2 * eps)
+    return jac
 
 
-def _compare(analytic: np.ndarray, numeric: np.ndarray, i: int, out_shape: tuple[int, ...],
-             in_shape: tuple[int, ...], atol: float, rtol: float) -> None:
+def _compare(analytic: np.ndarray, numeric: np.ndarray, k: int, i: int,
+             out_shape: tuple[int, ...], in_shape: tuple[int, ...], atol: float,
+             rtol: float) -> None:
     with np.errstate(invalid="ignore"):
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     excess = np.where(np.isnan(excess), np.inf, excess)  # a NaN on either side is a failure
     if excess.size == 0 or excess.max() <= 0:
         return
-    j, k = np.unravel_index(int(np.argmax(excess)), excess.shape)
-    a, n = analytic[j, k], numeric[j, k]
+    j, e = (int(t) for t in np.unravel_index(int(np.argmax(excess)), excess.shape))
+    a, n = float(analytic[j, e]), float(numeric[j, e])
+    with np.errstate(invalid="ignore"):
+        biggest = float(np.nanmax(np.abs(analytic - numeric)))
     lines = [
-        f"gradcheck failed: input {i}, output {j} (index {_index(out_shape, int(j))}), "
-        f"element {_index(in_shape, int(k))}: analytic {a!r}, numeric {n!r} "
-        f"(|difference| {abs(a - n):.3g} > tolerance {atol + rtol * abs(n):.3g})",
-        f"max |difference| over input {i}: {np.nanmax(np.abs(analytic - numeric)):.6g}; "
+        f"gradcheck failed: Jacobian mismatch for output {k} with respect to input {i}",
+        f"  worst at output element {_index(out_shape, j)} (output shape {out_shape}), "
+        f"input element {_index(in_shape, e)} (input shape {in_shape}): "
+        f"analytic {a!r}, numeric {n!r}",
+        f"  |difference| {abs(a - n):.6g} > tolerance {atol + rtol * abs(n):.3g} "
+        f"(atol {atol:g} + rtol {rtol:g} * |numeric|); max |difference| {biggest:.6g}; "
         f"{int((excess > 0).sum())} of {excess.size} entries out of tolerance",
     ]
-    if analytic.size <= 64:
-        lines += ["analytic Jacobian (rows: outputs, columns: input elements):",
-                  _matrix(analytic), "numeric Jacobian:", _matrix(numeric)]
+    if analytic.size <= _SHOWN:
+        lines += [f"analytic Jacobian (rows: output elements, columns: input elements), shape "
+                  f"{analytic.shape}:", _matrix(analytic), "numeric Jacobian:", _matrix(numeric)]
     else:
-        lines.append("worst entries (output, element): analytic vs numeric")
-        for flat in np.argsort(excess, axis=None)[::-1][:5]:
-            jj, kk = np.unravel_index(int(flat), excess.shape)
-            lines.append(f"  {int(jj)}, {_index(in_shape, int(kk))}: {analytic[jj, kk]!r} vs "
-                         f"{numeric[jj, kk]!r}")
+        lines.append(f"worst {_WORST} of the {analytic.shape} Jacobian entries "
+                     f"(output element, input element): analytic vs numeric")
+        for flat in np.argsort(excess, axis=None)[::-1][:_WORST]:
+            jj, ee = (int(t) for t in np.unravel_index(int(flat), excess.shape))
+            lines.append(f"  {_index(out_shape, jj)}, {_index(in_shape, ee)}: "
+                         f"{float(analytic[jj, ee])!r} vs {float(numeric[jj, ee])!r}")
     raise GradcheckError("\n".join(lines))
 
 
-def _check_fast(f: Callable[..., Value], inputs: tuple[Value, ...], out: Value, eps: float,
-                atol: float, rtol: float, rng: np.random.Generator) -> None:
+def _check_fast(f: Callable[..., Any], inputs: tuple[Value, ...], outs: list[Value],
+                eps: float, atol: float, rtol: float, rng: np.random.Generator) -> None:
     """Check u^T J v for one random u over the outputs and one random v per input."""
-    u = rng.standard_normal(out.shape) if out.shape else float(rng.standard_normal())
-    for v in inputs:
-        v._grad = None
-    if out.requires_grad:
-        out.backward(u)
+    us: list[Any] = [rng.standard_normal(o.shape) if o.shape else float(rng.standard_normal())
+                     for o in outs]
+    for x in inputs:
+        x._grad = None
+    for out, u in zip(outs, us):  # gradients accumulate: x.grad = sum_k J_k^T u_k
+        if out.requires_grad:
+            out.backward(u)
     for i, x in enumerate(inputs):
         if not x.requires_grad:
             continue
         direction: Any = rng.standard_normal(x.shape) if x.shape else float(rng.standard_normal())
-        analytic = float(np.sum(np.asarray(x.grad) * direction)) if out.requires_grad else 0.0
+        analytic = float(np.sum(np.asarray(x.grad, dtype=np.float64) * direction))
         x0 = x.data
         x.data = x0 + eps * direction
         plus = _evaluate(f, inputs)
         x.data = x0 - eps * direction
         minus = _evaluate(f, inputs)
         x.data = x0
-        numeric = float(np.sum((plus - minus) / (2 * eps) * np.reshape(u, -1)))
+        numeric = float(sum(np.sum((p - m) / (2 * eps) * np.reshape(u, -1))
+                            for p, m, u in zip(plus, minus, us)))
         if not abs(analytic - numeric) <= atol + rtol * abs(numeric):
             raise GradcheckError(
-                f"gradcheck (fast) failed: input {i}, output all (a random combination), "
-                f"element all (a random direction): analytic u^T J v {analytic!r}, numeric "
-                f"{numeric!r} (|difference| {abs(analytic - numeric):.3g} > tolerance "
-                f"{atol + rtol * abs(numeric):.3g}); run with fast=False for the element")
+                f"gradcheck (fast) failed: Jacobian mismatch with respect to input {i} (shape "
+                f"{x.shape}), all outputs and input elements combined (u^T J v with random u, "
+                f"v): analytic {analytic!r}, numeric {numeric!r} (|difference| "
+                f"{abs(analytic - numeric):.6g} > tolerance {atol + rtol * abs(numeric):.3g});"
+                f" run with fast=False to see the output and input element")

@@ -1,0 +1,673 @@
+"""Hypothesis strategies for property-based gradient tests: Values, shapes and random graphs.
+
+    from hypothesis import given
+    from tinygrad_xor import gradcheck
+    from tinygrad_xor.testing import expressions
+
+    @given(expressions())
+    def test_gradients(expr):
+        f, inputs = expr
+        assert gradcheck(f, *inputs)
+
+`expressions()` draws a small program (a list of operations, each choosing its operands among
+the inputs and earlier results) and runs it once on drawn inputs. Where an operation would be
+evaluated at a kink or outside its domain (relu at 0, a tie in max, log of a negative number,
+1/x near 0) the program gets a constant shift, so the drawn function is smooth around the drawn
+point and ``gradcheck`` must pass for a correct engine. The shift is part of the program (you
+see it in the formula) and is decided once, at draw time. Hypothesis shrinks a failing program
+by dropping operations and simplifying operand choices, so a failure is reported as a small
+formula like ``f(x0) = bad_square(x0)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("tinygrad_xor.testing needs hypothesis: pip install 'tinygrad_xor[test]'"
+                      ) from exc
+
+from .engine import Primitive, Value, no_grad
+
+__all__ = ["values", "shapes", "broadcastable_shapes", "matmul_shapes", "values_for",
+           "expressions", "Expression", "Op", "OPS", "ELEMENTWISE"]
+
+Shape = tuple[int, ...]
+
+# -- Values and shapes ------------------------------------------------------------------------
+
+
+def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
+           max_side: int = 4) -> st.SearchStrategy[Shape]:
+    """Array shapes, ``()`` (a scalar) included when ``min_dims`` is 0."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+
+
+def broadcastable_shapes(num_shapes: int = 2, *, min_dims: int = 0, max_dims: int = 3,
+                         min_side: int = 1,
+                         max_side: int = 4) -> st.SearchStrategy[tuple[Shape, ...]]:
+    """Tuples of ``num_shapes`` shapes that broadcast together under NumPy's rules."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+        max_side=max_side).map(lambda r: tuple(r.input_shapes))
+
+
+def matmul_shapes(*, max_batch_dims: int = 2, min_side: int = 1,
+                  max_side: int = 4) -> st.SearchStrategy[tuple[Shape, Shape]]:
+    """Pairs of shapes ``(a, b)`` for which ``a @ b`` works: 1-D, 2-D and batched N-D."""
+    return hnp.mutually_broadcastable_shapes(
+        signature=np.matmul.signature, max_dims=max_batch_dims, min_side=min_side,
+        max_side=max_side).map(lambda r: (r.input_shapes[0], r.input_shapes[1]))
+
+
+def _float_bounds(low: float, high: float, dtype: np.dtype) -> tuple[float, float]:
+    """Bounds exactly representable in ``dtype``, inside [low, high] (hypothesis needs that)."""
+    if dtype != np.float32:
+        return float(low), float(high)
+    lo, hi = np.float32(low), np.float32(high)
+    if lo < low:
+        lo = np.nextafter(lo, np.float32(np.inf))
+    if hi > high:
+        hi = np.nextafter(hi, np.float32(-np.inf))
+    return float(lo), float(hi)
+
+
+def values(shape: Shape | int | st.SearchStrategy[Shape] | None = None,
+           min_value: float = -10.0, max_value: float = 10.0, *,
+           dtype: Any = np.float64, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
+           max_side: int = 4, requires_grad: bool = True, label: str = "",
+           elements: st.SearchStrategy[float] | None = None) -> st.SearchStrategy[Value]:
+    """Values with finite entries in [min_value, max_value].
+
+    ``shape=()`` draws scalars (``.data`` a float), a tuple fixes the shape, a strategy draws it,
+    and ``None`` draws any shape from ``shapes(min_dims=..., ...)``, scalars included.
+    ``dtype`` may be float64 or float32 (a float32 scalar is a Python float like any scalar).
+    """
+    dt = np.dtype(dtype)
+    if dt not in (np.float64, np.float32):
+        raise ValueError(f"values(): dtype must be float64 or float32, got {dt}")
+    if shape is None:
+        shape_strategy: st.SearchStrategy[Shape] = shapes(
+            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    elif isinstance(shape, st.SearchStrategy):
+        shape_strategy = shape
+    else:
+        shape_strategy = st.just((shape,) if isinstance(shape, int) else tuple(shape))
+    if elements is None:
+        lo, hi = _float_bounds(min_value, max_value, dt)
+        elements = st.floats(lo, hi, allow_nan=False, allow_infinity=False,
+                             width=32 if dt == np.float32 else 64)
+    arrays = hnp.arrays(dt, shape_strategy, elements=elements)
+    return arrays.map(lambda a: Value(a, label=label, requires_grad=requires_grad))
+
+
+def values_for(shape_tuples: st.SearchStrategy[tuple[Shape, ...]],
+               **kwargs: Any) -> st.SearchStrategy[tuple[Value, ...]]:
+    """One Value per shape of each drawn tuple: ``values_for(matmul_shapes())`` gives pairs."""
+    return shape_tuples.flatmap(lambda ss: st.tuples(*(values(s, **kwargs) for s in ss)))
+
+
+# -- the operations expressions() draws -----------------------------------------------------
+
+#: Elementwise operations (the scalar-vs-tensor property draws only these).
+ELEMENTWISE = ("add", "mul", "sub", "neg", "div", "pow", "power", "relu", "sigmoid", "tanh",
+               "exp", "log")
+#: Every operation expressions() knows: the primitives of `ops.PRIMITIVES` and the derived ops.
+OPS = ELEMENTWISE + ("sum", "mean", "max", "matmul", "reshape", "transpose", "getitem")
+
+_DOMAINS = ("real", "positive", "nonzero")
+
+
+class Op:
+    """A custom elementwise operation for ``expressions(ops=[...])``.
+
+    ``domain`` says where it is smooth: ``"real"`` (everywhere), ``"positive"`` (x > 0, like log)
+    or ``"nonzero"`` (x != 0, like 1/x or a kink at 0, like abs). Operands outside it get a
+    constant shift. ``arity`` (1 or 2) is read from ``forward``'s signature when not given.
+    """
+
+    def __init__(self, prim: Primitive | Callable[..., Value], *, arity: int | None = None,
+                 domain: str = "real", name: str | None = None) -> None:
+        if domain not in _DOMAINS:
+            raise ValueError(f"Op: domain must be one of {_DOMAINS}, got {domain!r}")
+        if arity is None:
+            forward = prim.forward if isinstance(prim, Primitive) else prim
+            try:
+                params = inspect.signature(forward).parameters.values()
+                arity = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                            p.POSITIONAL_OR_KEYWORD))
+            except (TypeError, ValueError):
+                arity = 1
+        if arity not in (1, 2):
+            raise ValueError(f"Op: arity must be 1 or 2, got {arity}")
+        self.prim = prim
+        self.arity = arity
+        self.domain = domain
+        self.name: str = str(name or getattr(prim, "name", None)
+                             or getattr(prim, "__name__", "op"))
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}, arity={self.arity}, domain={self.domain!r})"
+
+
+# Constants a binary operation may take instead of a second node, and the exponents of `pow`.
+_CONSTANTS = (2.0, 0.5, -1.5, 3.0)
+_POWERS = (2.0, 3.0, -1.0, 0.5, -0.5, 1.5, -2.0)
+_BOUND = 20.0        # every node's entries stay within +-_BOUND (else squash or skip the step)
+_KINK_MARGIN = 0.05  # relu inputs stay this far from 0, max's winner this far ahead
+_POLE_MARGIN = 0.25  # log, 1/x, x ** 0.5 ... see operands at least this far from 0
+_MAX_SIZE = 36       # no node has more entries than this (keeps gradcheck fast)
+
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3, "pow": 4,
+               "power": 4}
+_ATOM = 9
+
+
+class _Const:
+    """A constant operand of a step (a float or an ndarray)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def text(self) -> str:
+        v = self.value
+        if isinstance(v, np.ndarray):
+            return repr(np.round(v, 6).tolist())
+        return f"{v:g}"
+
+
+class _Step:
+    """One operation of a drawn program: ``op`` applied to earlier nodes and constants."""
+
+    __slots__ = ("op", "args", "params", "custom")
+
+    def __init__(self, op: str, args: tuple[Any, ...], params: dict[str, Any],
+                 custom: Op | None = None) -> None:
+        self.op = op
+        self.args = args          # ints (node indices) and _Const
+        self.params = params
+        self.custom = custom
+
+    def run(self, nodes: list[Value]) -> Value:
+        xs = [nodes[a] if isinstance(a, int) else a.value for a in self.args]
+        op, p = self.op, self.params
+        if self.custom is not None:
+            return self.custom.prim(*xs)
+        if op == "add":
+            return xs[0] + xs[1]
+        if op == "sub":
+            return xs[0] - xs[1]
+        if op == "mul":
+            return xs[0] * xs[1]
+        if op == "div":
+            return xs[0] / xs[1]
+        if op == "neg":
+            return -xs[0]
+        if op == "pow":
+            return xs[0] ** p["p"]
+        if op == "power":
+            return xs[0] ** xs[1]
+        if op == "matmul":
+            return xs[0] @ xs[1]
+        if op in ("relu", "sigmoid", "tanh", "exp", "log"):
+            return getattr(xs[0], op)()
+        if op in ("sum", "mean", "max"):
+            return getattr(xs[0], op)(axis=p["axis"], keepdims=p["keepdims"])
+        if op == "reshape":
+            return xs[0].reshape(p["shape"])
+        if op == "transpose":
+            return xs[0].T if p["axes"] is None else xs[0].transpose(*p["axes"])
+        if op == "getitem":
+            return xs[0][p["index"]]
+        raise AssertionError(f"unknown step {op!r}")  # pragma: no cover
+
+    def text(self, arg_texts: list[tuple[str, int]]) -> tuple[str, int]:
+        """This step as a formula, from its operands' (text, precedence)."""
+        op, p = self.op, self.params
+        if self.custom is not None:
+            return f"{self.custom.name}({', '.join(t for t, _ in arg_texts)})", _ATOM
+        prec = _PRECEDENCE.get(op, _ATOM)
+
+        def wrap(item: tuple[str, int], right: bool = False) -> str:
+            text, inner = item
+            tight = inner < prec or (inner == prec and (right or op in ("pow", "power")))
+            return f"({text})" if tight and inner != _ATOM else text
+
+        if op in ("add", "sub", "mul", "div", "matmul", "power"):
+            sym = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@",
+                   "power": "**"}[op]
+            return f"{wrap(arg_texts[0])} {sym} {wrap(arg_texts[1], True)}", prec
+        if op == "neg":
+            return f"-{wrap(arg_texts[0], True)}", prec
+        if op == "pow":
+            return f"{wrap(arg_texts[0])} ** {p['p']:g}", prec
+        a = arg_texts[0][0]
+        if op in ("sum", "mean", "max"):
+            extra = "" if p["axis"] is None else f", axis={p['axis']}"
+            extra += ", keepdims=True" if p["keepdims"] else ""
+            return f"{op}({a}{extra})", _ATOM
+        if op == "reshape":
+            return f"reshape({a}, {p['shape']})", _ATOM
+        if op == "transpose":
+            return (f"transpose({a})" if p["axes"] is None
+                    else f"transpose({a}, {p['axes']})"), _ATOM
+        if op == "getitem":
+            return f"{wrap(arg_texts[0])}[{_index_text(p['index'])}]", _ATOM
+        return f"{op}({a})", _ATOM
+
+
+def _index_text(index: Any) -> str:
+    parts = index if type(index) is tuple else (index,)
+    out = []
+    for i in parts:
+        if i is Ellipsis:
+            out.append("...")
+        elif i is None:
+            out.append("None")
+        elif isinstance(i, slice):
+            out.append(("" if i.start is None else str(i.start)) + ":"
+                       + ("" if i.stop is None else str(i.stop))
+                       + ("" if i.step is None else f":{i.step}"))
+        else:
+            out.append(repr(i))
+    return ", ".join(out)
+
+
+class Expression:
+    """A drawn differentiable function of Values; its repr is its formula.
+
+    ``ops`` lists the operations it runs, in order; ``shapes`` the input shapes it was drawn for.
+    """
+
+    def __init__(self, steps: list[_Step], n_inputs: int, output: int,
+                 shapes: tuple[Shape, ...]) -> None:
+        self._steps = steps
+        self.n_inputs = n_inputs
+        self._output = output
+        self.shapes = shapes
+        self.ops: tuple[str, ...] = tuple(s.custom.name if s.custom else s.op for s in steps)
+        self._text = self._formula()
+
+    def __call__(self, *xs: Any) -> Value:
+        if len(xs) != self.n_inputs:
+            raise TypeError(f"{self._text}: takes {self.n_inputs} inputs, got {len(xs)}")
+        nodes = list(xs)
+        for step in self._steps:
+            nodes.append(step.run(nodes))
+        return nodes[self._output]
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __repr__(self) -> str:
+        return self._text
+
+    def _formula(self) -> str:
+        n = self.n_inputs
+        uses = [0] * (n + len(self._steps))
+        for step in self._steps:
+            for a in step.args:
+                if isinstance(a, int):
+                    uses[a] += 1
+        texts: list[tuple[str, int]] = [(f"x{i}", _ATOM) for i in range(n)]
+        named: list[str] = []
+        for k, step in enumerate(self._steps):
+            args = [texts[a] if isinstance(a, int) else (a.text(), _ATOM if not
+                    a.text().startswith("-") else 3) for a in step.args]
+            text = step.text(args)
+            if uses[n + k] > 1 and n + k != self._output:
+                name = f"t{len(named)}"
+                named.append(f"{name} = {text[0]}")
+                text = (name, _ATOM)
+            texts.append(text)
+        head = f"f({', '.join(f'x{i}' for i in range(n))}) = {texts[self._output][0]}"
+        return head + (f" where {', '.join(named)}" if named else "")
+
+
+# -- drawing a program --------------------------------------------------------------------
+
+
+def _broadcasts(a: Shape, b: Shape) -> bool:
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+def _matmuls(a: Shape, b: Shape) -> bool:
+    if not a or not b:
+        return False
+    k_b = b[0] if len(b) == 1 else b[-2]
+    return a[-1] == k_b and _broadcasts(a[:-2], b[:-2])
+
+
+def _data(v: Value) -> np.ndarray:
+    return np.asarray(v.data, dtype=np.float64)
+
+
+class _Builder:
+    """Runs drawn instructions on concrete inputs, inserting guards, and records the steps."""
+
+    def __init__(self, inputs: tuple[Value, ...]) -> None:
+        self.nodes: list[Value] = list(inputs)
+        self.steps: list[_Step] = []
+        self.n_inputs = len(inputs)
+
+    # committing and undoing steps
+    def emit(self, step: _Step) -> int | None:
+        """Run ``step`` on the drawn data; keep it if its result is finite, small and bounded."""
+        with no_grad():
+            out = step.run(self.nodes)
+        d = _data(out)
+        if d.size == 0 or d.size > _MAX_SIZE or not np.all(np.isfinite(d)) \
+                or np.max(np.abs(d)) > _BOUND:
+            return None
+        self.steps.append(step)
+        self.nodes.append(out)
+        return len(self.nodes) - 1
+
+    def mark(self) -> int:
+        return len(self.steps)
+
+    def undo(self, mark: int) -> None:
+        del self.steps[mark:]
+        del self.nodes[self.n_inputs + mark:]
+
+    # guards: constant shifts that move an operand away from a kink or a pole
+    def shift_positive(self, a: int) -> int | None:
+        """``a`` itself when all its entries are >= the margin, else ``a + c`` that is."""
+        low = float(np.min(_data(self.nodes[a])))
+        if low >= _POLE_MARGIN:
+            return a
+        c = float(np.ceil((_POLE_MARGIN - low) * 2) / 2)
+        return self.emit(_Step("add", (a, _Const(c)), {}))
+
+    def shift_nonzero(self, a: int, margin: float) -> int | None:
+        """``a`` itself when no entry is within ``margin`` of 0, else ``a + c`` for a small c."""
+        d = _data(self.nodes[a])
+        for k in range(0, 2 * int(_BOUND) + 4):
+            c = (k + 1) // 2 * 0.5 * (1 if k % 2 else -1)
+            if np.min(np.abs(d + c)) >= margin:
+                return a if c == 0 else self.emit(_Step("add", (a, _Const(c)), {}))
+        return None  # pragma: no cover - impossible for at most _MAX_SIZE entries
+
+    def squash(self, a: int) -> int | None:
+        return self.emit(_Step("tanh", (a,), {}))
+
+    def guard(self, a: int, domain: str, margin: float = _POLE_MARGIN) -> int | None:
+        if domain == "positive":
+            return self.shift_positive(a)
+        if domain == "nonzero":
+            return self.shift_nonzero(a, margin)
+        return a
+
+    # candidates for operands
+    def pick_last(self, i: int, ok: Callable[[Shape], bool] = lambda s: True) -> int | None:
+        """The newest node whose shape passes ``ok`` for i < 10, else an older one.
+
+        Mostly the newest, so that programs are chains rather than dead branches."""
+        found = [k for k in range(len(self.nodes)) if ok(self.nodes[k].shape)]
+        back = 0 if i < 10 else i - 9
+        return found[-1 - back % len(found)] if found else None
+
+    def pick_first(self, j: int, ok: Callable[[Shape], bool]) -> int | None:
+        """The j-th node (counting from x0) whose shape passes ``ok``."""
+        found = [k for k in range(len(self.nodes)) if ok(self.nodes[k].shape)]
+        return found[j % len(found)] if found else None
+
+    def shape(self, a: int) -> Shape:
+        return self.nodes[a].shape
+
+    # one instruction
+    def apply(self, op: str | Op, i: int, j: int, k: int) -> None:
+        mark = self.mark()
+        if self._apply(op, i, j, k, squash=False) is None:
+            self.undo(mark)
+            if self._apply(op, i, j, k, squash=True) is None:
+                self.undo(mark)
+
+    def _apply(self, op: str | Op, i: int, j: int, k: int, squash: bool) -> int | None:
+        def prep(a: int | None) -> int | None:
+            return self.squash(a) if squash and a is not None else a
+
+        if isinstance(op, Op):
+            a = prep(self.pick_last(i))
+            if a is None:
+                return None
+            args: list[int] = []
+            a_shape = self.shape(a)
+            if op.arity == 2:
+                b = prep(self.pick_first(j, lambda s: _broadcasts(s, a_shape)))
+                if b is None:
+                    return None
+                args.append(b)
+            args.insert(0, a)
+            guarded = [self.guard(x, op.domain, _KINK_MARGIN if op.domain == "nonzero"
+                                  else _POLE_MARGIN) for x in args]
+            if any(g is None for g in guarded):
+                return None
+            return self.emit(_Step(op.name, tuple(guarded), {}, custom=op))
+
+        if op in ("sigmoid", "tanh", "neg", "relu", "exp", "log"):
+            a = prep(self.pick_last(i))
+            if a is None:
+                return None
+            if op == "relu":
+                a = self.shift_nonzero(a, _KINK_MARGIN)
+            elif op == "log":
+                a = self.shift_positive(a)
+            return None if a is None else self.emit(_Step(op, (a,), {}))
+
+        if op in ("add", "sub", "mul", "div", "power"):
+            return self._binary(op, i, j, k, prep)
+
+        if op == "pow":
+            a = prep(self.pick_last(i))
+            p = _POWERS[k % len(_POWERS)]
+            if a is None:
+                return None
+            if p != int(p):
+                a = self.shift_positive(a)
+            elif p < 0:
+                a = self.shift_nonzero(a, _POLE_MARGIN)
+            return None if a is None else self.emit(_Step("pow", (a,), {"p": p}))
+
+        if op in ("sum", "mean", "max"):
+            a = prep(self.pick_last(i))
+            if a is None:
+                return None
+            nd = len(self.shape(a))
+            axes: list[Any] = [None, *range(nd), *range(-1, -nd - 1, -1)]
+            if nd >= 2:
+                axes.append((0, nd - 1))
+            axis = axes[k % len(axes)]
+            params = {"axis": axis, "keepdims": bool(j % 2) and nd > 0}
+            if op == "max":
+                a = self._break_ties(a, axis)
+            return None if a is None else self.emit(_Step(op, (a,), params))
+
+        if op == "reshape":
+            a = prep(self.pick_last(i))
+            if a is None:
+                return None
+            shape, size = self.shape(a), self.nodes[a].size
+            options = [(size,), (1, size), (size, 1), tuple(reversed(shape)), (-1,)]
+            if size == 1:
+                options.append(())
+            return self.emit(_Step("reshape", (a,), {"shape": options[k % len(options)]}))
+
+        if op == "transpose":
+            a = prep(self.pick_last(i, lambda s: len(s) >= 2))
+            if a is None:
+                return None
+            nd = len(self.shape(a))
+            perms: list[Any] = [None, *itertools.permutations(range(nd))]
+            return self.emit(_Step("transpose", (a,), {"axes": perms[k % len(perms)]}))
+
+        if op == "getitem":
+            a = prep(self.pick_last(i, lambda s: len(s) >= 1))
+            if a is None:
+                return None
+            n0 = self.shape(a)[0]
+            indices: list[Any] = [0, -1, slice(1, None), slice(None, None, -1),
+                                  [0, n0 - 1, 0], (Ellipsis, 0), (slice(None), None)]
+            for t in range(len(indices)):
+                index = indices[(k + t) % len(indices)]
+                if index == slice(1, None) and n0 == 1:
+                    continue
+                return self.emit(_Step("getitem", (a,), {"index": index}))
+            return None  # pragma: no cover
+
+        if op == "matmul":
+            a = prep(self.pick_last(i, lambda s: len(s) >= 1))
+            if a is None:
+                return None
+            b = self.pick_first(j, lambda s: _matmuls(self.shape(a), s))
+            if b is None:  # a @ a.T (or a @ a for a vector) always multiplies
+                if len(self.shape(a)) == 1:
+                    b = a
+                else:
+                    nd = len(self.shape(a))
+                    axes_t = (*range(nd - 2), nd - 1, nd - 2)
+                    b = self.emit(_Step("transpose", (a,), {"axes": None if nd == 2 else axes_t}))
+            else:
+                b = prep(b)
+            return None if b is None else self.emit(_Step("matmul", (a, b), {}))
+
+        raise ValueError(f"expressions(): unknown operation {op!r}; known: {', '.join(OPS)}")
+
+    def _binary(self, op: str, i: int, j: int, k: int,
+                prep: Callable[[int | None], int | None]) -> int | None:
+        a = prep(self.pick_last(i))
+        if a is None:
+            return None
+        mode = k % 8  # 0-3: a second node, 4-5: a constant on the right, 6-7: on the left
+        args: list[Any]
+        if mode < 4:
+            b = prep(self.pick_first(j, lambda s: _broadcasts(s, self.shape(a))))
+            if b is None:
+                return None
+            args = [a, b]
+        else:
+            c = _Const(_CONSTANTS[j % len(_CONSTANTS)])
+            args = [a, c] if mode < 6 else [c, a]
+        if op == "div" and isinstance(args[1], int):
+            args[1] = self.shift_nonzero(args[1], _POLE_MARGIN)
+        if op == "power":  # a Value exponent: node ** node, or number ** node
+            if isinstance(args[1], _Const) or isinstance(args[0], _Const):
+                args = [_Const(abs(_CONSTANTS[j % len(_CONSTANTS)])), a]
+            else:
+                args[0] = self.shift_positive(args[0])
+        if any(x is None for x in args):
+            return None
+        return self.emit(_Step(op, tuple(args), {}))
+
+    def _break_ties(self, a: int, axis: Any) -> int | None:
+        """``a`` when each slice's maximum leads by the margin, else ``a + c`` with a ramp c."""
+        d = _data(self.nodes[a])
+        if self._leads(d, axis):
+            return a
+        ramp = np.arange(d.size, dtype=np.float64).reshape(d.shape)
+        for delta in (0.1, 0.3, 0.7, 1.3, 2.9):
+            c = np.round(delta * ramp, 6)
+            if self._leads(d + c, axis):
+                return self.emit(_Step("add", (a, _Const(c if d.ndim else float(c))), {}))
+        return None
+
+    @staticmethod
+    def _leads(d: np.ndarray, axis: Any) -> bool:
+        if d.ndim == 0:
+            return True
+        axes = tuple(range(d.ndim)) if axis is None else np.atleast_1d(axis)
+        axes = tuple(int(x) % d.ndim for x in axes)
+        rest = tuple(x for x in range(d.ndim) if x not in axes)
+        flat = np.transpose(d, rest + axes).reshape(
+            int(np.prod([d.shape[x] for x in rest])), -1)
+        if flat.shape[1] < 2:
+            return True
+        top2 = np.sort(flat, axis=1)[:, -2:]
+        return bool(np.all(top2[:, 1] - top2[:, 0] >= _KINK_MARGIN))
+
+    def finish(self, shapes: tuple[Shape, ...]) -> Expression:
+        """Drop the steps the output does not use; renumber the rest."""
+        output = len(self.nodes) - 1
+        live = {output}
+        for k in range(len(self.steps) - 1, -1, -1):
+            if self.n_inputs + k in live:
+                live.update(a for a in self.steps[k].args if isinstance(a, int))
+        new_index = {x: x for x in range(self.n_inputs)}
+        steps: list[_Step] = []
+        for k, step in enumerate(self.steps):
+            node = self.n_inputs + k
+            if node in live:
+                new_index[node] = self.n_inputs + len(steps)
+                args = tuple(new_index[a] if isinstance(a, int) else a for a in step.args)
+                steps.append(_Step(step.op, args, step.params, step.custom))
+        return Expression(steps, self.n_inputs, new_index[output], shapes)
+
+
+def _resolve_ops(ops: Sequence[str | Op | Primitive] | None) -> list[str | Op]:
+    if ops is None:
+        return list(OPS)
+    resolved: list[str | Op] = []
+    for op in ops:
+        if isinstance(op, str):
+            if op not in OPS:
+                raise ValueError(f"expressions(): unknown operation {op!r}; known: "
+                                 f"{', '.join(OPS)}")
+            resolved.append(op)
+        elif isinstance(op, Op):
+            resolved.append(op)
+        elif isinstance(op, Primitive) or callable(op):
+            resolved.append(Op(op))
+        else:
+            raise TypeError(f"expressions(): ops must be names, Op or primitives, got {op!r}")
+    if not resolved:
+        raise ValueError("expressions(): ops is empty")
+    return resolved
+
+
+def expressions(max_ops: int = 6, ops: Sequence[str | Op | Primitive] | None = None, *,
+                min_ops: int = 1, max_inputs: int = 3, max_dims: int = 3, max_side: int = 3,
+                min_value: float = -3.0, max_value: float = 3.0,
+                ) -> st.SearchStrategy[tuple[Expression, tuple[Value, ...]]]:
+    """Random differentiable graphs: draws ``(f, inputs)`` so that ``gradcheck(f, *inputs)``
+    must pass.
+
+    ``ops`` chooses the operations (names from `OPS`, default all of them: every primitive of
+    the op table and the derived ops), custom primitives, or `Op` (a custom op with its domain).
+    Inputs (1 to ``max_inputs`` Values with broadcast-compatible shapes, scalars included) are
+    drawn in [min_value, max_value]; every node's entries stay within +-20.
+    """
+    vocabulary = _resolve_ops(ops)
+    if not 0 <= min_ops <= max_ops:
+        raise ValueError(f"expressions(): need 0 <= min_ops <= max_ops, got {min_ops}, {max_ops}")
+    instruction = st.tuples(st.sampled_from(vocabulary), st.integers(0, 15),
+                            st.integers(0, 15), st.integers(0, 15))
+
+    @st.composite
+    def draw_expression(draw: Any) -> tuple[Expression, tuple[Value, ...]]:
+        n = draw(st.integers(1, max_inputs))
+        in_shapes = draw(broadcastable_shapes(n, max_dims=max_dims, max_side=max_side))
+        inputs = tuple(draw(values(s, min_value, max_value, label=f"x{t}"))
+                       for t, s in enumerate(in_shapes))
+        program = draw(st.lists(instruction, min_size=min_ops, max_size=max_ops))
+        builder = _Builder(inputs)
+        for op, i, j, k in program:
+            builder.apply(op, i, j, k)
+        return builder.finish(tuple(in_shapes)), inputs
+
+    return draw_expression()
+
