@@ -2,7 +2,7 @@
 
 Run: python examples/seed_sweep.py [OUT_DIR]   (default: a new temporary directory)
 
-Trains 300 seeds of each recipe as one batched graph per recipe and prints the success
+Trains 200 seeds of each recipe as one batched graph per recipe and prints the success
 rates; with matplotlib installed, writes OUT_DIR/sweep_<recipe>.png (final-loss histogram and
 loss curves). `tinygrad-xor sweep --recipe NAME --seeds 10000` does the same at full size.
 """
@@ -25,8 +25,8 @@ def main() -> None:
         can_plot = False
         print("matplotlib is not installed: no plots (pip install 'tinygrad_xor[plot]')")
     for name in RECIPES:
-        result = run_sweep(name, 300)
-        print(f"{name:18s} {result.steps:5d} steps: {result.success_rate:7.2%} of 300 seeds "
+        result = run_sweep(name, 200)
+        print(f"{name:18s} {result.steps:5d} steps: {result.success_rate:7.2%} of 200 seeds "
               f"solve XOR ({result.seconds:.2f} s)")
         if can_plot and name in ("keras", "sigmoid-momentum"):
             print("  wrote", plot_sweep(result, str(out_dir / f"sweep_{name}.png")))
