@@ -136,3 +136,46 @@ def test_zero_grad():
     assert np.any(model.parameters()[0].grad != 0)
     model.zero_grad()
     assert all(np.all(p.grad == 0) for p in model.parameters())
+
+
+def test_scalar_mlp_keeps_a_tensor_inputs_graph():
+    from tinygrad_xor import Value as V
+
+    tensor = nn.MLP([2, 3, 1], rng=0)
+    scalar = nn.MLP([2, 3, 1], scalar=True, rng=0)
+    xs_t = V(np.array(X))
+    xs_s = V(np.array(X))
+    losses.mse(tensor(xs_t), Y).backward()
+    losses.mse(scalar(xs_s), Y).backward()
+    np.testing.assert_allclose(xs_s.grad, xs_t.grad, rtol=0, atol=1e-12)
+    one = V(np.array([1.0, 0.0]))
+    scalar(one).backward()
+    assert np.any(one.grad != 0)
+
+
+def test_scalar_and_tensor_agree_on_random_networks():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+
+    @hypothesis.settings(max_examples=25, deadline=None)
+    @hypothesis.given(sizes=st.lists(st.integers(1, 4), min_size=2, max_size=4),
+                      act=st.sampled_from(["sigmoid", "tanh", "relu", "identity"]),
+                      out_act=st.sampled_from(["sigmoid", "tanh", "identity"]),
+                      seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4))
+    def check(sizes, act, out_act, seed, n):
+        tensor = nn.MLP(sizes, activation=act, output_activation=out_act, rng=seed)
+        scalar = nn.MLP(sizes, activation=act, output_activation=out_act, scalar=True,
+                        rng=seed)
+        data = np.random.default_rng(seed).normal(size=(n, sizes[0]))
+        target = np.zeros((n, sizes[-1]))
+        out_t, out_s = tensor(data), scalar(data)
+        np.testing.assert_allclose(np.array([[v.data for v in np.atleast_1d(row)]
+                                             for row in out_s]).reshape(n, -1),
+                                   out_t.data, rtol=0, atol=1e-12)
+        losses.mse(out_t, target).backward()
+        losses.mse(out_s, target).backward()
+        grads_s = [p.grad for p in scalar.parameters()]
+        grads_t = np.concatenate([p.grad.ravel() for p in tensor.parameters()])
+        np.testing.assert_allclose(grads_s, grads_t, rtol=0, atol=1e-12)
+
+    check()

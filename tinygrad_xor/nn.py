@@ -259,7 +259,13 @@ class Linear(Module):
         if not self.scalar:
             out = x @ self.weight
             return out if self.bias is None else out + self.bias
-        rows = x.data if isinstance(x, Value) else x
+        if isinstance(x, Value) and x.ndim in (1, 2):
+            # a tensor Value: split it into scalar Values with getitem, keeping the graph
+            if x.ndim == 1:
+                return self._neurons([x[i] for i in range(x.shape[0])])
+            return [self._neurons([x[r, i] for i in range(x.shape[1])])
+                    for r in range(x.shape[0])]
+        rows = x
         if isinstance(rows, np.ndarray) and rows.ndim == 2 or (
                 isinstance(rows, (list, tuple)) and rows and isinstance(rows[0], (list, tuple,
                                                                                   np.ndarray))):
