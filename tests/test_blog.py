@@ -150,6 +150,10 @@ def test_matrix_and_ndarray_inputs_agree():
         np.testing.assert_array_equal(m[0][l], f[0][l])
     np.testing.assert_array_equal(m[2], r[2])        # same predictions before the update
     assert m[3] == pytest.approx(r[3], abs=1e-15)    # y of shape (4, 1) gives the same MSE
+    col = blog.backprop_iter(blog.X, blog.y.reshape(4, 1), W, b, 0.1)
+    assert col[3] == f[3]
+    for k in (1, 2):
+        np.testing.assert_array_equal(col[0][k], f[0][k])
 
 
 def test_bad_input():

@@ -127,7 +127,8 @@ def backprop_iter(X: Any, y: Any, W: Params, b: Params, eta: float, *,
         # faithful=True: (1, 2) minus (2, 1) broadcasts to (2, 2), exactly as in the post.
         new_W[l] = W[l] - (eta / n) * W_sum[l]
         new_b[l] = b[l] - (eta / n) * b_sum[l]
-    mse = cost(y_pred, targets) if faithful else cost(y_pred, targets.reshape(n))
+    # The post's y is (n,); a (n, 1) y would broadcast against y_pred to (n, n), so flatten.
+    mse = cost(y_pred, targets.reshape(n) if targets.size == n else targets)
     return new_W, new_b, y_pred, mse
 
 
