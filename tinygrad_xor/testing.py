@@ -141,6 +141,8 @@ class Op:
             raise ValueError(f"Op: domain must be one of {_DOMAINS}, got {domain!r}")
         if arity is None:
             forward = prim.forward if isinstance(prim, Primitive) else prim
+            arity = getattr(forward, "nin", None)  # a NumPy ufunc knows its inputs
+        if arity is None:
             try:
                 params = inspect.signature(forward).parameters.values()
                 arity = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY,
@@ -332,7 +334,7 @@ class Expression:
                 text = (name, _ATOM)
             texts.append(text)
         head = f"f({', '.join(f'x{i}' for i in range(n))}) = {texts[self._output][0]}"
-        return head + (f" where {', '.join(named)}" if named else "")
+        return head + (f" where {'; '.join(named)}" if named else "")
 
 
 # -- drawing a program --------------------------------------------------------------------

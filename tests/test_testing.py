@@ -1,0 +1,325 @@
+"""tinygrad_xor.testing: the strategies, the drawn expressions, and what they find."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_xor import GradcheckError, Value, gradcheck, primitive
+from tinygrad_xor.ops import PRIMITIVES
+from tinygrad_xor.testing import (
+    ELEMENTWISE,
+    OPS,
+    Expression,
+    Op,
+    broadcastable_shapes,
+    expressions,
+    matmul_shapes,
+    shapes,
+    values,
+    values_for,
+)
+
+CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
+
+# x ** 2 whose VJP forgets the factor 2 (right only at x = 0).
+bad_square = primitive(lambda x: x ** 2, lambda grad, out, x: (grad * x,), name="bad_square")
+# sigmoid whose VJP forgets the factor (1 - out): wrong everywhere.
+bad_sigmoid = primitive(lambda x: 1 / (1 + np.exp(-x)), lambda grad, out, x: (grad * out,),
+                        name="bad_sigmoid")
+
+
+def graph_nodes(root: Value) -> list[Value]:
+    """Every Value of the graph that ends in root."""
+    seen, stack, order = {id(root)}, [root], []
+    while stack:
+        v = stack.pop()
+        order.append(v)
+        for p in v._parents:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+    return order
+
+
+# -- the package ------------------------------------------------------------------------------
+
+
+def test_a_missing_hypothesis_gives_an_import_error_naming_the_extra():
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "import tinygrad_xor\n"
+            "try:\n    import tinygrad_xor.testing\nexcept ImportError as e:\n    print(e)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert "pip install 'tinygrad_xor[test]'" in result.stdout
+
+
+def test_every_primitive_of_the_op_table_is_drawn_by_expressions():
+    assert set(PRIMITIVES) <= set(OPS)
+    assert set(ELEMENTWISE) <= set(OPS)
+    assert {"sub", "div", "neg", "power", "mean"} <= set(OPS)
+
+
+# -- values and shapes ------------------------------------------------------------------------
+
+
+@given(values(shape=()))
+def test_values_with_shape_unit_are_scalars(v):
+    assert type(v.data) is float and v.shape == () and -10 <= v.data <= 10 and v.requires_grad
+
+
+@given(values(min_value=-2.5, max_value=0.5, max_dims=3, max_side=3))
+def test_values_are_finite_and_inside_their_bounds(v):
+    d = np.asarray(v.data)
+    assert np.all(np.isfinite(d)) and np.all((-2.5 <= d) & (d <= 0.5))
+    assert v.ndim <= 3 and all(1 <= n <= 3 for n in v.shape)
+
+
+def test_values_of_any_shape_include_scalars_and_tensors():
+    find(values(), lambda v: v.shape == (), settings=settings(database=None))
+    find(values(), lambda v: v.ndim == 3, settings=settings(database=None))
+
+
+@given(values((2, 3), dtype=np.float32, min_value=-0.1, max_value=0.1, requires_grad=False,
+              label="w"))
+def test_values_options(v):
+    assert v.shape == (2, 3) and v.data.dtype == np.float32 and not v.requires_grad
+    assert v.label == "w" and np.all(np.abs(v.data) <= 0.1)
+
+
+@given(values(4), values(shapes(min_dims=1, max_dims=1, max_side=2)))
+def test_values_take_an_int_or_a_shape_strategy(a, b):
+    assert a.shape == (4,) and b.ndim == 1 and b.shape[0] <= 2
+
+
+@given(values_for(broadcastable_shapes(3)))
+def test_broadcastable_shapes_broadcast(vs):
+    a, b, c = vs
+    out = a * b + c
+    assert out.shape == np.broadcast_shapes(a.shape, b.shape, c.shape)
+
+
+@given(values_for(matmul_shapes(), min_value=-1, max_value=1))
+def test_matmul_shapes_multiply(pair):
+    a, b = pair
+    assert (a @ b).shape == np.matmul(a.data, b.data).shape
+
+
+def test_matmul_shapes_cover_vectors_matrices_and_batches():
+    for kinds in [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (2, 4)]:
+        find(matmul_shapes(), lambda p, k=kinds: (len(p[0]), len(p[1])) == k,
+             settings=settings(database=None, max_examples=2000))
+
+
+# -- expressions ------------------------------------------------------------------------------
+
+
+@settings(max_examples=1000 if CI else 100)
+@given(expressions(max_ops=8, min_ops=2, max_dims=3, max_side=2))
+def test_drawn_expressions_pass_gradcheck(expr):
+    f, inputs = expr
+    assert gradcheck(f, *inputs)
+
+
+def test_expressions_use_every_operation():
+    seen: set[str] = set()
+
+    @settings(max_examples=300, database=None)
+    @given(expressions(max_side=2))
+    def collect(expr):
+        seen.update(expr[0].ops)
+
+    collect()
+    assert set(OPS) <= seen, f"never drawn: {sorted(set(OPS) - seen)}"
+
+
+def assert_max_leads(x: np.ndarray, axis, margin: float) -> None:
+    top2 = np.sort(np.moveaxis(np.atleast_1d(x), np.atleast_1d(axis if axis is not None else
+                   tuple(range(x.ndim))), np.arange(-np.size(axis) if axis is not None
+                   else -x.ndim, 0)).reshape(-1, int(np.prod([x.shape[i] for i in
+                   (np.atleast_1d(axis) if axis is not None else range(x.ndim))]))), axis=1)
+    if top2.shape[1] > 1:
+        assert np.all(top2[:, -1] - top2[:, -2] >= margin)
+
+
+@given(expressions(max_ops=8))
+def test_every_node_is_bounded_and_inside_its_operations_domain(expr):
+    f, inputs = expr
+    for node in graph_nodes(f(*inputs)):
+        if not node._parents:
+            continue
+        d = np.asarray(node.data)
+        assert np.all(np.isfinite(d)) and np.max(np.abs(d)) <= 20, (f, node)
+        x = np.asarray(node._parents[0].data)
+        if node.op == "relu":
+            assert np.min(np.abs(x)) >= 0.05, f          # away from the kink
+        elif node.op == "log":
+            assert np.min(x) >= 0.25, f
+        elif node.op == "pow":
+            p = node._params["p"]
+            if p != int(p):
+                assert np.min(x) >= 0.25, f               # fractional powers of positives
+            elif p < 0:
+                assert np.min(np.abs(x)) >= 0.25, f       # 1/x away from the pole
+        elif node.op == "max" and x.ndim:
+            assert_max_leads(x, node._params["axis"], 0.05)  # no ties
+
+
+class _Formula:
+    """Functions named like the formula's, for evaluating a drawn expression's repr."""
+
+    @staticmethod
+    def namespace() -> dict[str, object]:
+        ns: dict[str, object] = {}
+        for name in ("relu", "sigmoid", "tanh", "exp", "log"):
+            ns[name] = lambda v, name=name: getattr(v, name)()
+        for name in ("sum", "mean", "max"):
+            ns[name] = lambda v, axis=None, keepdims=False, name=name: getattr(v, name)(
+                axis=axis, keepdims=keepdims)
+        ns["reshape"] = lambda v, shape: v.reshape(shape)
+        ns["transpose"] = lambda v, axes=None: v.T if axes is None else v.transpose(*axes)
+        return ns
+
+
+def evaluate_formula(text: str, inputs: tuple[Value, ...]) -> Value:
+    """Run the repr of an Expression as Python."""
+    head, _, rest = text.partition(" = ")
+    assert head == f"f({', '.join(f'x{i}' for i in range(len(inputs)))})"
+    body, _, where = rest.partition(" where ")
+    ns = _Formula.namespace()
+    ns.update({f"x{i}": x for i, x in enumerate(inputs)})
+    for binding in where.split("; ") if where else []:
+        name, _, value = binding.partition(" = ")
+        ns[name] = eval(value, ns)
+    return eval(body, ns)
+
+
+@given(expressions(max_ops=8))
+def test_the_repr_is_the_formula_that_f_computes(expr):
+    f, inputs = expr
+    assert isinstance(f, Expression)
+    out = f(*inputs)
+    again = evaluate_formula(repr(f), inputs)
+    assert np.array_equal(np.asarray(again.data), np.asarray(out.data)), repr(f)
+
+
+def test_a_drawn_repr_reads_like_a_formula():
+    f, _ = find(expressions(ops=["relu", "sum"], max_side=2),
+                lambda e: e[0].ops[-2:] == ("relu", "sum"), settings=settings(database=None))
+    assert repr(f) in ("f(x0) = sum(relu(x0))", "f(x0) = sum(relu(x0 + 0.5))"), repr(f)
+
+
+def test_expressions_reject_bad_arguments():
+    with pytest.raises(ValueError, match="unknown operation 'abs'"):
+        expressions(ops=["add", "abs"])
+    with pytest.raises(ValueError, match="empty"):
+        expressions(ops=[])
+    with pytest.raises(TypeError):
+        expressions(ops=[3])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="domain"):
+        Op(bad_square, domain="complex")
+
+
+@settings(max_examples=10)
+@given(expressions())
+def test_an_expression_needs_its_number_of_inputs(expr):
+    f, inputs = expr
+    with pytest.raises(TypeError, match=f"takes {len(inputs)} inputs"):
+        f(*inputs, inputs[0])
+
+
+# -- finding and shrinking a wrong gradient ----------------------------------------------------
+
+
+def broken(expr) -> bool:
+    f, inputs = expr
+    return not gradcheck(f, *inputs, raise_exception=False)
+
+
+def test_a_wrong_vjp_is_found_and_shrunk_to_a_one_operation_graph():
+    f, inputs = find(expressions(ops=[*OPS, bad_sigmoid], max_side=2), broken,
+                     settings=settings(database=None, max_examples=2000))
+    assert repr(f) == "f(x0) = bad_sigmoid(x0)"
+    assert len(f) == 1 and len(inputs) == 1 and inputs[0].shape == ()
+
+
+def test_a_vjp_wrong_almost_everywhere_is_shrunk_to_a_small_graph():
+    f, inputs = find(expressions(ops=[*OPS, bad_square], max_side=2), broken,
+                     settings=settings(database=None, max_examples=2000))
+    # Either bad_square(x0) at x0 != 0, or bad_square(x0 + c) at x0 = 0 (where the wrong VJP
+    # happens to be right, the shrinker may keep a shift instead).
+    assert f.ops[-1] == "bad_square" and len(f) <= 2, repr(f)
+    assert len(inputs) == 1 and inputs[0].shape == ()
+
+
+def test_a_failing_given_test_reports_the_graph_that_failed():
+    @settings(database=None, max_examples=500)
+    @given(expressions(ops=["add", "tanh", "sum", bad_sigmoid], max_side=2))
+    def user_test(expr):
+        f, inputs = expr
+        assert gradcheck(f, *inputs)
+
+    with pytest.raises(GradcheckError) as info:
+        user_test()
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "f(x0) = bad_sigmoid(x0)" in notes  # hypothesis prints the shrunk example
+
+
+# -- custom operations -------------------------------------------------------------------------
+
+# sqrt with its correct VJP: only smooth for x > 0.
+sqrt = primitive(np.sqrt, lambda grad, out, x: (grad / (2 * out),), name="sqrt")
+# a binary op: a * exp(b), arity read from the forward.
+mulexp = primitive(lambda a, b: a * np.exp(b),
+                   lambda grad, out, a, b: (grad * np.exp(b), grad * out), name="mulexp")
+
+
+@given(expressions(ops=["add", "mul", "sum", Op(sqrt, domain="positive"), mulexp], max_side=2))
+def test_custom_ops_with_a_domain_pass_gradcheck(expr):
+    f, inputs = expr
+    for node in graph_nodes(f(*inputs)):
+        if node.op == "sqrt":
+            assert np.min(node._parents[0].data) >= 0.25
+    assert gradcheck(f, *inputs)
+
+
+def test_op_reads_the_arity_of_a_primitive():
+    assert Op(mulexp).arity == 2 and Op(sqrt).arity == 1 and Op(sqrt).name == "sqrt"
+    assert Op(mulexp, name="me").name == "me"
+
+
+# -- scalar and tensor graphs agree ------------------------------------------------------------
+
+
+@settings(max_examples=300 if CI else 50)
+@given(expressions(ops=ELEMENTWISE, max_ops=6, max_side=3), st.data())
+def test_scalar_and_tensor_evaluations_agree(expr, data):
+    """The same elementwise graph on scalar Values, element by element, and on tensors."""
+    f, inputs = expr
+    out = f(*inputs)
+    full = np.broadcast_shapes(out.shape, *(x.shape for x in inputs))
+    weight = float(np.prod(full)) / out.size   # each output element stands for this many
+    out.backward(np.full(out.shape, weight) if out.shape else weight)
+
+    scalars = [[Value(float(e)) for e in np.ravel(x.data)] for x in inputs]
+    where = [np.broadcast_to(np.arange(x.size).reshape(x.shape), full) for x in inputs]
+    expected = np.broadcast_to(np.asarray(out.data), full)
+    total = None
+    for pos in np.ndindex(*full):
+        y = f(*(s[w[pos]] for s, w in zip(scalars, where)))
+        assert type(y.data) is float
+        assert y.data == pytest.approx(expected[pos], rel=1e-9, abs=1e-12), repr(f)
+        total = y if total is None else total + y
+    assert total is not None
+    if total.requires_grad:
+        total.backward()
+    for x, s in zip(inputs, scalars):
+        grads = np.array([v.grad for v in s]).reshape(x.shape)
+        np.testing.assert_allclose(grads, np.asarray(x.grad), rtol=1e-9, atol=1e-12,
+                                   err_msg=repr(f))
