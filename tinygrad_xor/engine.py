@@ -107,10 +107,16 @@ class Value:
     @property
     def grad(self) -> Any:
         """dL/dself, summed over backward passes; 0.0 or zeros until one reaches it."""
-        if self._grad is None:
+        grad = self._grad
+        if grad is None:
             data = self.data
-            self._grad = 0.0 if type(data) is float else np.zeros_like(data)
-        return self._grad
+            self._grad = grad = 0.0 if type(data) is float else np.zeros_like(data)
+        elif self._parents and type(grad) is np.ndarray and grad.flags.writeable:
+            # an intermediate's grad may be the very array its operands got: hand out a view
+            # that cannot be written, so changing it in place cannot change another grad
+            grad = grad.view()
+            grad.flags.writeable = False
+        return grad
 
     @grad.setter
     def grad(self, value: Any) -> None:
@@ -216,44 +222,51 @@ class Value:
         # Pass 1: count, for every node that requires grad, how many times it is used as an
         # operand inside this graph. A node is ready once all its users have sent their share.
         users: dict[Value, int] = {}
+        count = users.get
         stack = [self]
+        pop, push = stack.pop, stack.append
         while stack:
-            for parent in stack.pop()._parents:
+            for parent in pop()._parents:
                 if parent.requires_grad:
-                    if parent in users:
-                        users[parent] += 1
-                    else:
+                    n = count(parent)
+                    if n is None:
                         users[parent] = 1
-                        stack.append(parent)
+                        push(parent)
+                    else:
+                        users[parent] = n + 1
 
         # Pass 2: in reverse topological order, store each node's gradient of this pass and send
         # its vector-Jacobian product to its parents. `_g` holds this pass's partial sums.
+        # Scalars (floats) skip `_store` and `_reduce_to`: they have nothing to broadcast.
         self._g = grad
-        ready = [self]
-        while ready:
-            node = ready.pop()
+        push(self)
+        while stack:
+            node = pop()
             g = node._g
             node._g = None
             parents = node._parents
-            if g is not None:
-                _store(node, g)
-                if parents:
-                    prim = node._prim
-                    xs = [p.data for p in parents]
-                    if node._params:
-                        grads = prim.vjp(g, node.data, *xs, **node._params)  # type: ignore[union-attr]
-                    else:
-                        grads = prim.vjp(g, node.data, *xs)  # type: ignore[union-attr]
-                    for parent, pg in zip(parents, grads):
-                        if pg is not None and parent.requires_grad:
-                            pg = _reduce_to(pg, parent.data, prim)
-                            parent._g = pg if parent._g is None else parent._g + pg
-            for parent in parents:
-                if parent.requires_grad:
-                    left = users[parent] - 1
-                    users[parent] = left
-                    if left == 0:
-                        ready.append(parent)
+            if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
+                grads: Any = (None,) * len(parents)
+            else:
+                if type(g) is float and type(node._grad) is not np.ndarray:
+                    node._grad = g if node._grad is None else node._grad + g
+                else:
+                    _store(node, g)
+                if not parents:
+                    continue
+                grads = _vjp(node, g, parents)
+            for parent, pg in zip(parents, grads):
+                if not parent.requires_grad:
+                    continue
+                if pg is not None:
+                    if type(pg) is not float or type(parent.data) is not float:
+                        pg = _reduce_to(pg, parent.data, node._prim)
+                    old = parent._g
+                    parent._g = pg if old is None else old + pg
+                n = users[parent] - 1
+                users[parent] = n
+                if n == 0:
+                    push(parent)
 
     # -- operations: the table is in ops.py ------------------------------------------------
     def __add__(self, other: Any) -> Value:
@@ -360,24 +373,35 @@ def _init(v: Value, data: Any, prim: Primitive | None, parents: tuple[Value, ...
     v._params = params
 
 
+def _vjp(node: Value, g: Any, parents: tuple[Value, ...]) -> Any:
+    """The gradients node's primitive sends to its parents (None for a parent that needs none)."""
+    prim: Primitive = node._prim  # type: ignore[assignment]
+    params = node._params or {}
+    if prim.vjps is not None and not all(p.requires_grad for p in parents):
+        # per-input rules: skip the work for operands that need no gradient (constants)
+        xs = [p.data for p in parents]
+        return [vjp(g, node.data, *xs, **params) if p.requires_grad else None
+                for vjp, p in zip(prim.vjps, parents)]
+    if len(parents) == 2:
+        a, b = parents
+        return prim.vjp(g, node.data, a.data, b.data, **params)
+    return prim.vjp(g, node.data, *[p.data for p in parents], **params)
+
+
 def _store(node: Value, g: Any) -> None:
     """Add one pass's gradient into node.grad.
 
     A leaf (a parameter) gets an array of its own, so changing it in place cannot change
-    another Value's grad; an intermediate's first grad is kept as a read-only view, because
-    vector-Jacobian products may pass one array on to several inputs.
+    another Value's grad; an intermediate keeps the array it was sent (vector-Jacobian products
+    may pass one array on to several inputs, so the engine never writes into it, and the
+    ``grad`` property hands it out read-only).
     """
     old = node._grad
     if type(g) is float:
         node._grad = g if old is None else old + g
         return
     if old is None:
-        if node._parents:
-            g = g.view()
-            g.flags.writeable = False
-            node._grad = g
-        else:
-            node._grad = np.array(g, copy=True)
+        node._grad = g if node._parents else np.array(g, copy=True)
     elif not node._parents and type(old) is np.ndarray and old.flags.writeable:
         old += g
     else:
@@ -389,6 +413,8 @@ def _reduce_to(g: Any, data: Any, prim: Primitive | None) -> Any:
     if type(data) is float:
         return g if type(g) is float else float(np.sum(g))
     shape = data.shape
+    if type(g) is np.ndarray and g.shape == shape and g.dtype is data.dtype:
+        return g
     g = np.asarray(g)
     if g.shape != shape:
         if g.ndim < len(shape) or g.size < data.size:
@@ -434,36 +460,66 @@ class Primitive:
     ``forward(*xs, **params)`` takes floats/ndarrays and returns one. ``vjp(grad, out, *xs,
     **params)`` returns one gradient per input (``None`` for none); gradients may have the
     broadcast shape, the engine sums them back. ``scalar`` is an optional faster forward used
-    when every input is a Python float (e.g. ``math.exp`` instead of ``np.exp``).
+    when every input is a Python float (e.g. ``math.exp`` instead of ``np.exp``). ``vjps``
+    optionally gives one rule per input, ``vjp_i(grad, out, *xs, **params)``, so that backward
+    skips the work for inputs that need no gradient (``matmul`` with a constant operand);
+    ``vjp`` may then be omitted.
     """
 
-    __slots__ = ("name", "forward", "vjp", "scalar")
+    __slots__ = ("name", "forward", "vjp", "scalar", "vjps")
 
-    def __init__(self, forward: Callable[..., Any], vjp: Callable[..., Any], *,
-                 name: str | None = None, scalar: Callable[..., Any] | None = None) -> None:
+    def __init__(self, forward: Callable[..., Any], vjp: Callable[..., Any] | None = None, *,
+                 name: str | None = None, scalar: Callable[..., Any] | None = None,
+                 vjps: tuple[Callable[..., Any], ...] | None = None) -> None:
+        if vjp is None and vjps is not None:
+            rules = tuple(vjps)
+
+            def vjp(grad: Any, out: Any, *xs: Any, **params: Any) -> tuple[Any, ...]:
+                return tuple(rule(grad, out, *xs, **params) for rule in rules)
+
         if not callable(forward) or not callable(vjp):
             raise TypeError("primitive(forward, vjp) needs two callables")
         self.name: str = name or getattr(forward, "__name__", None) or "op"
         self.forward = forward
         self.vjp = vjp
         self.scalar = scalar
+        self.vjps = vjps
 
     def __repr__(self) -> str:
         return f"primitive({self.name!r})"
 
     def __call__(self, *operands: Any, **params: Any) -> Value:
-        values = tuple(x if type(x) is Value else _lift(x) for x in operands)
+        values = tuple([x if type(x) is Value else _lift(x) for x in operands])
         xs = [v.data for v in values]
-        scalar = self.scalar
+        needs_grad = False
+        scalars = self.scalar is not None
+        for v in values:
+            if v.requires_grad:
+                needs_grad = True
+            if type(v.data) is not float:
+                scalars = False
         try:
-            if scalar is not None and all(type(x) is float for x in xs):
-                out = scalar(*xs, **params)
+            if scalars:
+                out = self.scalar(*xs, **params)  # type: ignore[misc]
             else:
                 out = self.forward(*xs, **params)
         except ValueError as exc:
             shapes = " and ".join(str(np.shape(x)) for x in xs)
             raise ValueError(f"{self.name}: cannot apply to shapes {shapes}: {exc}") from None
-        return _make(self, out, values, params)
+        # the result: a float for shape (), a float ndarray otherwise
+        if type(out) is not float:
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            if out.ndim == 0:
+                out = float(out)
+            elif out.dtype.kind != "f":
+                out = out.astype(np.float64)
+        result = Value.__new__(Value)
+        if needs_grad and _grad_enabled:
+            _init(result, out, self, values, params or None, True)
+        else:
+            _init(result, out, None, (), None, False)
+        return result
 
     def call2(self, a: Any, b: Any) -> Value:
         """`self(a, b)` for two operands, with a fast path for two scalars (the hot case)."""
@@ -480,22 +536,6 @@ class Primitive:
                 _init(out, self.scalar(x, y), None, (), None, False)
             return out
         return self(a, b)
-
-
-def _make(prim: Primitive, out: Any, values: tuple[Value, ...], params: dict[str, Any]) -> Value:
-    """Wrap a forward's result: a float for shape (), a float ndarray otherwise."""
-    if type(out) is not float:
-        out = np.asarray(out)
-        if out.ndim == 0:
-            out = float(out)
-        elif out.dtype.kind != "f":
-            out = out.astype(np.float64)
-    result = Value.__new__(Value)
-    if _grad_enabled and any(v.requires_grad for v in values):
-        _init(result, out, prim, values, params or None, True)
-    else:
-        _init(result, out, None, (), None, False)
-    return result
 
 
 def primitive(forward: Callable[..., Any], vjp: Callable[..., Any], *,

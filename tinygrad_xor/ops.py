@@ -43,9 +43,16 @@ def _sigmoid_scalar(x: float) -> float:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))
-    r = 1.0 / (1.0 + e)
-    return np.where(x >= 0, r, e * r)
+    # 1 / (1 + exp(-x)) is accurate everywhere. exp(-x) overflows for x below about -709 (-88 in
+    # float32); inf then gives 1 / inf = 0, the right answer, so that overflow is not reported.
+    e = np.asarray(np.negative(x, dtype=None if x.dtype.kind == "f" else np.float64))
+    if e.size and e.max() > (88.0 if e.dtype == np.float32 else 709.0):
+        with np.errstate(over="ignore"):
+            np.exp(e, out=e)
+    else:
+        np.exp(e, out=e)
+    e += 1.0
+    return np.divide(1.0, e, out=e)
 
 
 def _pow_scalar(x: float, *, p: float) -> float:
@@ -59,24 +66,52 @@ def _pow_scalar(x: float, *, p: float) -> float:
 
 # -- matmul with np.matmul's 1-D and batched rules ------------------------------------------
 
+#: Stacks of matrices whose inner dimension is at most this are multiplied by broadcasting
+#: (a sum of k outer products): NumPy's batched matmul is slow on many tiny matrices.
+SMALL_INNER = 4
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    """np.matmul, with a faster kernel for batched products with a small inner dimension."""
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim >= 2 and b.ndim >= 2
+            and (a.ndim > 2 or b.ndim > 2)):
+        k = a.shape[-1]
+        if 0 < k <= SMALL_INNER and b.shape[-2] == k:
+            out = a[..., :, 0, None] * b[..., 0, None, :]
+            for i in range(1, k):
+                out += a[..., :, i, None] * b[..., i, None, :]
+            return out
+    return np.matmul(a, b)
+
+
+def _as_matrices(grad: Any, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any, Any]:
+    """grad, a and b with 1-D operands made 2-D, as np.matmul treats them."""
+    g = np.asarray(grad)
+    if a.ndim == 1:
+        a, g = a[None, :], g[..., None, :]          # (k,) -> (1, k)
+    if b.ndim == 1:
+        b, g = b[:, None], g[..., None]             # (k,) -> (k, 1)
+    return g, a, b
+
+
+def _matmul_vjp_a(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
+    if a.ndim == 1 and b.ndim == 1:
+        return grad * b
+    g, _, b2 = _as_matrices(grad, a, b)
+    ga = _matmul(g, np.swapaxes(b2, -1, -2))
+    return ga[..., 0, :] if a.ndim == 1 else ga
+
+
+def _matmul_vjp_b(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
+    if a.ndim == 1 and b.ndim == 1:
+        return grad * a
+    g, a2, _ = _as_matrices(grad, a, b)
+    gb = _matmul(np.swapaxes(a2, -1, -2), g)
+    return gb[..., 0] if b.ndim == 1 else gb
+
 
 def _matmul_vjp(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any]:
-    if a.ndim == 1 and b.ndim == 1:
-        return grad * b, grad * a
-    g = np.asarray(grad)
-    a2 = a[None, :] if a.ndim == 1 else a           # (k,) -> (1, k)
-    b2 = b[:, None] if b.ndim == 1 else b           # (k,) -> (k, 1)
-    if a.ndim == 1:
-        g = g[..., None, :]
-    if b.ndim == 1:
-        g = g[..., None]
-    ga = g @ np.swapaxes(b2, -1, -2)
-    gb = np.swapaxes(a2, -1, -2) @ g
-    if a.ndim == 1:
-        ga = ga[..., 0, :]
-    if b.ndim == 1:
-        gb = gb[..., 0]
-    return ga, gb
+    return _matmul_vjp_a(grad, out, a, b), _matmul_vjp_b(grad, out, a, b)
 
 
 # -- reductions and shapes --------------------------------------------------------------------
@@ -143,7 +178,8 @@ mul = Primitive(np.multiply, lambda grad, out, a, b: (grad * b, grad * a),
 pow = Primitive(lambda x, *, p: np.power(x, p),
                 lambda grad, out, x, *, p: (grad * p * np.power(x, p - 1),),
                 name="pow", scalar=_pow_scalar)
-matmul = Primitive(np.matmul, _matmul_vjp, name="matmul")
+matmul = Primitive(_matmul, _matmul_vjp, name="matmul",
+                   vjps=(_matmul_vjp_a, _matmul_vjp_b))  # one rule per operand: skip constants
 relu = Primitive(lambda x: np.maximum(x, 0),
                  lambda grad, out, x: (grad * (x > 0),),  # the kink at 0 gets gradient 0
                  name="relu", scalar=lambda x: 0.0 if x <= 0 else x)
