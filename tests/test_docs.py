@@ -55,3 +55,38 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
                 raise AssertionError(f"{page.name}, block at line {line} failed: {exc!r}") from exc
         if expected is not None:
             assert out.getvalue().strip() == expected.strip(), f"{page.name}, line {line}"
+
+
+# Commands whose output is the same on every machine: their ```console examples in
+# docs/cli.md must match what the command prints now.
+DETERMINISTIC = ("tinygrad-xor --help", "tinygrad-xor train ", "tinygrad-xor check")
+
+
+def console_examples(path: Path) -> list[tuple[str, str]]:
+    """(command line, printed output) for each ```console block that starts with `$ `."""
+    examples = []
+    for m in BLOCK.finditer(path.read_text()):
+        if m.group(1) == "console" and m.group(2).startswith("$ "):
+            first, _, rest = m.group(2).partition("\n")
+            examples.append((first[2:].strip(), rest))
+    return examples
+
+
+def test_cli_page_outputs_match_the_commands(capsys, monkeypatch):
+    from tinygrad_xor.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps --help to the terminal's width
+    checked = 0
+    for command, expected in console_examples(ROOT / "docs" / "cli.md"):
+        if not command.startswith(DETERMINISTIC):
+            continue
+        argv = command.split()[1:]
+        monkeypatch.setattr("sys.argv", ["tinygrad-xor", *argv])
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # --help exits through argparse
+            status = exc.code
+        assert status == 0, command
+        assert capsys.readouterr().out.strip() == expected.strip(), command
+        checked += 1
+    assert checked >= 4
