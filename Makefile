@@ -41,7 +41,7 @@ bench: $(STAMP)
 # The documentation site: `make docs` builds it into site/ (strict: a warning is an error).
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[docs]'
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache
