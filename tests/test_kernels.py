@@ -155,3 +155,19 @@ def test_scalar_fast_path_agrees_with_tensor_path() -> None:
         f(ta, tb).sum().backward()
         assert a.grad == pytest.approx(float(ta.grad[0]), rel=1e-14, abs=1e-15)
         assert b.grad == pytest.approx(float(tb.grad[0]), rel=1e-14, abs=1e-15)
+
+
+def test_backward_that_fails_leaves_the_graph_usable() -> None:
+    def bad_vjp(grad: object, out: object, x: object) -> tuple[object]:
+        raise RuntimeError("boom")
+
+    bad = Primitive(lambda x: x * 2.0, bad_vjp, name="bad")
+    x = Value(1.5)
+    shared = x * 3.0
+    y = bad(shared) + shared * shared
+    with pytest.raises(RuntimeError, match="boom"):
+        y.backward()
+    z = shared * shared + x  # the same nodes, in a new graph
+    z.backward()
+    assert x.grad == pytest.approx(2 * 4.5 * 3.0 + 1.0)
+    assert shared._n == 0 and x._n == 0 and shared._g is None

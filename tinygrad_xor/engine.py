@@ -80,13 +80,14 @@ def _as_data(data: Any) -> float | np.ndarray:
 class Value:
     """A scalar or tensor in a computation graph, with its gradient."""
 
-    __slots__ = ("data", "_grad", "_g", "label", "requires_grad", "_prim", "_parents", "_params",
-                 "__weakref__")
+    __slots__ = ("data", "_grad", "_g", "_n", "label", "requires_grad", "_prim", "_parents",
+                 "_params", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Value` and `arr @ Value` call our reflected methods
 
     data: Any
     _grad: Any
     _g: Any
+    _n: int
     label: str
     requires_grad: bool
     _prim: Primitive | None
@@ -97,6 +98,7 @@ class Value:
         self.data = _as_data(data)
         self._grad = None
         self._g = None
+        self._n = 0
         self.label = label
         self.requires_grad = bool(requires_grad)
         self._prim = None
@@ -219,54 +221,25 @@ class Value:
                 raise ValueError(f"backward(): grad has shape {grad.shape}, the Value has shape "
                                  f"{data.shape}")
 
-        # Pass 1: count, for every node that requires grad, how many times it is used as an
-        # operand inside this graph. A node is ready once all its users have sent their share.
-        users: dict[Value, int] = {}
-        count = users.get
+        # Pass 1: count in `_n`, for every node that requires grad, how many times it is used as
+        # an operand inside this graph (`_n` is 0 outside backward). A node is ready once all its
+        # users have sent their share.
         stack = [self]
         pop, push = stack.pop, stack.append
         while stack:
             for parent in pop()._parents:
                 if parent.requires_grad:
-                    n = count(parent)
-                    if n is None:
-                        users[parent] = 1
+                    n = parent._n
+                    parent._n = n + 1
+                    if n == 0:
                         push(parent)
-                    else:
-                        users[parent] = n + 1
-
-        # Pass 2: in reverse topological order, store each node's gradient of this pass and send
-        # its vector-Jacobian product to its parents. `_g` holds this pass's partial sums.
-        # Scalars (floats) skip `_store` and `_reduce_to`: they have nothing to broadcast.
         self._g = grad
         push(self)
-        while stack:
-            node = pop()
-            g = node._g
-            node._g = None
-            parents = node._parents
-            if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
-                grads: Any = (None,) * len(parents)
-            else:
-                if type(g) is float and type(node._grad) is not np.ndarray:
-                    node._grad = g if node._grad is None else node._grad + g
-                else:
-                    _store(node, g)
-                if not parents:
-                    continue
-                grads = _vjp(node, g, parents)
-            for parent, pg in zip(parents, grads):
-                if not parent.requires_grad:
-                    continue
-                if pg is not None:
-                    if type(pg) is not float or type(parent.data) is not float:
-                        pg = _reduce_to(pg, parent.data, node._prim)
-                    old = parent._g
-                    parent._g = pg if old is None else old + pg
-                n = users[parent] - 1
-                users[parent] = n
-                if n == 0:
-                    push(parent)
+        try:
+            _send_grads(stack)
+        except BaseException:
+            _reset(self)
+            raise
 
     # -- operations: the table is in ops.py ------------------------------------------------
     def __add__(self, other: Any) -> Value:
@@ -366,11 +339,67 @@ def _init(v: Value, data: Any, prim: Primitive | None, parents: tuple[Value, ...
     v.data = data
     v._grad = None
     v._g = None
+    v._n = 0
     v.label = ""
     v.requires_grad = requires_grad
     v._prim = prim
     v._parents = parents
     v._params = params
+
+
+def _send_grads(ready: list[Value]) -> None:
+    """Pass 2 of backward: in reverse topological order, store each node's gradient of this pass
+    and send its vector-Jacobian product to its parents (`_g` holds this pass's partial sums).
+
+    Scalars (floats) skip `_store` and `_reduce_to`: they have nothing to broadcast.
+    """
+    pop, push = ready.pop, ready.append
+    while ready:
+        node = pop()
+        g = node._g
+        node._g = None
+        parents = node._parents
+        if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
+            grads: Any = (None,) * len(parents)
+        else:
+            if type(g) is float and type(node._grad) is not np.ndarray:
+                node._grad = g if node._grad is None else node._grad + g
+            else:
+                _store(node, g)
+            if not parents:
+                continue
+            prim = node._prim
+            if len(parents) == 2 and node._params is None and prim.vjps is None:  # type: ignore[union-attr]
+                a, b = parents
+                grads = prim.vjp(g, node.data, a.data, b.data)  # type: ignore[union-attr]
+            else:
+                grads = _vjp(node, g, parents)
+        for parent, pg in zip(parents, grads):
+            if not parent.requires_grad:
+                continue
+            if pg is not None:
+                if type(pg) is not float or type(parent.data) is not float:
+                    pg = _reduce_to(pg, parent.data, node._prim)
+                old = parent._g
+                parent._g = pg if old is None else old + pg
+            n = parent._n - 1
+            parent._n = n
+            if n == 0:
+                push(parent)
+
+
+def _reset(root: Value) -> None:
+    """After a failed backward: clear the counts and partial sums it left in the graph."""
+    root._g = None
+    seen = {root}
+    stack = [root]
+    while stack:
+        for parent in stack.pop()._parents:
+            parent._n = 0
+            parent._g = None
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
 
 
 def _vjp(node: Value, g: Any, parents: tuple[Value, ...]) -> Any:
