@@ -323,3 +323,34 @@ def test_scalar_and_tensor_evaluations_agree(expr, data):
         grads = np.array([v.grad for v in s]).reshape(x.shape)
         np.testing.assert_allclose(grads, np.asarray(x.grad), rtol=1e-9, atol=1e-12,
                                    err_msg=repr(f))
+
+
+# -- other kinds of inputs ---------------------------------------------------------------------
+
+
+@settings(max_examples=50)
+@given(expressions(max_dims=0, max_ops=8))
+def test_graphs_of_scalars_pass_gradcheck(expr):
+    f, inputs = expr
+    assert all(type(x.data) is float for x in inputs)
+    assert gradcheck(f, *inputs)
+
+
+@given(expressions(max_ops=6, max_side=2))
+def test_float32_inputs_give_float32_gradients_close_to_float64(expr):
+    f, inputs = expr
+    out64 = f(*inputs)
+    singles = tuple(Value(np.asarray(x.data, dtype=np.float32).reshape(x.shape))
+                    if x.shape else Value(x.data) for x in inputs)
+    out32 = f(*singles)
+    np.testing.assert_allclose(np.asarray(out32.data, dtype=np.float64),
+                               np.asarray(out64.data), rtol=1e-3, atol=1e-4, err_msg=repr(f))
+    seed = np.ones(out64.shape) if out64.shape else None
+    out64.backward(seed)
+    out32.backward(None if seed is None else seed.astype(np.asarray(out32.data).dtype))
+    for x64, x32 in zip(inputs, singles):
+        assert np.shape(x32.grad) == x64.shape
+        if x64.shape:
+            assert x32.grad.dtype == np.float32, repr(f)
+        np.testing.assert_allclose(np.asarray(x32.grad, dtype=np.float64), np.asarray(x64.grad),
+                                   rtol=1e-2, atol=1e-3, err_msg=repr(f))
