@@ -121,7 +121,7 @@ def test_matmul_shapes_cover_vectors_matrices_and_batches():
 
 
 @settings(max_examples=1000 if CI else 100)
-@given(expressions(max_ops=8, min_ops=2, max_dims=3, max_side=2))
+@given(expressions(max_ops=10, min_ops=4, max_dims=3, max_side=2))
 def test_drawn_expressions_pass_gradcheck(expr):
     f, inputs = expr
     assert gradcheck(f, *inputs)
