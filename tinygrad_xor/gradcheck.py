@@ -85,12 +85,13 @@ def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: fl
             _check_fast(f, inputs, outs, eps, atol, rtol, np.random.default_rng(seed))
         else:
             analytic = _analytic_jacobians(outs, inputs)
+            graphs = [_graph_ids(out) for out in outs]
             for i, x in enumerate(inputs):
                 if x.requires_grad:
                     numeric = _numeric_jacobians(f, inputs, i, eps, [o.size for o in outs])
                     for k, out in enumerate(outs):
                         _compare(analytic[k][i], numeric[k], k, i, out.shape, x.shape,
-                                 atol, rtol)
+                                 atol, rtol, detached=id(x) not in graphs[k])
     except GradcheckError:
         if raise_exception:
             raise
@@ -111,6 +112,17 @@ def _outputs(f: Callable[..., Any], inputs: tuple[Value, ...]) -> list[Value]:
             raise TypeError(f"gradcheck: f must return a Value (or a tuple of Values); output"
                             f"{where} is {type(o).__name__} {o!r:.60}")
     return outs
+
+
+def _graph_ids(root: Value) -> set[int]:
+    """ids of the Values in the graph that ends in root (to tell a cut graph in the report)."""
+    seen, stack = {id(root)}, [root]
+    while stack:
+        for parent in stack.pop()._parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    return seen
 
 
 def _analytic_jacobians(outs: list[Value], inputs: tuple[Value, ...]) -> list[list[np.ndarray]]:
@@ -174,7 +186,7 @@ def _numeric_jacobians(f: Callable[..., Any], inputs: tuple[Value, ...], i: int,
 
 def _compare(analytic: np.ndarray, numeric: np.ndarray, k: int, i: int,
              out_shape: tuple[int, ...], in_shape: tuple[int, ...], atol: float,
-             rtol: float) -> None:
+             rtol: float, detached: bool = False) -> None:
     with np.errstate(invalid="ignore"):
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     excess = np.where(np.isnan(excess), np.inf, excess)  # a NaN on either side is a failure
@@ -193,6 +205,10 @@ def _compare(analytic: np.ndarray, numeric: np.ndarray, k: int, i: int,
         f"(atol {atol:g} + rtol {rtol:g} * |numeric|); max |difference| {biggest:.6g}; "
         f"{int((excess > 0).sum())} of {excess.size} entries out of tolerance",
     ]
+    if detached:
+        lines.append(f"  note: input {i} is not in the graph of output {k}, so its analytic "
+                     f"gradient is 0; does f use a copy of it (Value(x.data), x.detach(), "
+                     f"no_grad())?")
     if analytic.size <= _SHOWN:
         lines += [f"analytic Jacobian (rows: output elements, columns: input elements), shape "
                   f"{analytic.shape}:", _matrix(analytic), "numeric Jacobian:", _matrix(numeric)]
