@@ -334,6 +334,9 @@ class Value:
         return _ops.transpose(self, axes=None)
 
 
+_new = object.__new__
+
+
 def _init(v: Value, data: Any, prim: Primitive | None, parents: tuple[Value, ...],
           params: dict[str, Any] | None, requires_grad: bool) -> None:
     v.data = data
@@ -468,9 +471,9 @@ def _lift(x: Any) -> Value:
     """An operand as a Value: Values pass through, numbers and arrays become constants."""
     if type(x) is Value:
         return x
-    if type(x) is float:
-        v = Value.__new__(Value)
-        _init(v, x, None, (), None, False)
+    if type(x) is float or type(x) is int:
+        v = _new(Value)
+        _init(v, float(x), None, (), None, False)
         return v
     if isinstance(x, Value):
         return x
@@ -558,11 +561,20 @@ class Primitive:
             b = _lift(b)
         x, y = a.data, b.data
         if type(x) is float and type(y) is float and self.scalar is not None:
-            out = Value.__new__(Value)
+            # what _init does, written out: this line runs once per node of a scalar graph
+            out = _new(Value)
+            out.data = self.scalar(x, y)
+            out._grad = out._g = out._params = None
+            out._n = 0
+            out.label = ""
             if _grad_enabled and (a.requires_grad or b.requires_grad):
-                _init(out, self.scalar(x, y), self, (a, b), None, True)
+                out.requires_grad = True
+                out._prim = self
+                out._parents = (a, b)
             else:
-                _init(out, self.scalar(x, y), None, (), None, False)
+                out.requires_grad = False
+                out._prim = None
+                out._parents = ()
             return out
         return self(a, b)
 
