@@ -11,13 +11,14 @@ import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_xor import GradcheckError, Value, gradcheck, primitive
+from tinygrad_xor import GradcheckError, Value, gradcheck, ops, primitive
 from tinygrad_xor.ops import PRIMITIVES
 from tinygrad_xor.testing import (
     ELEMENTWISE,
     OPS,
     Expression,
     Op,
+    _Builder,
     broadcastable_shapes,
     expressions,
     matmul_shapes,
@@ -210,9 +211,19 @@ def test_the_repr_is_the_formula_that_f_computes(expr):
 
 
 def test_a_drawn_repr_reads_like_a_formula():
-    f, _ = find(expressions(ops=["relu", "sum"], max_side=2),
-                lambda e: e[0].ops[-2:] == ("relu", "sum"), settings=settings(database=None))
-    assert repr(f) in ("f(x0) = sum(relu(x0))", "f(x0) = sum(relu(x0 + 0.5))"), repr(f)
+    x0, x1 = Value(np.array([1.0, 2.0]), label="x0"), Value(np.array([0.5, 3.0]), label="x1")
+    builder = _Builder((x0, x1))
+    for op, i, j, k in [("mul", 0, 0, 0), ("relu", 0, 0, 0), ("sum", 0, 0, 0)]:
+        builder.apply(op, i, j, k)  # newest node (x1), times the first node (x0), ...
+    f = builder.finish((x0.shape, x1.shape))
+    assert repr(f) == "f(x0, x1) = sum(relu(x1 * x0))" and f.ops == ("mul", "relu", "sum")
+    assert f(x0, x1).data == 6.5
+
+    builder = _Builder((Value(0.0, label="x0"),))
+    for op, i, j, k in [("relu", 0, 0, 0), ("tanh", 0, 0, 0), ("mul", 0, 3, 0)]:
+        builder.apply(op, i, j, k)  # relu at 0 gets a shift; mul reuses node 3 (tanh)
+    f = builder.finish(((),))
+    assert repr(f) == "f(x0) = t0 * t0 where t0 = tanh(relu(x0 + 0.5))"
 
 
 def test_expressions_reject_bad_arguments():
@@ -250,7 +261,8 @@ def test_a_wrong_vjp_is_found_and_shrunk_to_a_one_operation_graph():
 
 
 def test_a_vjp_wrong_almost_everywhere_is_shrunk_to_a_small_graph():
-    f, inputs = find(expressions(ops=[*OPS, bad_square], max_side=2), broken,
+    f, inputs = find(expressions(ops=["add", "mul", "tanh", "sum", "matmul", bad_square],
+                                 max_side=2), broken,
                      settings=settings(database=None, max_examples=2000))
     # Either bad_square(x0) at x0 != 0, or bad_square(x0 + c) at x0 = 0 (where the wrong VJP
     # happens to be right, the shrinker may keep a shift instead).
@@ -269,6 +281,46 @@ def test_a_failing_given_test_reports_the_graph_that_failed():
         user_test()
     notes = "\n".join(getattr(info.value, "__notes__", []))
     assert "f(x0) = bad_sigmoid(x0)" in notes  # hypothesis prints the shrunk example
+
+
+# Deliberate bugs in the op table's VJPs, each subtle: wrong only for some shapes or signs.
+
+
+def _getitem_without_accumulation(grad, out, x, *, index):
+    full = np.zeros_like(x)
+    full[index] = grad  # repeated integer indices overwrite instead of adding up
+    return (full,)
+
+
+def _pow_of_magnitude(grad, out, x, *, p):
+    return (grad * p * np.abs(x) ** (p - 1),)  # wrong sign for x < 0 and even p
+
+
+def _matmul_vector_sign(grad, out, a, b):
+    ga, gb = ops._matmul_vjp(grad, out, a, b)
+    return ga, (-gb if b.ndim == 1 else gb)  # wrong only when b is a vector
+
+
+MUTANTS = {"getitem": _getitem_without_accumulation, "pow": _pow_of_magnitude,
+           "matmul": _matmul_vector_sign}
+
+
+def fails_or_raises(expr) -> bool:
+    f, inputs = expr
+    try:
+        return not gradcheck(f, *inputs, raise_exception=False)
+    except ValueError:  # the engine caught a gradient of the wrong shape
+        return True
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_a_subtly_wrong_builtin_vjp_is_found_and_shrunk(name, monkeypatch):
+    monkeypatch.setattr(PRIMITIVES[name], "vjp", MUTANTS[name])
+    f, inputs = find(expressions(ops=[name, "add", "mul", "sum"], max_ops=4, max_side=2),
+                     fails_or_raises,
+                     settings=settings(database=None, max_examples=3000))
+    assert name in f.ops and len(f) <= 3, repr(f)
+    assert all(x.size <= 8 for x in inputs)
 
 
 # -- custom operations -------------------------------------------------------------------------
