@@ -393,8 +393,11 @@ def _send_grads(ready: list[Value]) -> None:
             if a is None:
                 continue
             prim: Primitive = node._prim  # type: ignore[assignment]
-            if b is not None and rest is None and node._params is None and prim.vjps is None:
-                grads = prim.vjp(g, node.data, a.data, b.data)
+            if rest is None and node._params is None and prim.vjps is None:
+                if b is None:
+                    grads = prim.vjp(g, node.data, a.data)
+                else:
+                    grads = prim.vjp(g, node.data, a.data, b.data)
             else:
                 grads = _vjp(node, g, parents)
         for parent, pg in zip(parents, grads):
@@ -541,47 +544,45 @@ class Primitive:
         return f"primitive({self.name!r})"
 
     def __call__(self, *operands: Any, **params: Any) -> Value:
+        if len(operands) == 1:  # the unary fast path: relu, sigmoid, sum, reshape, ...
+            a = operands[0]
+            if type(a) is not Value:
+                a = _lift(a)
+            x = a.data
+            try:
+                if type(x) is float and self.scalar is not None:
+                    out = self.scalar(x, **params)
+                else:
+                    out = self.forward(x, **params)
+            except ValueError as exc:
+                raise _shape_error(self, [x], exc) from None
+            return _node(self, out, a, None, None, params or None, a.requires_grad)
+        if len(operands) == 2 and not params:
+            return self.call2(*operands)
         values = tuple([x if type(x) is Value else _lift(x) for x in operands])
         xs = [v.data for v in values]
-        needs_grad = False
-        scalars = self.scalar is not None
-        for v in values:
-            if v.requires_grad:
-                needs_grad = True
-            if type(v.data) is not float:
-                scalars = False
         try:
-            if scalars:
-                out = self.scalar(*xs, **params)  # type: ignore[misc]
+            if self.scalar is not None and all(type(x) is float for x in xs):
+                out = self.scalar(*xs, **params)
             else:
                 out = self.forward(*xs, **params)
         except ValueError as exc:
-            shapes = " and ".join(str(np.shape(x)) for x in xs)
-            raise ValueError(f"{self.name}: cannot apply to shapes {shapes}: {exc}") from None
-        # the result: a float for shape (), a float ndarray otherwise
-        if type(out) is not float:
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            if out.ndim == 0:
-                out = float(out)
-            elif out.dtype.kind != "f":
-                out = out.astype(np.float64)
-        result = Value.__new__(Value)
-        if needs_grad and _grad_enabled:
-            _init(result, out, self, values, params or None, True)
-        else:
-            _init(result, out, None, (), None, False)
-        return result
+            raise _shape_error(self, xs, exc) from None
+        needs_grad = any(v.requires_grad for v in values)
+        if not values:
+            return _node(self, out, None, None, None, None, False)
+        return _node(self, out, values[0], values[1] if len(values) > 1 else None,
+                     values[2:] or None, params or None, needs_grad)
 
     def call2(self, a: Any, b: Any) -> Value:
-        """`self(a, b)` for two operands, with a fast path for two scalars (the hot case)."""
+        """`self(a, b)` for two operands, with fast paths for the hot cases."""
         if type(a) is not Value:
             a = _lift(a)
         if type(b) is not Value:
             b = _lift(b)
         x, y = a.data, b.data
         if type(x) is float and type(y) is float and self.scalar is not None:
-            # what _init does, written out: this line runs once per node of a scalar graph
+            # what _node does, written out: this line runs once per node of a scalar graph
             out = _new(Value)
             out.data = self.scalar(x, y)
             out._grad = out._g = out._params = None
@@ -596,7 +597,41 @@ class Primitive:
                 out._prim = None
                 out._a = out._b = out._rest = None
             return out
-        return self(a, b)
+        try:
+            result = self.forward(x, y)
+        except ValueError as exc:
+            raise _shape_error(self, [x, y], exc) from None
+        return _node(self, result, a, b, None, None, a.requires_grad or b.requires_grad)
+
+
+def _shape_error(prim: Primitive, xs: list[Any], exc: Exception) -> ValueError:
+    shapes = " and ".join(str(np.shape(x)) for x in xs)
+    return ValueError(f"{prim.name}: cannot apply to shapes {shapes}: {exc}")
+
+
+def _node(prim: Primitive, out: Any, a: Value | None, b: Value | None,
+          rest: tuple[Value, ...] | None, params: dict[str, Any] | None,
+          needs_grad: bool) -> Value:
+    """A forward's result as a Value: a float for shape (), a float ndarray otherwise."""
+    if type(out) is not float:
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if out.ndim == 0:
+            out = float(out)
+        elif out.dtype.kind != "f":
+            out = out.astype(np.float64)
+    v = _new(Value)
+    v.data = out
+    v._grad = v._g = None
+    v._n = 0
+    v.label = ""
+    if needs_grad and _grad_enabled:
+        v.requires_grad = True
+        v._prim, v._a, v._b, v._rest, v._params = prim, a, b, rest, params
+    else:
+        v.requires_grad = False
+        v._prim = v._a = v._b = v._rest = v._params = None
+    return v
 
 
 def primitive(forward: Callable[..., Any], vjp: Callable[..., Any], *,
