@@ -385,3 +385,11 @@ def test_cli_format_dot_needs_no_graphviz(tmp_path: Path,
     assert captured.err == ""
     for stem in STEMS:
         assert (out / f"{stem}.dot").read_text().startswith("digraph")
+
+
+def test_model_draw_is_draw_network():
+    from tinygrad_xor.viz import draw_network
+    from tinygrad_xor.xor import goodfellow_model
+
+    model = goodfellow_model()
+    assert model.draw().source == draw_network(model).source

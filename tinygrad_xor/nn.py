@@ -66,6 +66,12 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
 
+    def draw(self, **kwargs: Any) -> Any:
+        """The network's neurons and weights as a graphviz.Digraph (see viz.draw_network)."""
+        from .viz import draw_network
+
+        return draw_network(self, **kwargs)
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """The weights as copies: ``{"layers.0.weight": (in, out) array, ...}``."""
         return {key: owner._get(kind) for key, owner, kind in self._arrays()}
