@@ -386,8 +386,11 @@ def _send_grads(ready: list[Value]) -> None:
         if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
             grads: Any = (None,) * len(parents)
         else:
-            if type(g) is float and type(node._grad) is not np.ndarray:
-                node._grad = g if node._grad is None else node._grad + g
+            old = node._grad
+            if old is None and (type(g) is float or node._prim is not None):
+                node._grad = g  # a float, or an intermediate's array (see _store)
+            elif type(g) is float and type(old) is not np.ndarray:
+                node._grad = old + g
             else:
                 _store(node, g)
             if a is None:
@@ -404,8 +407,10 @@ def _send_grads(ready: list[Value]) -> None:
             if not parent.requires_grad:
                 continue
             if pg is not None:
-                if type(pg) is not float or type(parent.data) is not float:
-                    pg = _reduce_to(pg, parent.data, node._prim)
+                data = parent.data
+                if type(pg) is not type(data) or (type(data) is np.ndarray and (
+                        pg.shape != data.shape or pg.dtype is not data.dtype)):
+                    pg = _reduce_to(pg, data, node._prim)  # broadcast, dtype or kind differs
                 old = parent._g
                 parent._g = pg if old is None else old + pg
             n = parent._n - 1
@@ -432,7 +437,7 @@ def _vjp(node: Value, g: Any, parents: tuple[Value, ...]) -> Any:
     """The gradients node's primitive sends to its parents (None for a parent that needs none)."""
     prim: Primitive = node._prim  # type: ignore[assignment]
     params = node._params or {}
-    if prim.vjps is not None and not all(p.requires_grad for p in parents):
+    if prim.vjps is not None and False in [p.requires_grad for p in parents]:
         # per-input rules: skip the work for operands that need no gradient (constants)
         xs = [p.data for p in parents]
         return [vjp(g, node.data, *xs, **params) if p.requires_grad else None
