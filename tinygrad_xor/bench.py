@@ -660,8 +660,6 @@ def chain_bytes_per_node(name: str, length: int) -> float:
     Run it in a fresh process (`chain_memory`): the peak RSS of this process less its RSS
     before the chain, divided by the 2 * length nodes.
     """
-    import resource
-
     gc.collect()
     before = rss_bytes()
     if name == OURS:
@@ -674,10 +672,28 @@ def chain_bytes_per_node(name: str, length: int) -> float:
         for _ in range(length):
             x = x * 0.999 + 0.001
     x.backward()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak = peak if sys.platform == "darwin" else peak * 1024
+    peak = _peak_rss()
     del x, x0
     return max(0, peak - before) / (2 * length)
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process in bytes.
+
+    Linux's VmHWM belongs to this program; ru_maxrss (the fallback) may be the parent's peak,
+    as Linux carries it across exec.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def chain_memory(name: str, length: int) -> float | None:
