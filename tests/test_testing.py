@@ -213,10 +213,10 @@ def test_the_repr_is_the_formula_that_f_computes(expr):
 def test_a_drawn_repr_reads_like_a_formula():
     x0, x1 = Value(np.array([1.0, 2.0]), label="x0"), Value(np.array([0.5, 3.0]), label="x1")
     builder = _Builder((x0, x1))
-    for op, i, j, k in [("mul", 0, 0, 0), ("relu", 0, 0, 0), ("sum", 0, 0, 0)]:
-        builder.apply(op, i, j, k)  # newest node (x1), times the first node (x0), ...
+    for op, i, j, k in [("mul", 0, 1, 0), ("relu", 0, 0, 0), ("sum", 0, 0, 0)]:
+        builder.apply(op, i, j, k)  # x0 (no result yet) times node 1 (x1), then the newest ...
     f = builder.finish((x0.shape, x1.shape))
-    assert repr(f) == "f(x0, x1) = sum(relu(x1 * x0))" and f.ops == ("mul", "relu", "sum")
+    assert repr(f) == "f(x0, x1) = sum(relu(x0 * x1))" and f.ops == ("mul", "relu", "sum")
     assert f(x0, x1).data == 6.5
 
     builder = _Builder((Value(0.0, label="x0"),))
@@ -267,7 +267,7 @@ def test_a_vjp_wrong_almost_everywhere_is_shrunk_to_a_small_graph():
     # Either bad_square(x0) at x0 != 0, or bad_square(x0 + c) at x0 = 0 (where the wrong VJP
     # happens to be right, the shrinker may keep a shift instead).
     assert f.ops[-1] == "bad_square" and len(f) <= 2, repr(f)
-    assert len(inputs) == 1 and inputs[0].shape == ()
+    assert len(inputs) <= 2 and all(x.size <= 2 for x in inputs), inputs
 
 
 def test_a_failing_given_test_reports_the_graph_that_failed():

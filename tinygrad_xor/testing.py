@@ -417,12 +417,18 @@ class _Builder:
 
     # candidates for operands
     def pick_last(self, i: int, ok: Callable[[Shape], bool] = lambda s: True) -> int | None:
-        """The newest node whose shape passes ``ok`` for i < 10, else an older one.
+        """For i < 10 the newest result whose shape passes ``ok`` (x0 before any), else another.
 
-        Mostly the newest, so that programs are chains rather than dead branches."""
-        found = [k for k in range(len(self.nodes)) if ok(self.nodes[k].shape)]
-        back = 0 if i < 10 else i - 9
-        return found[-1 - back % len(found)] if found else None
+        Candidates run from the newest result back to the first, then x0, x1, ...: mostly the
+        newest, so that programs are chains rather than dead branches, and x0 before the other
+        inputs, so that a failing program shrinks to one input.
+        """
+        n = self.n_inputs
+        order = [*range(len(self.nodes) - 1, n - 1, -1), *range(n)]
+        found = [k for k in order if ok(self.nodes[k].shape)]
+        if not found:
+            return None
+        return found[0] if i < 10 else found[(i - 9) % len(found)]
 
     def pick_first(self, j: int, ok: Callable[[Shape], bool]) -> int | None:
         """The j-th node (counting from x0) whose shape passes ``ok``."""
@@ -659,17 +665,26 @@ def expressions(max_ops: int = 6, ops: Sequence[str | Op | Primitive] | None = N
     instruction = st.tuples(st.sampled_from(vocabulary), st.integers(0, 15),
                             st.integers(0, 15), st.integers(0, 15))
 
+    # The draws come in an order that shrinks well: the program first, then the inputs one
+    # after the other (each its shape, a broadcastable part of a common one, then its data),
+    # so dropping the last inputs or simplifying one leaves the other draws as they were.
     @st.composite
     def draw_expression(draw: Any) -> tuple[Expression, tuple[Value, ...]]:
-        n = draw(st.integers(1, max_inputs))
-        in_shapes = draw(broadcastable_shapes(n, max_dims=max_dims, max_side=max_side))
-        inputs = tuple(draw(values(s, min_value, max_value, label=f"x{t}"))
-                       for t, s in enumerate(in_shapes))
         program = draw(st.lists(instruction, min_size=min_ops, max_size=max_ops))
-        builder = _Builder(inputs)
+        n = draw(st.integers(1, max_inputs))
+        common = draw(shapes(max_dims=max_dims, max_side=max_side))
+        inputs = []
+        for t in range(n):
+            ndim = len(common) - draw(st.integers(0, len(common)))  # trailing dimensions
+            ones = draw(st.lists(st.booleans(), min_size=ndim, max_size=ndim))
+            shape = tuple(1 if one else side
+                          for one, side in zip(ones, common[len(common) - ndim:]))
+            inputs.append(draw(values(shape, min_value, max_value, label=f"x{t}")))
+        in_shapes = tuple(x.shape for x in inputs)
+        builder = _Builder(tuple(inputs))
         for op, i, j, k in program:
             builder.apply(op, i, j, k)
-        return builder.finish(tuple(in_shapes)), inputs
+        return builder.finish(in_shapes), tuple(inputs)
 
     return draw_expression()
 
