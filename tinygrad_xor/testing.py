@@ -35,7 +35,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("tinygrad_xor.testing needs hypothesis: pip install 'tinygrad_xor[test]'"
                       ) from exc
 
-from .engine import Primitive, Value, no_grad
+from .engine import Primitive, Value
 
 __all__ = ["values", "shapes", "broadcastable_shapes", "matmul_shapes", "values_for",
            "expressions", "Expression", "Op", "OPS", "ELEMENTWISE"]
@@ -369,13 +369,22 @@ class _Builder:
 
     # committing and undoing steps
     def emit(self, step: _Step) -> int | None:
-        """Run ``step`` on the drawn data; keep it if its result is finite, small and bounded."""
-        with no_grad():
-            out = step.run(self.nodes)
-        d = _data(out)
-        if d.size == 0 or d.size > _MAX_SIZE or not np.all(np.isfinite(d)) \
-                or np.max(np.abs(d)) > _BOUND:
+        """Run ``step`` on the drawn data; keep it if its result is small and every new node
+        (those of a derived op too, like the sum inside a mean) is finite and bounded."""
+        out = step.run(self.nodes)
+        if not 0 < out.size <= _MAX_SIZE:
             return None
+        known = {id(v) for v in self.nodes}
+        stack = [out]
+        while stack:
+            v = stack.pop()
+            if id(v) in known or not v._parents:
+                continue
+            known.add(id(v))
+            d = _data(v)
+            if not np.all(np.isfinite(d)) or np.max(np.abs(d)) > _BOUND:
+                return None
+            stack.extend(v._parents)
         self.steps.append(step)
         self.nodes.append(out)
         return len(self.nodes) - 1
