@@ -171,3 +171,24 @@ def test_backward_that_fails_leaves_the_graph_usable() -> None:
     z.backward()
     assert x.grad == pytest.approx(2 * 4.5 * 3.0 + 1.0)
     assert shared._n == 0 and x._n == 0 and shared._g is None
+
+
+@pytest.mark.parametrize("shape, axis", [((10000, 4, 2), 1), ((10000, 4, 1), 1), ((3, 4, 2), 1),
+                                         ((5000, 3), 1), ((4, 5000), 0), ((7, 3000, 2, 2), 2)])
+def test_bias_gradient_sum_equals_np_sum(shape: tuple[int, ...], axis: int) -> None:
+    from tinygrad_xor.engine import _sum_axis
+
+    g = np.random.default_rng(3).normal(size=shape)
+    g.flat[::997] = np.inf  # infinities stay where they belong
+    got, want = _sum_axis(g, axis), g.sum(axis=axis, keepdims=True)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_stacked_networks_get_their_own_bias_gradients() -> None:
+    rng = np.random.default_rng(4)
+    b = Value(rng.normal(size=(3000, 1, 2)))
+    h = rng.normal(size=(3000, 4, 2))
+    ((h + b) ** 2).sum().backward()
+    np.testing.assert_allclose(b.grad, (2 * (h + b.data)).sum(axis=1, keepdims=True),
+                               rtol=1e-14)
