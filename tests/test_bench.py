@@ -79,9 +79,10 @@ def test_bench_command_accepts_the_cli_options(monkeypatch: pytest.MonkeyPatch) 
         return []
 
     monkeypatch.setattr(bench, "run", fake_run)
-    args = argparse.Namespace(quick=True, repeat=2, workloads="W1,W3", no_memory=True)
+    args = argparse.Namespace(quick=True, repeat=2, workloads="W1,W3", no_memory=True, threads=1)
     assert bench.bench_command(args) == 0
-    assert seen == {"workloads": ["W1", "W3"], "quick": True, "repeat": 2, "memory": False}
+    assert seen == {"workloads": ["W1", "W3"], "quick": True, "repeat": 2, "memory": False,
+                    "threads": 1}
 
 
 def test_xor_training_memory_is_flat() -> None:

@@ -818,9 +818,26 @@ def _met_bytes(key: str, text: str) -> str:
     return "yes" if float(text) <= 500 else "NO"
 
 
+def set_threads(n: int) -> list[str]:
+    """Use `n` threads in PyTorch and in NumPy's BLAS (threadpoolctl); returns what was set."""
+    done = []
+    torch = _optional("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+        done.append(f"torch {n}")
+    tp = _optional("threadpoolctl")
+    if tp is not None:
+        tp.threadpool_limits(n)
+        done.append(f"BLAS {n}")
+    return done
+
+
 def run(workloads: Sequence[str] | None = None, *, quick: bool = False, repeat: int = 5,
-        memory: bool = True, log: Callable[[str], None] = print) -> list[Result]:
+        memory: bool = True, threads: int | None = None,
+        log: Callable[[str], None] = print) -> list[Result]:
     """Measure the named workloads (all by default) and print the table."""
+    if threads is not None:
+        log("threads: " + (", ".join(set_threads(threads)) or "nothing to set"))
     results = []
     notes: list[str] = []
     for wid in workloads or list(WORKLOADS):
@@ -828,7 +845,8 @@ def run(workloads: Sequence[str] | None = None, *, quick: bool = False, repeat: 
         notes += res.notes
         results.append(res)
     print()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}" + (f"; torch threads {_torch().get_num_threads()}"
+                                      if _optional("torch") is not None else ""))
     print()
     print(table(results))
     for note in notes:
@@ -845,5 +863,6 @@ def bench_command(args: Any) -> int:
     """`tinygrad-xor bench`: run the benchmark and print its table."""
     workloads = getattr(args, "workloads", None)
     run(workloads.split(",") if workloads else None, quick=getattr(args, "quick", False),
-        repeat=getattr(args, "repeat", 5), memory=not getattr(args, "no_memory", False))
+        repeat=getattr(args, "repeat", 5), memory=not getattr(args, "no_memory", False),
+        threads=getattr(args, "threads", None))
     return 0

@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated workloads to run (default: all)")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the 100,000-step XOR memory-growth check")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="threads for PyTorch and NumPy's BLAS (default: their own choice); "
+                        "1 is fairer on a busy machine")
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "
