@@ -40,8 +40,9 @@ def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: fl
             ``requires_grad=False`` are passed to ``f`` but not checked. Data is taken as
             float64 for the check (float32 inputs too).
         eps: the finite-difference step.
-        atol, rtol: an analytic entry ``a`` passes when ``|a - n| <= atol + rtol * |n|``
-            for the numeric entry ``n``.
+        atol: the absolute tolerance: an analytic entry ``a`` passes when
+            ``|a - n| <= atol + rtol * |n|`` for the numeric entry ``n``.
+        rtol: the relative tolerance in that test.
         fast: instead of the full Jacobians (one backward per output element and two forwards
             per input element), check one random product ``u^T J v`` per input, with ``u`` a
             random vector over the outputs: one backward and two forwards per input. For large
