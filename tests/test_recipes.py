@@ -24,13 +24,19 @@ def test_train_command_prints_truth_table(name, capsys):
     assert len([line for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]) == 4
 
 
-def test_unknown_recipe_exits_2_and_lists_names(capsys):
-    assert main(["train", "--recipe", "nope"]) == 2
+@pytest.mark.parametrize("argv", [["train", "--recipe", "nope"],
+                                  ["sweep", "--recipe", "nope", "--seeds", "2"]])
+def test_unknown_recipe_exits_2_and_lists_names(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "unknown recipe 'nope'" in err
+    assert f"usage: tinygrad-xor {argv[0]}" in err and "unknown recipe 'nope'" in err
     for name in RECIPES:
         assert name in err
-    assert main(["sweep", "--recipe", "nope", "--seeds", "2"]) == 2
+
+
+def test_get_recipe_names_the_known_ones():
     with pytest.raises(ValueError, match="choose from"):
         get_recipe("nope")
 

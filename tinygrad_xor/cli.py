@@ -30,6 +30,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _recipe(name: str) -> str:
+    """An argparse type: a known recipe name, else a usage error that lists them."""
+    from .recipes import RECIPES
+
+    if name not in RECIPES:
+        raise argparse.ArgumentTypeError(f"unknown recipe {name!r}; choose from: "
+                                         + ", ".join(RECIPES))
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
@@ -45,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train XOR with a recipe and print the truth table",
                        description="Train the XOR network with a recipe and print the final "
                                    "truth table and loss.")
-    p.add_argument("--recipe", required=True, metavar="NAME",
-                   help="blog, keras, goodfellow, or a recipe that solves XOR "
-                        "(see the list in the error message for an unknown name)")
+    from .recipes import RECIPES
+
+    recipes = ", ".join(RECIPES)
+    p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
+                   help=f"one of: {recipes}")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="number of epochs (default: the recipe's own)")
@@ -69,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train many independently seeded XOR networks of a recipe "
                                    "at once, as one batched graph, and report the fraction "
                                    "that solve XOR.")
-    p.add_argument("--recipe", required=True, metavar="NAME", help="recipe name")
+    p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
+                   help=f"one of: {recipes}")
     p.add_argument("--seeds", type=_positive_int, default=1000,
                    help="number of seeds (default: 1000)")
     p.add_argument("--steps", type=_positive_int, default=None,

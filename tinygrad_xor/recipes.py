@@ -172,11 +172,7 @@ def truth_table(model: nn.Module) -> str:
 
 def train_command(args: argparse.Namespace) -> int:
     """`tinygrad-xor train --recipe NAME`: train and print the truth table and final loss."""
-    try:
-        recipe = get_recipe(args.recipe)
-    except UnknownRecipeError as exc:
-        print(f"tinygrad-xor train: error: {exc}", file=sys.stderr)
-        return 2
+    recipe = get_recipe(args.recipe)  # the parser has checked the name
     epochs = getattr(args, "epochs", None)
     seed = int(getattr(args, "seed", 0) or 0)
     print(f"recipe {recipe.name}: {recipe.summary}")

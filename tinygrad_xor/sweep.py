@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Value, no_grad
-from .recipes import Recipe, UnknownRecipeError, get_recipe
+from .recipes import Recipe, get_recipe
 from .xor import X, Y
 
 __all__ = ["SweepResult", "run_sweep", "plot_sweep", "sweep_command"]
@@ -164,11 +164,7 @@ def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """`tinygrad-xor sweep --recipe NAME`: train many seeds, print the fraction that solve XOR."""
-    try:
-        recipe = get_recipe(args.recipe)
-    except UnknownRecipeError as exc:
-        print(f"tinygrad-xor sweep: error: {exc}", file=sys.stderr)
-        return 2
+    recipe = get_recipe(args.recipe)  # the parser has checked the name
     result = run_sweep(recipe, args.seeds, args.steps)
     final = result.final_loss
     print(f"recipe {recipe.name}: {recipe.describe()}")
