@@ -530,10 +530,13 @@ def _lift(x: Any) -> Value:
         return v
     if isinstance(x, Value):
         return x
-    try:
-        data = _as_data(x)
-    except TypeError:
-        raise TypeError(f"unsupported operand: {_describe(x)}") from None
+    if type(x) is np.ndarray and x.dtype.char == "d" and x.ndim:
+        data = x.copy()  # the common constant, a float64 array: skip _as_data's checks
+    else:
+        try:
+            data = _as_data(x)
+        except TypeError:
+            raise TypeError(f"unsupported operand: {_describe(x)}") from None
     v = Value.__new__(Value)
     _init(v, data, None, (), None, False)
     return v

@@ -84,10 +84,11 @@ def _matmul(a: Any, b: Any) -> Any:
     each step one NumPy operation over the whole stack: out[..., i, j] = sum_l a[..., i, l] *
     b[..., l, j], summed in order l = 0, 1, ... (equal to np.matmul up to rounding).
     """
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim >= 2 and b.ndim >= 2:
+    if (type(a) is np.ndarray and type(b) is np.ndarray and (a.ndim > 2 or b.ndim > 2)
+            and a.ndim >= 2 and b.ndim >= 2):
         (m, k), n = a.shape[-2:], b.shape[-1]
         work = m * k * n
-        if 0 < work <= SMALL_MATMUL and b.shape[-2] == k and (a.ndim > 2 or b.ndim > 2):
+        if 0 < work <= SMALL_MATMUL and b.shape[-2] == k:
             batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
             if math.prod(batch) >= SMALL_MATMUL * work:
                 out = np.empty(batch + (m, n), dtype=np.result_type(a, b))
@@ -115,7 +116,7 @@ def _matmul_vjp_a(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
     if a.ndim == 1 and b.ndim == 1:
         return grad * b
     g, _, b2 = _as_matrices(grad, a, b)
-    ga = _matmul(g, np.swapaxes(b2, -1, -2))
+    ga = _matmul(g, b2.swapaxes(-1, -2))
     return ga[..., 0, :] if a.ndim == 1 else ga
 
 
@@ -123,7 +124,7 @@ def _matmul_vjp_b(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
     if a.ndim == 1 and b.ndim == 1:
         return grad * a
     g, a2, _ = _as_matrices(grad, a, b)
-    gb = _matmul(np.swapaxes(a2, -1, -2), g)
+    gb = _matmul(a2.swapaxes(-1, -2), g)
     return gb[..., 0] if b.ndim == 1 else gb
 
 
