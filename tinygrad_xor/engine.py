@@ -482,8 +482,8 @@ def _reduce_to(g: Any, data: Any, prim: Primitive | None) -> Any:
             g = np.broadcast_to(g, shape)
         else:
             extra = g.ndim - len(shape)
-            if extra:
-                g = g.sum(axis=tuple(range(extra)))
+            if extra:  # ufunc.reduce: np.sum's Python-level dispatch costs more than the sum here
+                g = np.add.reduce(g, axis=0 if extra == 1 else tuple(range(extra)))
             axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
             if len(axes) == 1:
                 g = _sum_axis(g, axes[0])
