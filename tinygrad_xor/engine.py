@@ -79,7 +79,15 @@ def _as_data(data: Any) -> float | np.ndarray:
 
 
 class Value:
-    """A scalar or tensor in a computation graph, with its gradient."""
+    """A scalar or tensor in a computation graph, with its gradient.
+
+    ``Value(data, *, label="", requires_grad=True)``: a Python number, NumPy scalar or 0-d
+    array makes a scalar (``.data`` is a float); a list, tuple or ndarray makes a tensor
+    (``.data`` is a float64 ndarray; float32 stays float32). Anything else is a TypeError.
+
+    Operators: ``+ - * / ** @`` and their reflected forms, with Values, numbers or arrays,
+    broadcasting as NumPy does; ``-v``; ``v[index]`` (basic and integer-array indexing).
+    """
 
     # The operands are kept in three slots rather than one tuple: a tuple per node is one more
     # object for the cyclic garbage collector to walk while a graph is built (W1: ~40% of GC).
