@@ -359,3 +359,15 @@ def test_import_loads_numpy_and_nothing_heavier():
             "print(sorted(heavy & set(sys.modules)))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_number_operands_are_shared_constants_that_backward_never_writes():
+    x, y = Value(2.0), Value(3.0)
+    a, b = x * 0.5, y * 0.5
+    constant = a._parents[1]
+    assert constant is b._parents[1] and not constant.requires_grad
+    a.backward()
+    b.backward()
+    assert x.grad == 0.5 and y.grad == 0.5
+    assert constant.data == 0.5 and constant.grad == 0.0
+    assert str(np.copysign(1.0, (Value(1.0) * -0.0).data)) == "-1.0"  # -0.0 is not 0.0

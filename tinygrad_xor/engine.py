@@ -528,13 +528,23 @@ def _sum_axis(g: np.ndarray, axis: int) -> np.ndarray:
     return out.reshape(g.shape[:axis] + (1,) + g.shape[axis + 1:])
 
 
+# Number operands become constant Values, shared between the graphs that use the same number
+# (as `x * 0.999 + 0.001` does a million times in a chain): a constant is a leaf that requires
+# no grad, so backward never writes into it, and one object serves them all.
+_CONSTANTS: dict[float, Value] = {}
+
+
 def _lift(x: Any) -> Value:
     """An operand as a Value: Values pass through, numbers and arrays become constants."""
     if type(x) is Value:
         return x
     if type(x) is float or type(x) is int:
-        v = _new(Value)
-        _init(v, float(x), None, (), None, False)
+        v = _CONSTANTS.get(x)
+        if v is None:
+            v = _new(Value)
+            _init(v, float(x), None, (), None, False)
+            if x and len(_CONSTANTS) < 4096:  # not 0: 0.0 and -0.0 are equal keys
+                _CONSTANTS[x] = v
         return v
     if isinstance(x, Value):
         return x
