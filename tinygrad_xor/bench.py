@@ -258,6 +258,43 @@ def w2_torch(length: int = 10**6) -> Trainer:
     return train
 
 
+def _values_sgd(params: list[Value], loss_of: Callable[[], Value], lr: float) -> Trainer:
+    """W3-W5's training loop on tinygrad_xor: the loss, backward, then p -= lr * grad."""
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            loss = loss_of()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad
+            losses.append(loss.item())
+        return losses
+
+    return train
+
+
+def _torch_sgd(params: list[Any], loss_of: Callable[[], Any], lr: float) -> Trainer:
+    """The same loop on PyTorch tensors."""
+    torch = _torch()
+
+    def train(steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            loss = loss_of()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+            losses.append(float(loss.item()))
+        return losses
+
+    return train
+
+
 # -- W3: XOR 2 -> 2 -> 1, sigmoid, MSE, full batch, SGD lr 0.5 ----------------------------------
 
 _XOR_X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -305,20 +342,11 @@ def w3_tinygrad(seed: int = 0) -> Trainer:
     params = [Value(p) for p in _xor_init(seed)]
     w1, b1, w2, b2 = params
 
-    def train(steps: int) -> list[float]:
-        losses = []
-        for _ in range(steps):
-            out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
-            loss = ((out - y) ** 2).mean()
-            for p in params:
-                p.grad = None
-            loss.backward()
-            for p in params:
-                p.data -= _XOR_LR * p.grad
-            losses.append(loss.data)
-        return losses
+    def loss_of() -> Value:
+        out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
+        return ((out - y) ** 2).mean()
 
-    return train
+    return _values_sgd(params, loss_of, _XOR_LR)
 
 
 def w3_torch(seed: int = 0) -> Trainer:
@@ -329,21 +357,11 @@ def w3_torch(seed: int = 0) -> Trainer:
     params = [torch.tensor(p, requires_grad=True) for p in _xor_init(seed)]
     w1, b1, w2, b2 = params
 
-    def train(steps: int) -> list[float]:
-        losses = []
-        for _ in range(steps):
-            out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
-            loss = ((out - y) ** 2).mean()
-            for p in params:
-                p.grad = None
-            loss.backward()
-            with torch.no_grad():
-                for p in params:
-                    p -= _XOR_LR * p.grad
-            losses.append(float(loss.item()))
-        return losses
+    def loss_of() -> Any:
+        out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
+        return ((out - y) ** 2).mean()
 
-    return train
+    return _torch_sgd(params, loss_of, _XOR_LR)
 
 
 # -- W4: MLP 784 -> 256 -> 256 -> 10, batch 4096, ReLU, MSE, SGD --------------------------------
@@ -395,24 +413,15 @@ def w4_tinygrad(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
     params = [Value(p) for p in arrays]
     n_layers = len(params) // 2
 
-    def train(steps: int) -> list[float]:
-        losses = []
-        for _ in range(steps):
-            h: Any = x
-            for i in range(n_layers):
-                h = h @ params[2 * i] + params[2 * i + 1]
-                if i < n_layers - 1:
-                    h = h.relu()
-            loss = ((h - y) ** 2).mean()
-            for p in params:
-                p.grad = None
-            loss.backward()
-            for p in params:
-                p.data -= _W4_LR * p.grad
-            losses.append(loss.item())
-        return losses
+    def loss_of() -> Value:
+        h: Any = x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = h.relu()
+        return ((h - y) ** 2).mean()
 
-    return train
+    return _values_sgd(params, loss_of, _W4_LR)
 
 
 def w4_torch(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
@@ -425,25 +434,15 @@ def w4_torch(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
     params = [torch.tensor(p, requires_grad=True) for p in arrays]
     n_layers = len(params) // 2
 
-    def train(steps: int) -> list[float]:
-        losses = []
-        for _ in range(steps):
-            h = tx
-            for i in range(n_layers):
-                h = h @ params[2 * i] + params[2 * i + 1]
-                if i < n_layers - 1:
-                    h = torch.relu(h)
-            loss = ((h - ty) ** 2).mean()
-            for p in params:
-                p.grad = None
-            loss.backward()
-            with torch.no_grad():
-                for p in params:
-                    p -= _W4_LR * p.grad
-            losses.append(float(loss.item()))
-        return losses
+    def loss_of() -> Any:
+        h = tx
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = torch.relu(h)
+        return ((h - ty) ** 2).mean()
 
-    return train
+    return _torch_sgd(params, loss_of, _W4_LR)
 
 
 # -- W5: many independent XOR networks at once, with batched @ ----------------------------------
@@ -488,20 +487,11 @@ def w5_tinygrad(nets: int = 10_000, seed: int = 0) -> Trainer:
     params = [Value(p) for p in _w5_init(nets, seed)]
     w1, b1, w2, b2 = params
 
-    def train(steps: int) -> list[float]:
-        losses = []
-        for _ in range(steps):
-            out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
-            loss = ((out - y) ** 2).sum() * 0.25
-            for p in params:
-                p.grad = None
-            loss.backward()
-            for p in params:
-                p.data -= _XOR_LR * p.grad
-            losses.append(loss.data)
-        return losses
+    def loss_of() -> Value:
+        out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
+        return ((out - y) ** 2).sum() * 0.25
 
-    return train
+    return _values_sgd(params, loss_of, _XOR_LR)
 
 
 def w5_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
@@ -512,21 +502,11 @@ def w5_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
     params = [torch.tensor(p, requires_grad=True) for p in _w5_init(nets, seed)]
     w1, b1, w2, b2 = params
 
-    def train(steps: int) -> list[float]:
-        losses = []
-        for _ in range(steps):
-            out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
-            loss = ((out - y) ** 2).sum() * 0.25
-            for p in params:
-                p.grad = None
-            loss.backward()
-            with torch.no_grad():
-                for p in params:
-                    p -= _XOR_LR * p.grad
-            losses.append(float(loss.item()))
-        return losses
+    def loss_of() -> Any:
+        out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
+        return ((out - y) ** 2).sum() * 0.25
 
-    return train
+    return _torch_sgd(params, loss_of, _XOR_LR)
 
 
 # -- the workloads ------------------------------------------------------------------------------
