@@ -248,7 +248,7 @@ def test_data_and_grad_can_be_assigned():
 
 
 @pytest.mark.parametrize("op, name", [
-    (lambda a, b: a + b, "add"), (lambda a, b: a * b, "mul"), (lambda a, b: a - b, "add"),
+    (lambda a, b: a + b, "add"), (lambda a, b: a * b, "mul"), (lambda a, b: a - b, "sub"),
     (lambda a, b: a / b, "mul"),
 ])
 def test_shapes_that_do_not_broadcast_name_op_and_shapes(op, name):

@@ -121,6 +121,7 @@ def getitem_case(draw):
 
 RECIPES = {
     "add": broadcast_pair(),
+    "sub": broadcast_pair(),
     "mul": broadcast_pair(),
     "pow": pow_case(),
     "matmul": matmul_case(),
@@ -130,6 +131,7 @@ RECIPES = {
     "exp": unary(),
     "log": unary(st.floats(0.1, 10)),
     "sum": axis_case(),
+    "mean": axis_case(),
     "max": axis_case(distinct=True),
     "reshape": reshape_case(),
     "transpose": transpose_case(),

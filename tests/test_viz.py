@@ -133,7 +133,7 @@ def test_tensor_graph_shows_shapes_small_values_and_params() -> None:
     loss.backward()
     source = draw_graph(loss, rankdir="TB").source
     assert "rankdir=TB" in source
-    for op in ("matmul", "add", "relu", "sum", "tanh", "mul"):
+    for op in ("matmul", "add", "relu", "sum", "tanh", "mean"):
         assert f"<b>{op}</b>" in source
     assert "axis=1" in source
     labels = node_labels(source)

@@ -258,6 +258,12 @@ def w2_torch(length: int = 10**6) -> Trainer:
     return train
 
 
+def _data(array: np.ndarray) -> Value:
+    """Training data as a constant Value, made once, as the PyTorch versions make their tensors
+    once (an ndarray operand would be copied into a new constant at every step)."""
+    return Value(array, requires_grad=False)
+
+
 def _values_sgd(params: list[Value], loss_of: Callable[[], Value], lr: float) -> Trainer:
     """W3-W5's training loop on tinygrad_xor: the loss, backward, then p -= lr * grad."""
     def train(steps: int) -> list[float]:
@@ -338,7 +344,7 @@ def w3_numpy(seed: int = 0) -> Trainer:
 
 def w3_tinygrad(seed: int = 0) -> Trainer:
     """W3 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
-    x, y = _XOR_X, _XOR_Y
+    x, y = _data(_XOR_X), _data(_XOR_Y)
     params = [Value(p) for p in _xor_init(seed)]
     w1, b1, w2, b2 = params
 
@@ -410,6 +416,7 @@ def w4_tinygrad(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
                 dtype: Any = np.float32, seed: int = 0) -> Trainer:
     """W4 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
     x, y, arrays = _w4_data(batch, sizes, dtype, seed)
+    x, y = _data(x), _data(y)
     params = [Value(p) for p in arrays]
     n_layers = len(params) // 2
 
@@ -483,7 +490,7 @@ def w5_numpy(nets: int = 10_000, seed: int = 0) -> Trainer:
 
 def w5_tinygrad(nets: int = 10_000, seed: int = 0) -> Trainer:
     """W5 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
-    x, y = _XOR_X, _XOR_Y
+    x, y = _data(_XOR_X), _data(_XOR_Y)
     params = [Value(p) for p in _w5_init(nets, seed)]
     w1, b1, w2, b2 = params
 

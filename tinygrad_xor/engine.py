@@ -244,16 +244,17 @@ class Value:
                 raise ValueError(f"backward(): grad has shape {grad.shape}, the Value has shape "
                                  f"{data.shape}")
 
-        # Pass 1: count in `_n`, for every node that requires grad, how many times it is used as
-        # an operand inside this graph (`_n` is 0 outside backward). A node is ready once all its
-        # users have sent their share.
+        # Pass 1: count in `_n`, for every computed node (not the leaves: they are finished as
+        # soon as a gradient reaches them), how many times it is used as an operand inside this
+        # graph (`_n` is 0 outside backward). A node is ready once all its users have sent their
+        # share.
         stack = [self]
         pop, push = stack.pop, stack.append
         while stack:
             node = pop()
             rest = node._rest
             for parent in (node._a, node._b) if rest is None else (node._a, node._b, *rest):
-                if parent is not None and parent.requires_grad:
+                if parent is not None and parent._prim is not None and parent.requires_grad:
                     n = parent._n
                     parent._n = n + 1
                     if n == 0:
@@ -274,10 +275,10 @@ class Value:
         return _ops.add.call2(other, self)
 
     def __sub__(self, other: Any) -> Value:
-        return _ops.sub(self, other)
+        return _ops.sub.call2(self, other)
 
     def __rsub__(self, other: Any) -> Value:
-        return _ops.sub(other, self)
+        return _ops.sub.call2(other, self)
 
     def __mul__(self, other: Any) -> Value:
         return _ops.mul.call2(self, other)
@@ -295,39 +296,41 @@ class Value:
         return _ops.neg(self)
 
     def __pow__(self, other: Any) -> Value:
+        if type(other) is int or type(other) is float:
+            return _ops.pow(self, p=float(other))
         return _ops.power(self, other)
 
     def __rpow__(self, other: Any) -> Value:
         return _ops.power(other, self)
 
     def __matmul__(self, other: Any) -> Value:
-        return _ops.matmul(self, other)
+        return _ops.matmul.call2(self, other)
 
     def __rmatmul__(self, other: Any) -> Value:
-        return _ops.matmul(other, self)
+        return _ops.matmul.call2(other, self)
 
     def __getitem__(self, index: Any) -> Value:
         return _ops.getitem(self, index=index)
 
     def relu(self) -> Value:
         """max(x, 0) elementwise; its gradient at exactly 0 is taken as 0."""
-        return _ops.relu(self)
+        return _ops.relu.call1(self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + exp(-x)) elementwise, computed without overflow."""
-        return _ops.sigmoid(self)
+        return _ops.sigmoid.call1(self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent elementwise."""
-        return _ops.tanh(self)
+        return _ops.tanh.call1(self)
 
     def exp(self) -> Value:
         """e ** x elementwise."""
-        return _ops.exp(self)
+        return _ops.exp.call1(self)
 
     def log(self) -> Value:
         """Natural logarithm elementwise."""
-        return _ops.log(self)
+        return _ops.log.call1(self)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Value:
         """Sum over ``axis`` (all axes by default)."""
@@ -380,38 +383,38 @@ def _init(v: Value, data: Any, prim: Primitive | None, parents: tuple[Value, ...
 
 def _send_grads(ready: list[Value]) -> None:
     """Pass 2 of backward: in reverse topological order, store each node's gradient of this pass
-    and send its vector-Jacobian product to its parents (`_g` holds this pass's partial sums).
-
-    Scalars (floats) skip `_store` and `_reduce_to`: they have nothing to broadcast.
+    and send its vector-Jacobian product to its parents (`_g` holds this pass's partial sums;
+    a leaf adds what it is sent into its grad at once).
     """
     pop, push = ready.pop, ready.append
     while ready:
         node = pop()
         g = node._g
         node._g = None
-        a, b, rest = node._a, node._b, node._rest
-        parents = () if a is None else (a,) if b is None else (a, b) if rest is None else (
-            a, b, *rest)
-        if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
-            grads: Any = (None,) * len(parents)
-        else:
-            old = node._grad
-            if old is None and (type(g) is float or node._prim is not None):
-                node._grad = g  # a float, or an intermediate's array (see _store)
-            elif type(g) is float and type(old) is not np.ndarray:
-                node._grad = old + g
+        if g is not None:
+            if node._grad is None and (node._prim is not None or type(g) is float):
+                node._grad = g  # an intermediate keeps the very array it was sent (see _store)
             else:
                 _store(node, g)
-            if a is None:
-                continue
-            prim: Primitive = node._prim  # type: ignore[assignment]
-            if rest is None and node._params is None and prim.vjps is None:
-                if b is None:
-                    grads = prim.vjp(g, node.data, a.data)
-                else:
-                    grads = prim.vjp(g, node.data, a.data, b.data)
+        a = node._a
+        if a is None:  # the root was a leaf
+            continue
+        b, rest = node._b, node._rest
+        parents = (a,) if b is None else (a, b) if rest is None else (a, b, *rest)
+        prim: Primitive = node._prim  # type: ignore[assignment]
+        if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
+            grads: Any = (None,) * len(parents)
+        elif rest is None and (b is None or prim.vjps is None or (
+                a.requires_grad and b.requires_grad)):
+            params = node._params
+            if b is not None:
+                grads = prim.vjp(g, node.data, a.data, b.data) if params is None else prim.vjp(
+                    g, node.data, a.data, b.data, **params)
             else:
-                grads = _vjp(node, g, parents)
+                grads = prim.vjp(g, node.data, a.data) if params is None else prim.vjp(
+                    g, node.data, a.data, **params)
+        else:  # three or more operands, or per-operand rules and an operand that needs none
+            grads = _vjp(node, g, parents)
         for parent, pg in zip(parents, grads):
             if not parent.requires_grad:
                 continue
@@ -419,11 +422,15 @@ def _send_grads(ready: list[Value]) -> None:
                 data = parent.data
                 if type(pg) is not type(data) or (type(data) is np.ndarray and (
                         pg.shape != data.shape or pg.dtype is not data.dtype)):
-                    pg = _reduce_to(pg, data, node._prim)  # broadcast, dtype or kind differs
+                    pg = _reduce_to(pg, data, prim)  # broadcast, dtype or kind differs
+                if parent._prim is None:
+                    _store(parent, pg)
+                    continue
                 old = parent._g
                 parent._g = pg if old is None else old + pg
-            n = parent._n - 1
-            parent._n = n
+            elif parent._prim is None:
+                continue
+            parent._n = n = parent._n - 1
             if n == 0:
                 push(parent)
 
@@ -446,15 +453,12 @@ def _vjp(node: Value, g: Any, parents: tuple[Value, ...]) -> Any:
     """The gradients node's primitive sends to its parents (None for a parent that needs none)."""
     prim: Primitive = node._prim  # type: ignore[assignment]
     params = node._params or {}
-    if prim.vjps is not None and False in [p.requires_grad for p in parents]:
+    xs = [p.data for p in parents]
+    if prim.vjps is not None and not all([p.requires_grad for p in parents]):
         # per-input rules: skip the work for operands that need no gradient (constants)
-        xs = [p.data for p in parents]
         return [vjp(g, node.data, *xs, **params) if p.requires_grad else None
                 for vjp, p in zip(prim.vjps, parents)]
-    if len(parents) == 2:
-        a, b = parents
-        return prim.vjp(g, node.data, a.data, b.data, **params)
-    return prim.vjp(g, node.data, *[p.data for p in parents], **params)
+    return prim.vjp(g, node.data, *xs, **params)
 
 
 def _store(node: Value, g: Any) -> None:
@@ -492,15 +496,16 @@ def _reduce_to(g: Any, data: Any, prim: Primitive | None) -> Any:
             extra = g.ndim - len(shape)
             if extra:  # ufunc.reduce: np.sum's Python-level dispatch costs more than the sum here
                 g = np.add.reduce(g, axis=0 if extra == 1 else tuple(range(extra)))
-            axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-            if len(axes) == 1:
-                g = _sum_axis(g, axes[0])
-            elif axes:
-                g = g.sum(axis=axes, keepdims=True)
-            if g.shape != shape:
-                name = prim.name if prim is not None else "?"
-                raise ValueError(f"{name}: its vjp returned a gradient of shape {g.shape} for an "
-                                 f"input of shape {shape}")
+            if g.shape != shape:  # then sum the axes where the operand has length 1
+                axes = tuple([i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1])
+                if len(axes) == 1:
+                    g = _sum_axis(g, axes[0])
+                elif axes:
+                    g = g.sum(axis=axes, keepdims=True)
+                if g.shape != shape:
+                    name = prim.name if prim is not None else "?"
+                    raise ValueError(f"{name}: its vjp returned a gradient of shape {g.shape} for"
+                                     f" an input of shape {shape}")
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
     return g
@@ -624,6 +629,20 @@ class Primitive:
             return _node(self, out, None, None, None, None, False)
         return _node(self, out, values[0], values[1] if len(values) > 1 else None,
                      values[2:] or None, params or None, needs_grad)
+
+    def call1(self, a: Any) -> Value:
+        """`self(a)` for one operand and no params (relu, sigmoid, ...)."""
+        if type(a) is not Value:
+            a = _lift(a)
+        x = a.data
+        try:
+            if type(x) is float and self.scalar is not None:
+                out = self.scalar(x)
+            else:
+                out = self.forward(x)
+        except ValueError as exc:
+            raise _shape_error(self, [x], exc) from None
+        return _node(self, out, a, None, None, None, a.requires_grad)
 
     def call2(self, a: Any, b: Any) -> Value:
         """`self(a, b)` for two operands, with fast paths for the hot cases."""

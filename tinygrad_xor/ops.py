@@ -5,7 +5,7 @@ It may return a gradient of the broadcast shape; the engine sums it back to the 
 (`engine._reduce_to`), so no rule here thinks about broadcasting. ``scalar=`` gives a faster
 forward for Python floats, used when every input is a scalar Value.
 
-Derived operations (sub, div, neg, mean, a Value exponent) are built from primitives and have
+Derived operations (div, neg, a Value exponent) are built from primitives and have
 no rule of their own.
 """
 
@@ -45,8 +45,10 @@ def _sigmoid_scalar(x: float) -> float:
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # 1 / (1 + exp(-x)) is accurate everywhere. exp(-x) overflows for x below about -709 (-88 in
     # float32); inf then gives 1 / inf = 0, the right answer, so that overflow is not reported.
-    e = np.asarray(np.negative(x, dtype=None if x.dtype.kind == "f" else np.float64))
-    if e.size and e.max() > (88.0 if e.dtype == np.float32 else 709.0):
+    e = np.negative(x)
+    if type(e) is not np.ndarray:  # a 0-d input gives a NumPy scalar
+        e = np.asarray(e)
+    if e.size and e.max() > (709.0 if e.dtype.char == "d" else 88.0):
         with np.errstate(over="ignore"):
             np.exp(e, out=e)
     else:
@@ -113,6 +115,8 @@ def _as_matrices(grad: Any, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any, Any
 
 
 def _matmul_vjp_a(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
+    if a.ndim == 2 and b.ndim == 2:  # the common case, with none of the reshaping below
+        return np.matmul(grad, b.T)
     if a.ndim == 1 and b.ndim == 1:
         return grad * b
     g, _, b2 = _as_matrices(grad, a, b)
@@ -121,6 +125,8 @@ def _matmul_vjp_a(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
 
 
 def _matmul_vjp_b(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
+    if a.ndim == 2 and b.ndim == 2:
+        return np.matmul(a.T, grad)
     if a.ndim == 1 and b.ndim == 1:
         return grad * a
     g, a2, _ = _as_matrices(grad, a, b)
@@ -145,6 +151,8 @@ def _expand(grad: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 def _reduce(ufunc: np.ufunc, x: Any, axis: Any, keepdims: bool) -> Any:
     # ufunc.reduce skips np.sum's Python-level dispatch: about 3 us less per call on a tiny array
     if type(x) is np.ndarray:
+        if axis is None and not keepdims:  # a scalar Value holds a float
+            return float(ufunc.reduce(x, axis=None))
         return ufunc.reduce(x, axis=axis, keepdims=keepdims)
     return ufunc.reduce(np.asarray(x), axis=axis, keepdims=keepdims)
 
@@ -155,6 +163,21 @@ def _sum_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple
     full = np.empty_like(x)  # filled by broadcasting: cheaper than np.broadcast_to
     full[...] = _expand(grad, x, axis, keepdims)
     return (full,)
+
+
+def _count(x: Any, axis: Any) -> int:
+    """How many entries of ``x`` each result of a reduction over ``axis`` covers."""
+    if type(x) is float or axis is None:
+        return 1 if type(x) is float else x.size
+    return math.prod([x.shape[i] for i in np.atleast_1d(axis)])
+
+
+def _mean(x: Any, *, axis: Any, keepdims: bool) -> Any:
+    return _reduce(np.add, x, axis, keepdims) / _count(x, axis)
+
+
+def _mean_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
+    return _sum_vjp(grad / _count(x, axis), out, x, axis=axis, keepdims=keepdims)
 
 
 def _max_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
@@ -202,6 +225,8 @@ def _getitem_vjp(grad: Any, out: Any, x: np.ndarray, *, index: Any) -> tuple[Any
 
 add = Primitive(np.add, lambda grad, out, a, b: (grad, grad),
                 name="add", scalar=lambda a, b: a + b)
+sub = Primitive(np.subtract, lambda grad, out, a, b: (grad, -grad),
+                name="sub", scalar=lambda a, b: a - b)
 mul = Primitive(np.multiply, lambda grad, out, a, b: (grad * b, grad * a),
                 name="mul", scalar=lambda a, b: a * b)
 pow = Primitive(lambda x, *, p: np.power(x, p), _pow_vjp, name="pow", scalar=_pow_scalar)
@@ -219,6 +244,7 @@ log = Primitive(np.log, lambda grad, out, x: (np.divide(grad, x),), name="log",
                 scalar=_log_scalar)
 sum = Primitive(lambda x, *, axis, keepdims: _reduce(np.add, x, axis, keepdims), _sum_vjp,
                 name="sum")
+mean = Primitive(_mean, _mean_vjp, name="mean")
 max = Primitive(lambda x, *, axis, keepdims: _reduce(np.maximum, x, axis, keepdims), _max_vjp,
                 name="max")
 reshape = Primitive(_reshape, lambda grad, out, x, *, shape: (np.reshape(grad, np.shape(x)),),
@@ -228,7 +254,7 @@ getitem = Primitive(_getitem, _getitem_vjp, name="getitem")
 
 #: Every primitive above, by name: the gradient tests walk this table.
 PRIMITIVES: dict[str, Primitive] = {
-    p.name: p for p in (add, mul, pow, matmul, relu, sigmoid, tanh, exp, log, sum, max,
+    p.name: p for p in (add, sub, mul, pow, matmul, relu, sigmoid, tanh, exp, log, sum, mean, max,
                         reshape, transpose, getitem)
 }
 
@@ -241,11 +267,6 @@ def neg(a: Any) -> Value:
     if not a.requires_grad:
         return _lift(-a.data)
     return mul.call2(a, -1.0)
-
-
-def sub(a: Any, b: Any) -> Value:
-    """a - b, as a + (-b)."""
-    return add.call2(a, neg(b))
 
 
 def div(a: Any, b: Any) -> Value:
@@ -264,10 +285,3 @@ def power(a: Any, b: Any) -> Value:
     if isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
         return pow(a, p=float(b))
     raise TypeError(f"unsupported exponent: {type(b).__name__} {b!r}")
-
-
-def mean(a: Any, *, axis: Any = None, keepdims: bool = False) -> Value:
-    """Mean over ``axis``, as sum(a) * (1 / count)."""
-    a = _lift(a)
-    count = a.size if axis is None else int(np.prod([a.shape[i] for i in np.atleast_1d(axis)]))
-    return mul.call2(sum(a, axis=axis, keepdims=keepdims), 1.0 / count)
