@@ -252,8 +252,8 @@ class Value:
         pop, push = stack.pop, stack.append
         while stack:
             node = pop()
-            rest = node._rest
-            for parent in (node._a, node._b) if rest is None else (node._a, node._b, *rest):
+            a, b, rest = node._a, node._b, node._rest
+            for parent in (a,) if b is None else (a, b) if rest is None else (a, b, *rest):
                 if parent is not None and parent._prim is not None and parent.requires_grad:
                     n = parent._n
                     parent._n = n + 1
@@ -423,8 +423,11 @@ def _send_grads(ready: list[Value]) -> None:
                 if type(pg) is not type(data) or (type(data) is np.ndarray and (
                         pg.shape != data.shape or pg.dtype is not data.dtype)):
                     pg = _reduce_to(pg, data, prim)  # broadcast, dtype or kind differs
-                if parent._prim is None:
-                    _store(parent, pg)
+                if parent._prim is None:  # a leaf: its gradient is complete
+                    if parent._grad is None and type(pg) is np.ndarray:
+                        parent._grad = pg.copy()  # its own array (see _store)
+                    else:
+                        _store(parent, pg)
                     continue
                 old = parent._g
                 parent._g = pg if old is None else old + pg
