@@ -489,9 +489,8 @@ def _reduce_to(g: Any, data: Any, prim: Primitive | None) -> Any:
     if type(data) is float:
         return g if type(g) is float else float(np.sum(g))
     shape = data.shape
-    if type(g) is np.ndarray and g.shape == shape and g.dtype is data.dtype:
-        return g
-    g = np.asarray(g)
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
     if g.shape != shape:
         if g.ndim < len(shape) or g.size < data.size:
             g = np.broadcast_to(g, shape)
@@ -700,7 +699,11 @@ def _node(prim: Primitive, out: Any, a: Value | None, b: Value | None,
     v.label = ""
     if needs_grad and _grad_enabled:
         v.requires_grad = True
-        v._prim, v._a, v._b, v._rest, v._params = prim, a, b, rest, params
+        v._prim = prim
+        v._a = a
+        v._b = b
+        v._rest = rest
+        v._params = params
     else:
         v.requires_grad = False
         v._prim = v._a = v._b = v._rest = v._params = None
