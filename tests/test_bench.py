@@ -6,6 +6,7 @@ No timing here: the benchmark itself (`tinygrad-xor bench`) is not part of the t
 from __future__ import annotations
 
 import argparse
+import platform
 
 import numpy as np
 import pytest
@@ -79,10 +80,24 @@ def test_bench_command_accepts_the_cli_options(monkeypatch: pytest.MonkeyPatch) 
         return []
 
     monkeypatch.setattr(bench, "run", fake_run)
-    args = argparse.Namespace(quick=True, repeat=2, workloads="W1,W3", no_memory=True, threads=1)
+    args = argparse.Namespace(quick=True, repeat=2, workloads="W1,W3", no_memory=True, threads=1,
+                              system_malloc=True)
     assert bench.bench_command(args) == 0
     assert seen == {"workloads": ["W1", "W3"], "quick": True, "repeat": 2, "memory": False,
-                    "threads": 1}
+                    "threads": 1, "keep_memory": False}
+
+
+def test_keep_freed_memory_says_what_it_did() -> None:
+    # in a child process: the setting is for the life of a process, and a test must not leave it
+    import subprocess
+    import sys
+
+    code = "from tinygrad_xor.bench import keep_freed_memory as k; print(k())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out.startswith("malloc: ")
+    if platform.libc_ver()[0] == "glibc":
+        assert "keeps freed memory" in out
 
 
 def test_xor_training_memory_is_flat() -> None:

@@ -192,3 +192,22 @@ def test_stacked_networks_get_their_own_bias_gradients() -> None:
     ((h + b) ** 2).sum().backward()
     np.testing.assert_allclose(b.grad, (2 * (h + b.data)).sum(axis=1, keepdims=True),
                                rtol=1e-14)
+
+
+@pytest.mark.parametrize("sa, sb", [((3000, 4, 2), (3000, 1, 2)), ((3000, 1, 2), (3000, 4, 2)),
+                                    ((3000, 4, 1), (3000, 1, 1)), ((50, 40, 3, 1), (50, 1, 3, 5)),
+                                    ((5000, 3), (5000, 1)), ((2, 3000, 2), (2, 1, 2))])
+@pytest.mark.parametrize("name", ["add", "sub", "mul"])
+def test_spread_elementwise_equals_the_ufunc_exactly(sa: tuple[int, ...], sb: tuple[int, ...],
+                                                     name: str) -> None:
+    ufunc = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[name]
+    rng = np.random.default_rng(5)
+    for dtypes in [(np.float64, np.float64), (np.float32, np.float64), (np.float64, np.float32)]:
+        a = rng.normal(size=sa).astype(dtypes[0])
+        b = rng.normal(size=sb).astype(dtypes[1])
+        a_before, b_before = a.copy(), b.copy()
+        got, want = ops.PRIMITIVES[name].forward(a, b), ufunc(a, b)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(a, a_before)  # the operands are not written to
+        np.testing.assert_array_equal(b, b_before)

@@ -819,12 +819,41 @@ def set_threads(n: int) -> list[str]:
     return done
 
 
+#: glibc's mallopt parameters, and the values `keep_freed_memory` sets: big blocks come from the
+#: heap (up to glibc's 32 MiB limit) and freed memory stays in the process.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 1 << 30}
+
+
+def keep_freed_memory() -> str:
+    """Make glibc's malloc keep the memory a process frees, for every backend alike.
+
+    By default glibc hands big freed blocks back to the operating system and decides when by
+    the history of the process (its thresholds move as blocks are freed), so a workload that
+    frees a few MB at every step may page all of it in again at the next one, or not, depending
+    on what ran before. On a virtual machine those page faults can be half of W5's time.
+    Fixing the thresholds makes every backend run under the same, stated allocator. Returns a
+    note for the table; does nothing off glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return "malloc: not glibc, left as it is"
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if not all(libc.mallopt(param, value) for param, value in _KEEP.items()):
+        return "malloc: glibc refused mallopt, left as it is"
+    return "malloc: glibc keeps freed memory (M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 1 GiB)"
+
+
 def run(workloads: Sequence[str] | None = None, *, quick: bool = False, repeat: int = 5,
-        memory: bool = True, threads: int | None = None,
+        memory: bool = True, threads: int | None = None, keep_memory: bool = True,
         log: Callable[[str], None] = print) -> list[Result]:
     """Measure the named workloads (all by default) and print the table."""
     if threads is not None:
         log("threads: " + (", ".join(set_threads(threads)) or "nothing to set"))
+    allocator = keep_freed_memory() if keep_memory else "malloc: as the system set it"
+    log(allocator)
     results = []
     notes: list[str] = []
     for wid in workloads or list(WORKLOADS):
@@ -833,7 +862,7 @@ def run(workloads: Sequence[str] | None = None, *, quick: bool = False, repeat: 
         results.append(res)
     print()
     print(f"machine: {machine()}" + (f"; torch threads {_torch().get_num_threads()}"
-                                      if _optional("torch") is not None else ""))
+                                      if _optional("torch") is not None else "") + f"; {allocator}")
     print()
     print(table(results))
     for note in notes:
@@ -851,5 +880,6 @@ def bench_command(args: Any) -> int:
     workloads = getattr(args, "workloads", None)
     run(workloads.split(",") if workloads else None, quick=getattr(args, "quick", False),
         repeat=getattr(args, "repeat", 5), memory=not getattr(args, "no_memory", False),
-        threads=getattr(args, "threads", None))
+        threads=getattr(args, "threads", None),
+        keep_memory=not getattr(args, "system_malloc", False))
     return 0

@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="threads for PyTorch and NumPy's BLAS (default: their own choice); "
                         "1 is fairer on a busy machine")
+    p.add_argument("--system-malloc", action="store_true",
+                   help="leave glibc's malloc as it is (by default the benchmark makes it keep "
+                        "freed memory, for every backend alike: see docs/performance.md)")
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "
