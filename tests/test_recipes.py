@@ -129,7 +129,9 @@ def test_sweep_plot_without_matplotlib(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_mpl)
     assert main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
                  "--plot", str(tmp_path / "x.png")]) == 1
-    assert "pip install 'tinygrad_xor[plot]'" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "pip install 'tinygrad_xor[plot]'" in err
+    assert out == ""  # said before the sweep ran, not after
 
 
 def test_check_command_exit_status(capsys):

@@ -123,14 +123,18 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
                        weights={p.label: p.data for p in params})
 
 
-def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
-    """Write a figure: the final-loss distribution and some loss curves (needs matplotlib)."""
+def _matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError:
         raise RuntimeError("plotting needs matplotlib: pip install 'tinygrad_xor[plot]'") \
             from None
-    matplotlib.use("Agg")
+    return matplotlib
+
+
+def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
+    """Write a figure: the final-loss distribution and some loss curves (needs matplotlib)."""
+    _matplotlib().use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -165,6 +169,12 @@ def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
 def sweep_command(args: argparse.Namespace) -> int:
     """`tinygrad-xor sweep --recipe NAME`: train many seeds, print the fraction that solve XOR."""
     recipe = get_recipe(args.recipe)  # the parser has checked the name
+    if args.plot:
+        try:
+            _matplotlib()  # before the sweep, not after it has run
+        except RuntimeError as exc:
+            print(f"tinygrad-xor sweep: error: {exc}", file=sys.stderr)
+            return 1
     result = run_sweep(recipe, args.seeds, args.steps)
     final = result.final_loss
     print(f"recipe {recipe.name}: {recipe.describe()}")
