@@ -211,3 +211,23 @@ def test_spread_elementwise_equals_the_ufunc_exactly(sa: tuple[int, ...], sb: tu
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(a, a_before)  # the operands are not written to
         np.testing.assert_array_equal(b, b_before)
+
+
+@pytest.mark.parametrize("sa, sb, spread", [((3000, 4, 2), (3000, 1, 2), True),
+                                            ((2, 3000, 2), (2, 1, 2), True),
+                                            ((5000, 3), (5000, 1), False),
+                                            ((3000, 4, 1), (3000, 1, 1), False),
+                                            ((30, 4, 2), (30, 1, 2), False)])
+def test_spread_is_used_only_where_numpy_walks_short_runs(sa: tuple[int, ...],
+                                                          sb: tuple[int, ...], spread: bool,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real_repeat = np.repeat
+
+    def counting_repeat(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real_repeat(*args, **kwargs)
+
+    monkeypatch.setattr(np, "repeat", counting_repeat)
+    ops.add.forward(np.ones(sa), np.ones(sb))
+    assert bool(calls) == spread
