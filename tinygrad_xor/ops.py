@@ -100,10 +100,10 @@ def _spread(ufunc: np.ufunc) -> Any:
                 and a.shape != b.shape and (a.size >= SPREAD_MIN or b.size >= SPREAD_MIN)):
             big, small = (a, b) if a.size >= b.size else (b, a)
             axes = [i for i in range(1, big.ndim) if small.shape[i] == 1 < big.shape[i]]
+            same = all(small.shape[i] == big.shape[i] for i in range(big.ndim) if i not in axes)
             # NumPy's inner loop runs over the axes after the last broadcast one: worth it only
             # when that run is short (a broadcast last axis is already a fast stride-0 loop)
-            if axes and 1 < math.prod(big.shape[axes[-1] + 1:]) <= 16 and all(s in (n, 1) for s, n in zip(small.shape, big.shape)) and all(
-                    small.shape[i] == big.shape[i] for i in range(big.ndim) if i not in axes):
+            if axes and same and 1 < math.prod(big.shape[axes[-1] + 1:]) <= 16:
                 for i in axes:
                     small = np.repeat(small, big.shape[i], axis=i)
                 out = small if small.dtype == big.dtype else None  # no second big temporary
