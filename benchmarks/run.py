@@ -1,7 +1,8 @@
 """Run the benchmark: tinygrad_xor against micrograd, PyTorch and hand-written NumPy.
 
 Usage: python benchmarks/run.py [--quick] [--repeat N] [--workloads W1,W3] [--no-memory]
-(the same as `tinygrad-xor bench`). `make bench` installs the `bench` extra first.
+[--threads N] [--system-malloc] (the same as `tinygrad-xor bench`). `make bench` installs the
+`bench` extra first.
 """
 
 import sys

@@ -424,8 +424,11 @@ def _send_grads(ready: list[Value]) -> None:
                         pg.shape != data.shape or pg.dtype is not data.dtype)):
                     pg = _reduce_to(pg, data, prim)  # broadcast, dtype or kind differs
                 if parent._prim is None:  # a leaf: its gradient is complete
-                    if parent._grad is None and type(pg) is np.ndarray:
-                        parent._grad = pg.copy()  # its own array (see _store)
+                    old = parent._grad
+                    if old is None:
+                        parent._grad = pg.copy() if type(pg) is np.ndarray else pg  # see _store
+                    elif type(old) is float and type(pg) is float:
+                        parent._grad = old + pg
                     else:
                         _store(parent, pg)
                     continue
