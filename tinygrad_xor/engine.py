@@ -248,13 +248,16 @@ class Value:
         # soon as a gradient reaches them), how many times it is used as an operand inside this
         # graph (`_n` is 0 outside backward). A node is ready once all its users have sent their
         # share.
+        if self._prim is None:  # a leaf: its own gradient is all there is
+            _store(self, grad)
+            return
         stack = [self]
         pop, push = stack.pop, stack.append
         while stack:
             node = pop()
             a, b, rest = node._a, node._b, node._rest
             for parent in (a,) if b is None else (a, b) if rest is None else (a, b, *rest):
-                if parent is not None and parent._prim is not None and parent.requires_grad:
+                if parent._prim is not None and parent.requires_grad:
                     n = parent._n
                     parent._n = n + 1
                     if n == 0:
@@ -396,10 +399,7 @@ def _send_grads(ready: list[Value]) -> None:
                 node._grad = g  # an intermediate keeps the very array it was sent (see _store)
             else:
                 _store(node, g)
-        a = node._a
-        if a is None:  # the root was a leaf
-            continue
-        b, rest = node._b, node._rest
+        a, b, rest = node._a, node._b, node._rest
         parents = (a,) if b is None else (a, b) if rest is None else (a, b, *rest)
         prim: Primitive = node._prim  # type: ignore[assignment]
         if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
@@ -688,13 +688,10 @@ def _node(prim: Primitive, out: Any, a: Value | None, b: Value | None,
           rest: tuple[Value, ...] | None, params: dict[str, Any] | None,
           needs_grad: bool) -> Value:
     """A forward's result as a Value: a float for shape (), a float ndarray otherwise."""
-    if type(out) is not float:
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
-        if out.ndim == 0:
-            out = float(out)
-        elif out.dtype.kind != "f":
-            out = out.astype(np.float64)
+    if (type(out) is not np.ndarray or out.ndim == 0 or out.dtype.kind != "f") and (
+            type(out) is not float):
+        out = np.asarray(out)
+        out = float(out) if out.ndim == 0 else out.astype(np.float64)  # ints, bools, 0-d
     v = _new(Value)
     v.data = out
     v._grad = v._g = None
