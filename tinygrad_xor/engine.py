@@ -255,7 +255,8 @@ class Value:
         pop, push = stack.pop, stack.append
         while stack:
             node = pop()
-            a, b, rest = node._a, node._b, node._rest
+            a: Value = node._a  # type: ignore[assignment]  # only computed nodes are pushed
+            b, rest = node._b, node._rest
             for parent in (a,) if b is None else (a, b) if rest is None else (a, b, *rest):
                 if parent._prim is not None and parent.requires_grad:
                     n = parent._n
@@ -399,7 +400,8 @@ def _send_grads(ready: list[Value]) -> None:
                 node._grad = g  # an intermediate keeps the very array it was sent (see _store)
             else:
                 _store(node, g)
-        a, b, rest = node._a, node._b, node._rest
+        a: Value = node._a  # type: ignore[assignment]  # only computed nodes are pushed
+        b, rest = node._b, node._rest
         parents = (a,) if b is None else (a, b) if rest is None else (a, b, *rest)
         prim: Primitive = node._prim  # type: ignore[assignment]
         if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
