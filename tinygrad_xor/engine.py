@@ -12,7 +12,6 @@ A scalar Value keeps a plain Python ``float`` in ``.data``; a tensor keeps an ``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -506,7 +505,7 @@ def _reduce_to(g: Any, data: Any, prim: Primitive | None) -> Any:
             if g.shape != shape:  # then sum the axes where the operand has length 1
                 axes = tuple([i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1])
                 if len(axes) == 1:
-                    g = _sum_axis(g, axes[0])
+                    g = _ops.sum_axis(g, axes[0])  # a kernel for stacked biases
                 elif axes:
                     g = g.sum(axis=axes, keepdims=True)
                 if g.shape != shape:
@@ -516,28 +515,6 @@ def _reduce_to(g: Any, data: Any, prim: Primitive | None) -> Any:
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
     return g
-
-
-def _sum_axis(g: np.ndarray, axis: int) -> np.ndarray:
-    """``g.sum(axis=axis, keepdims=True)``, fast for a short axis with few entries after it.
-
-    NumPy sums the axis of length 4 of a (10000, 4, 2) array 2 entries at a time (about 15x
-    slower than need be); here each output column is summed over whole (10000,) slices, in the
-    same order, l = 0, 1, ... (used for bias gradients of many stacked small networks).
-    """
-    n = g.shape[axis]
-    inner = math.prod(g.shape[axis + 1:])
-    outer = g.size // (n * inner) if n * inner else 0
-    if not (1 < n and n * inner <= 32 and outer >= 64 * n * inner and g.flags.c_contiguous):
-        return g.sum(axis=axis, keepdims=True)
-    src = g.reshape(outer, n, inner)
-    out = np.empty((outer, 1, inner), dtype=g.dtype)
-    for j in range(inner):
-        column = out[:, 0, j]
-        np.add(src[:, 0, j], src[:, 1, j], out=column)
-        for i in range(2, n):
-            column += src[:, i, j]
-    return out.reshape(g.shape[:axis] + (1,) + g.shape[axis + 1:])
 
 
 # Number operands become constant Values, shared between the graphs that use the same number

@@ -114,6 +114,31 @@ def _spread(ufunc: np.ufunc) -> Any:
     return forward
 
 
+# -- sums over a short axis (the engine's reduction of stacked bias gradients) --------------
+
+
+def sum_axis(g: np.ndarray, axis: int) -> np.ndarray:
+    """``g.sum(axis=axis, keepdims=True)``, fast for a short axis with few entries after it.
+
+    NumPy sums the axis of length 4 of a (10000, 4, 2) array 2 entries at a time (about 15x
+    slower than need be); here each output column is summed over whole (10000,) slices, in the
+    same order, l = 0, 1, ... (used for bias gradients of many stacked small networks).
+    """
+    n = g.shape[axis]
+    inner = math.prod(g.shape[axis + 1:])
+    outer = g.size // (n * inner) if n * inner else 0
+    if not (1 < n and n * inner <= 32 and outer >= 64 * n * inner and g.flags.c_contiguous):
+        return g.sum(axis=axis, keepdims=True)
+    src = g.reshape(outer, n, inner)
+    out = np.empty((outer, 1, inner), dtype=g.dtype)
+    for j in range(inner):
+        column = out[:, 0, j]
+        np.add(src[:, 0, j], src[:, 1, j], out=column)
+        for i in range(2, n):
+            column += src[:, i, j]
+    return out.reshape(g.shape[:axis] + (1,) + g.shape[axis + 1:])
+
+
 # -- matmul with np.matmul's 1-D and batched rules ------------------------------------------
 
 #: Stacks of at least this many matrices, each product of which takes at most this many
