@@ -243,13 +243,13 @@ class Value:
                 raise ValueError(f"backward(): grad has shape {grad.shape}, the Value has shape "
                                  f"{data.shape}")
 
+        if self._prim is None:  # a leaf: its own gradient is all there is
+            _store(self, grad)
+            return
         # Pass 1: count in `_n`, for every computed node (not the leaves: they are finished as
         # soon as a gradient reaches them), how many times it is used as an operand inside this
         # graph (`_n` is 0 outside backward). A node is ready once all its users have sent their
         # share.
-        if self._prim is None:  # a leaf: its own gradient is all there is
-            _store(self, grad)
-            return
         stack = [self]
         pop, push = stack.pop, stack.append
         while stack:
@@ -395,7 +395,7 @@ def _send_grads(ready: list[Value]) -> None:
         g = node._g
         node._g = None
         if g is not None:
-            if node._grad is None and (node._prim is not None or type(g) is float):
+            if node._grad is None:
                 node._grad = g  # an intermediate keeps the very array it was sent (see _store)
             else:
                 _store(node, g)
