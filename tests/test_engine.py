@@ -371,3 +371,20 @@ def test_number_operands_are_shared_constants_that_backward_never_writes():
     assert x.grad == 0.5 and y.grad == 0.5
     assert constant.data == 0.5 and constant.grad == 0.0
     assert str(np.copysign(1.0, (Value(1.0) * -0.0).data)) == "-1.0"  # -0.0 is not 0.0
+
+
+def test_subtraction_and_mean_are_one_node_each() -> None:
+    # the XOR step of the benchmark is nine nodes; a - b and mean used to be two and two
+    x = Value(np.ones((4, 2)), requires_grad=False)
+    y = Value(np.zeros((4, 1)), requires_grad=False)
+    w1, b1, w2, b2 = Value(np.ones((2, 2))), Value(np.zeros(2)), Value(np.ones((2, 1))), Value(
+        np.zeros(1))
+    loss = ((((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid() - y) ** 2).mean()
+    ops, stack = [], [loss]
+    while stack:
+        node = stack.pop()
+        if node.op:
+            ops.append(node.op)
+            stack.extend(node._parents)
+    assert sorted(ops) == sorted(["matmul", "add", "sigmoid", "matmul", "add", "sigmoid", "sub",
+                                  "pow", "mean"])
