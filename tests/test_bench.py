@@ -121,3 +121,8 @@ def test_chain_memory_per_node_is_under_500_bytes() -> None:
     # measured in a fresh process: the peak of forward and backward, divided by the nodes
     per_node = bench.chain_memory(bench.OURS, 200_000)
     assert per_node is not None and 0 < per_node < 500
+
+
+def test_run_names_an_unknown_workload() -> None:
+    with pytest.raises(ValueError, match="unknown workload W9; choose from: W1, W2"):
+        bench.run(["W9"], memory=False, keep_memory=False)

@@ -850,6 +850,10 @@ def run(workloads: Sequence[str] | None = None, *, quick: bool = False, repeat: 
         memory: bool = True, threads: int | None = None, keep_memory: bool = True,
         log: Callable[[str], None] = print) -> list[Result]:
     """Measure the named workloads (all by default) and print the table."""
+    unknown = [w for w in workloads or () if w.upper() not in WORKLOADS]
+    if unknown:
+        raise ValueError(f"unknown workload {', '.join(unknown)}; choose from: "
+                         f"{', '.join(WORKLOADS)}")
     if threads is not None:
         log("threads: " + (", ".join(set_threads(threads)) or "nothing to set"))
     allocator = keep_freed_memory() if keep_memory else "malloc: as the system set it"

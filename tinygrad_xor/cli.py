@@ -40,6 +40,18 @@ def _recipe(name: str) -> str:
     return name
 
 
+def _workloads(text: str) -> str:
+    """An argparse type: comma-separated known workload ids (any case), else a usage error."""
+    from .bench import WORKLOADS
+
+    ids = [w.strip().upper() for w in text.split(",") if w.strip()]
+    unknown = [w for w in ids if w not in WORKLOADS]
+    if unknown or not ids:
+        raise argparse.ArgumentTypeError(f"unknown workload {', '.join(unknown) or repr(text)}; "
+                                         f"choose from: {', '.join(WORKLOADS)}")
+    return ",".join(ids)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
@@ -96,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and ratios.")
     p.add_argument("--quick", action="store_true",
                    help="smaller sizes and fewer steps: a run of about a minute")
-    p.add_argument("--repeat", type=_positive_int, default=5,
+    p.add_argument("--repeat", type=_positive_int, default=5, metavar="N",
                    help="timed rounds per workload (default: 5)")
-    p.add_argument("--workloads", default=None, metavar="W1,W2,...",
+    p.add_argument("--workloads", type=_workloads, default=None, metavar="W1,W2,...",
                    help="comma-separated workloads to run (default: all)")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the 100,000-step XOR memory-growth check")
