@@ -387,6 +387,16 @@ def test_cli_format_dot_needs_no_graphviz(tmp_path: Path,
         assert (out / f"{stem}.dot").read_text().startswith("digraph")
 
 
+def test_cli_folder_that_cannot_be_made_is_an_error_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main(["draw", "--out", str(blocker / "d"), "--format", "dot"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tinygrad-xor draw: error: cannot write the drawings into")
+    assert "Traceback" not in err
+
+
 def test_model_draw_is_draw_network():
     from tinygrad_xor.viz import draw_network
     from tinygrad_xor.xor import goodfellow_model

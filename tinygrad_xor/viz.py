@@ -505,13 +505,21 @@ def xor_drawings(seed: int = 0) -> list[tuple[str, Any, str]]:
 
 def draw_command(args: Any) -> int:
     """`tinygrad-xor draw`: write the XOR graphs and network picture into ``args.out``."""
+    try:
+        return _draw_into(args.out, args.format)
+    except OSError as exc:  # a folder that cannot be made or a file that cannot be written
+        print(f"tinygrad-xor draw: error: cannot write the drawings into {args.out}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+def _draw_into(folder: str, fmt: str) -> int:
     import shutil
     from pathlib import Path
 
     import graphviz
 
-    out = Path(args.out)
-    fmt = args.format
+    out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     drawings = xor_drawings()
     if fmt != "dot" and shutil.which("dot") is None:
