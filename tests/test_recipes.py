@@ -137,3 +137,13 @@ def test_sweep_plot_without_matplotlib(capsys, tmp_path, monkeypatch):
 def test_check_command_exit_status(capsys):
     assert main(["check"]) == 0
     assert "agrees" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, message", [("x.unknownext", "must end in one of"),
+                                           ("no_such_folder/x.png", "does not exist")])
+def test_sweep_plot_path_is_checked_before_the_sweep(name, message, capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    assert main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
+                 "--plot", str(tmp_path / name)]) == 1
+    out, err = capsys.readouterr()
+    assert message in err and out == ""

@@ -132,6 +132,22 @@ def _matplotlib() -> Any:
     return matplotlib
 
 
+def _check_plot_path(path: str) -> None:
+    """Raise RuntimeError unless matplotlib is there, knows the suffix and the folder exists."""
+    from pathlib import Path
+
+    _matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lstrip(".").lower()
+    if suffix not in kinds:
+        raise RuntimeError(f"--plot {path}: the file name must end in one of "
+                           + ", ".join(f".{k}" for k in sorted(kinds)))
+    if not Path(path).parent.is_dir():
+        raise RuntimeError(f"--plot {path}: the folder {Path(path).parent} does not exist")
+
+
 def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
     """Write a figure: the final-loss distribution and some loss curves (needs matplotlib)."""
     _matplotlib().use("Agg")
@@ -171,7 +187,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     recipe = get_recipe(args.recipe)  # the parser has checked the name
     if args.plot:
         try:
-            _matplotlib()  # before the sweep, not after it has run
+            _check_plot_path(args.plot)  # before the sweep, not after it has run
         except RuntimeError as exc:
             print(f"tinygrad-xor sweep: error: {exc}", file=sys.stderr)
             return 1
@@ -187,7 +203,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     if args.plot:
         try:
             print(f"plot: {plot_sweep(result, args.plot)}")
-        except RuntimeError as exc:
-            print(f"tinygrad-xor sweep: error: {exc}", file=sys.stderr)
+        except (RuntimeError, OSError) as exc:
+            print(f"tinygrad-xor sweep: error: cannot write the plot {args.plot}: {exc}",
+                  file=sys.stderr)
             return 1
     return 0
