@@ -231,7 +231,8 @@ def test_detach_and_requires_grad_false():
     c = Value(5.0, requires_grad=False)
     y = c * x * d
     y.backward()
-    assert x.grad == 20.0 and c.grad == 0.0 and d.grad == 10.0
+    assert x.grad == 20.0 and c.grad == 0.0 and d.grad == 0.0  # detach: requires_grad=False
+    assert not d.requires_grad
     with pytest.raises(ValueError, match="does not require grad"):
         (c * 2).backward()
 

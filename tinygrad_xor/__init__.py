@@ -1,7 +1,13 @@
 """tinygrad_xor: a small, exact reverse-mode autodiff engine on NumPy, built to see backprop."""
 
-from .engine import Primitive, Value, no_grad, primitive
-from .gradcheck import GradcheckError, gradcheck
+from . import autograd
+from .engine import Primitive, Value, enable_grad, is_grad_enabled, no_grad, primitive
+from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops import concatenate, maximum, minimum, stack, where
 
-__all__ = ["Value", "no_grad", "primitive", "Primitive", "gradcheck", "GradcheckError"]
+__all__ = ["Value", "no_grad", "enable_grad", "is_grad_enabled", "primitive", "Primitive",
+           "gradcheck", "gradgradcheck", "GradcheckError", "autograd", "grad", "value_and_grad",
+           "jacobian", "hessian", "hvp", "jvp", "where", "maximum", "minimum", "concatenate",
+           "stack"]
 __version__ = "0.1.0"

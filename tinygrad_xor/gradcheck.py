@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, no_grad
+from . import autograd
+from .engine import Value, enable_grad, no_grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 _SHOWN = 64  # Jacobians with at most this many entries are printed whole, else the worst ones
 _WORST = 5
@@ -71,7 +72,7 @@ def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: fl
                             f" (wrap it: Value(...))")
     if not any(x.requires_grad for x in inputs):
         raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
-    saved = [(x.data, x._grad) for x in inputs]
+    saved = [x.data for x in inputs]
     try:
         for x in inputs:
             if type(x.data) is not float:
@@ -98,8 +99,8 @@ def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: fl
             raise
         return False
     finally:
-        for x, (data, grad) in zip(inputs, saved):
-            x.data, x._grad = data, grad
+        for x, data in zip(inputs, saved):
+            x.data = data
     return True
 
 
@@ -129,24 +130,22 @@ def _graph_ids(root: Value) -> set[int]:
 def _analytic_jacobians(outs: list[Value], inputs: tuple[Value, ...]) -> list[list[np.ndarray]]:
     """jac[k][i]: rows are elements of output k, columns elements of input i.
 
-    One backward pass per output element fills the rows of every input at once.
+    One reverse pass (`autograd.grad`, which changes no ``.grad``) per output element fills the
+    rows of every input at once.
     """
     jac = [[np.zeros((out.size, x.size)) for x in inputs] for out in outs]
+    wrt = [x for x in inputs if x.requires_grad]
     for k, out in enumerate(outs):
         if not out.requires_grad:
             continue  # f's output does not depend on any input that requires grad
         for j in range(out.size):
-            for x in inputs:
-                x._grad = None
-            if out.shape == ():
-                out.backward()
-            else:
-                seed = np.zeros(out.size)
-                seed[j] = 1.0
-                out.backward(seed.reshape(out.shape))
+            seed = np.zeros(out.size)
+            seed[j] = 1.0
+            grads = iter(autograd.grad(out, wrt, seed.reshape(out.shape) if out.shape else 1.0,
+                                       allow_unused=True))
             for i, x in enumerate(inputs):
                 if x.requires_grad:
-                    jac[k][i][j] = np.asarray(x.grad, dtype=np.float64).reshape(-1)
+                    jac[k][i][j] = np.asarray(next(grads).data, dtype=np.float64).reshape(-1)
     return jac
 
 
@@ -228,16 +227,18 @@ def _check_fast(f: Callable[..., Any], inputs: tuple[Value, ...], outs: list[Val
     """Check u^T J v for one random u over the outputs and one random v per input."""
     us: list[Any] = [rng.standard_normal(o.shape) if o.shape else float(rng.standard_normal())
                      for o in outs]
-    for x in inputs:
-        x._grad = None
-    for out, u in zip(outs, us):  # gradients accumulate: x.grad = sum_k J_k^T u_k
-        if out.requires_grad:
-            out.backward(u)
+    wrt = [x for x in inputs if x.requires_grad]
+    live = [(out, u) for out, u in zip(outs, us) if out.requires_grad]
+    if live:  # sum_k J_k^T u_k for every input, in one pass
+        grads = autograd.grad([o for o, _ in live], wrt, [u for _, u in live], allow_unused=True)
+    else:
+        grads = tuple(Value(np.zeros_like(x.data) if x.shape else 0.0) for x in wrt)
+    vjps = dict(zip(map(id, wrt), grads))
     for i, x in enumerate(inputs):
         if not x.requires_grad:
             continue
         direction: Any = rng.standard_normal(x.shape) if x.shape else float(rng.standard_normal())
-        analytic = float(np.sum(np.asarray(x.grad, dtype=np.float64) * direction))
+        analytic = float(np.sum(np.asarray(vjps[id(x)].data, dtype=np.float64) * direction))
         x0 = x.data
         x.data = x0 + eps * direction
         plus = _evaluate(f, inputs)
@@ -253,3 +254,46 @@ def _check_fast(f: Callable[..., Any], inputs: tuple[Value, ...], outs: list[Val
                 f"v): analytic {analytic!r}, numeric {numeric!r} (|difference| "
                 f"{abs(analytic - numeric):.6g} > tolerance {atol + rtol * abs(numeric):.3g});"
                 f" run with fast=False to see the output and input element")
+
+
+def gradgradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, seed: int = 0, raise_exception: bool = True) -> bool:
+    """Check the second derivatives of ``f`` at ``inputs`` against central finite differences.
+
+    The first-order gradient, as `autograd.grad` builds it with ``create_graph=True`` (for a
+    tensor output, weighted by a fixed random vector over its elements, as PyTorch's
+    gradgradcheck does), is itself checked with `gradcheck`: its reverse-mode gradient against
+    finite differences of it. A mismatch raises `GradcheckError` naming the input and element.
+    Like `gradcheck`, it changes no data and no ``.grad``.
+    """
+    if not callable(f):
+        raise TypeError(f"gradgradcheck: f must be a function of Values, got {type(f).__name__}")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"gradgradcheck: input {i} must be a Value, got {type(x).__name__}"
+                            f" (wrap it: Value(...))")
+    wrt = [i for i, x in enumerate(inputs) if x.requires_grad]
+    if not wrt:
+        raise ValueError("gradgradcheck: no input requires grad, so there is nothing to check")
+    rng = np.random.default_rng(seed)
+    weights: dict[int, list[Any]] = {}
+
+    def first_derivatives(*xs: Value) -> tuple[Value, ...]:
+        with enable_grad():  # gradcheck evaluates this under no_grad for finite differences
+            out = f(*xs)
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        for k, o in enumerate(outs):
+            if not isinstance(o, Value):
+                raise TypeError(f"gradgradcheck: f must return a Value (or a tuple of Values);"
+                                f" output {k} is {type(o).__name__}")
+        if not weights:  # drawn once, so every evaluation differentiates the same function
+            weights[0] = [rng.standard_normal(o.shape) if o.shape else 1.0 for o in outs]
+        live = [(o, w) for o, w in zip(outs, weights[0]) if o.requires_grad]
+        if not live:
+            return tuple(Value(np.zeros_like(xs[i].data) if xs[i].shape else 0.0)
+                         for i in wrt)
+        return autograd.grad([o for o, _ in live], [xs[i] for i in wrt], [w for _, w in live],
+                             create_graph=True, allow_unused=True)
+
+    return gradcheck(first_derivatives, *inputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

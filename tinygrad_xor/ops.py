@@ -1,289 +1,208 @@
 """The table of primitives: each forward beside its vector-Jacobian product (VJP).
 
-A VJP is a pure function ``vjp(grad, out, *inputs, **params)`` returning one gradient per input.
-It may return a gradient of the broadcast shape; the engine sums it back to the input's shape
-(`engine._reduce_to`), so no rule here thinks about broadcasting. ``scalar=`` gives a faster
-forward for Python floats, used when every input is a scalar Value.
+A VJP is a function ``vjp(grad, out, *inputs, **params)`` returning one gradient per input.
+It may return a gradient of the broadcast shape; the backward pass sums it back to the input's
+shape, so no rule here thinks about broadcasting. Every rule is written once for two kinds of
+arguments: floats and ndarrays in a first-order pass, and Values when a gradient's own graph is
+built (``create_graph=True``). Operators (``grad * out``) work on both; the few helpers below
+(`_reshape`, `_expand`, `_matmul`, ...) call NumPy for arrays and a primitive for Values, so
+every rule is differentiable again, to any order.
 
-Derived operations (div, neg, a Value exponent) are built from primitives and have
-no rule of their own.
+Derived operations (div, neg, a Value exponent, the function `clip` takes) are built from
+primitives and have no rule of their own.
 """
 
 from __future__ import annotations
 
+import builtins
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .engine import Primitive, Value, _lift
+from . import kernels
+from .engine import Primitive, Value, _describe, _lift
 
-# -- scalar forwards that follow NumPy's conventions (inf/nan rather than exceptions) ---------
-
-
-def _exp_scalar(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
+# -- helpers that rules use: NumPy for arrays, a primitive for Values ------------------------
 
 
-def _log_scalar(x: float) -> float:
-    if x > 0:
-        return math.log(x)
-    return -math.inf if x == 0 else math.nan
+def _data(x: Any) -> Any:
+    """The numbers of ``x``: a mask computed from them is a constant of the gradient's graph."""
+    return x.data if type(x) is Value else x
 
 
-def _sigmoid_scalar(x: float) -> float:
-    # Stable: exp() only ever sees a non-positive number, so it cannot overflow.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+def _shape(x: Any) -> tuple[int, ...]:
+    return x.shape if type(x) is Value else np.shape(x)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # 1 / (1 + exp(-x)) is accurate everywhere. exp(-x) overflows for x below about -709 (-88 in
-    # float32); inf then gives 1 / inf = 0, the right answer, so that overflow is not reported.
-    e = np.negative(x)
-    if type(e) is not np.ndarray:  # a 0-d input gives a NumPy scalar
-        e = np.asarray(e)
-    if e.size and e.max() > (709.0 if e.dtype.char == "d" else 88.0):
-        with np.errstate(over="ignore"):
-            np.exp(e, out=e)
-    else:
-        np.exp(e, out=e)
-    e += 1.0
-    return np.divide(1.0, e, out=e)
+def _reshape(g: Any, shape: tuple[int, ...]) -> Any:
+    if type(g) is Value:
+        return g if g.shape == shape else reshape(g, shape=shape)
+    return np.reshape(g, shape)
 
 
-def _pow_scalar(x: float, *, p: float) -> float:
-    try:
-        y = x ** p
-    except (ZeroDivisionError, OverflowError):  # 0.0 ** -1 or 10.0 ** 400: as NumPy does
-        with np.errstate(all="ignore"):
-            return float(np.power(x, p))
-    return y if type(y) is float else math.nan  # a negative base to a fractional power
+def _transpose(g: Any, axes: tuple[int, ...] | None) -> Any:
+    return transpose(g, axes=axes) if type(g) is Value else np.transpose(g, axes)
+
+
+def _swap(x: Any) -> Any:
+    """``x`` with its last two axes swapped."""
+    if type(x) is Value:
+        axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+        return transpose(x, axes=axes)
+    return x.swapaxes(-1, -2)
+
+
+def _insert_axis(x: Any, axis: int) -> Any:
+    shape = list(_shape(x))
+    shape.insert(axis if axis >= 0 else len(shape) + axis + 1, 1)
+    return _reshape(x, tuple(shape))
+
+
+def _remove_axis(x: Any, axis: int) -> Any:
+    shape = list(_shape(x))
+    del shape[axis]
+    return _reshape(x, tuple(shape))
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    if type(a) is Value or type(b) is Value:
+        return matmul(a, b)
+    return kernels.matmul(a, b)
+
+
+def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """``g`` of a reduction over ``axis`` with the reduced axes put back (length 1)."""
+    if axis is None or keepdims:
+        if axis is None and not keepdims and _shape(x):  # reduced to one number
+            return _reshape(g, (1,) * len(_shape(x)))
+        return g
+    if type(g) is not Value:
+        return np.expand_dims(g, axis)
+    shape = list(_shape(x))
+    for i in np.atleast_1d(axis):
+        shape[i] = 1
+    return _reshape(g, tuple(shape))
+
+
+def _broadcast(g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """``g`` repeated to ``shape`` (as a new array, or the `broadcast_to` primitive)."""
+    if type(g) is Value:
+        return g if g.shape == shape else broadcast_to(g, shape=shape)
+    full = np.empty(shape, dtype=dtype)  # filled by broadcasting: cheaper than np.broadcast_to
+    full[...] = g
+    return full
+
+
+def sum_to(g: Value, shape: tuple[int, ...]) -> Value | None:
+    """A Value gradient summed over the axes broadcasting added to ``shape``; None if it can't."""
+    extra = g.ndim - len(shape)
+    if extra < 0:
+        return None
+    if extra:
+        g = sum(g, axis=tuple(range(extra)), keepdims=False)
+    axes = tuple([i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1])
+    if axes:
+        g = sum(g, axis=axes, keepdims=True)
+    return g if g.shape == shape else None
+
+
+def _divide(a: Any, b: Any) -> Any:
+    if type(a) is float and type(b) is float:
+        return kernels.divide_scalar(a, b)
+    return np.divide(a, b) if type(a) is not Value and type(b) is not Value else a / b
+
+
+def _power(x: Any, q: float) -> Any:
+    if type(x) is Value:
+        return pow(x, p=q)
+    return kernels.pow_scalar(x, q) if type(x) is float else np.power(x, q)
+
+
+def _unary(name: str, x: Any) -> Any:
+    """``np.<name>(x)`` for an array, its float kernel for a float, the method for a Value."""
+    if type(x) is Value:
+        return getattr(x, name)()
+    if type(x) is float:
+        return getattr(kernels, name + "_scalar")(x)
+    return getattr(np, name)(x)
+
+
+def _select(cond: Any, g: Any) -> Any:
+    """``g`` where ``cond`` holds, 0 elsewhere (no NaN from inf * 0)."""
+    if type(g) is Value:
+        return where(cond, g, 0.0)
+    out = np.where(cond, g, 0.0)
+    return float(out) if out.ndim == 0 else out
+
+
+# -- rules ----------------------------------------------------------------------------------
 
 
 def _pow_vjp(grad: Any, out: Any, x: Any, *, p: float) -> tuple[Any]:
-    # d/dx x**p = p * x**(p - 1); for the common p = 2 that is 2x, with no power call
-    d = 2.0 * x if p == 2 else p * np.power(x, p - 1)
-    d *= grad  # d is new: multiplying in place saves one big temporary
+    # d/dx x**p = p * x**(p - 1); for the common p = 2 that is 2x; for p = 0 it is 0, even at 0
+    if p == 0:
+        return (grad * 0.0,)
+    d = 2.0 * x if p == 2 else p * _power(x, p - 1)
+    d *= grad  # for arrays, d is new: multiplying in place saves one big temporary
     return (d,)
 
 
 def _sigmoid_vjp(grad: Any, out: Any, x: Any) -> tuple[Any]:
     d = 1.0 - out
     d *= out
-    d *= grad  # grad * out * (1 - out), with one temporary instead of three
+    d *= grad  # grad * out * (1 - out), with one temporary instead of three (for arrays)
     return (d,)
 
 
-# -- elementwise operations on big broadcast operands -----------------------------------------
-
-#: Results of at least this many elements, with an operand repeated along an inner axis, are
-#: computed from an expanded copy of that operand (see `_spread`).
-SPREAD_MIN = 4096
-
-
-def _spread(ufunc: np.ufunc) -> Any:
-    """``ufunc(a, b)``, faster when a big result repeats one operand along an inner axis.
-
-    NumPy walks (10000, 4, 2) + (10000, 1, 2) two elements at a time, about 10x slower than
-    adding two arrays of one shape. Repeating the smaller operand first (np.repeat copies whole
-    blocks) and then applying ``ufunc`` to equal shapes, into the repeated copy, is about 5x
-    faster, with the same numbers.
-    """
-    def forward(a: Any, b: Any) -> Any:
-        if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == b.ndim > 1
-                and a.shape != b.shape and (a.size >= SPREAD_MIN or b.size >= SPREAD_MIN)):
-            big, small = (a, b) if a.size >= b.size else (b, a)
-            axes = [i for i in range(1, big.ndim) if small.shape[i] == 1 < big.shape[i]]
-            same = all(small.shape[i] == big.shape[i] for i in range(big.ndim) if i not in axes)
-            # NumPy's inner loop runs over the axes after the last broadcast one: worth it only
-            # when that run is short (a broadcast last axis is already a fast stride-0 loop)
-            if axes and same and 1 < math.prod(big.shape[axes[-1] + 1:]) <= 16:
-                for i in axes:
-                    small = np.repeat(small, big.shape[i], axis=i)
-                out = small if small.dtype == big.dtype else None  # no second big temporary
-                return ufunc(*((big, small) if big is a else (small, big)), out=out)
-        return ufunc(a, b)
-
-    forward.__name__ = ufunc.__name__
-    return forward
-
-
-# -- sums over a short axis (the engine's reduction of stacked bias gradients) --------------
-
-
-def sum_axis(g: np.ndarray, axis: int) -> np.ndarray:
-    """``g.sum(axis=axis, keepdims=True)``, fast for a short axis with few entries after it.
-
-    NumPy sums the axis of length 4 of a (10000, 4, 2) array 2 entries at a time (about 15x
-    slower than need be); here each output column is summed over whole (10000,) slices, in the
-    same order, l = 0, 1, ... (used for bias gradients of many stacked small networks).
-    """
-    n = g.shape[axis]
-    inner = math.prod(g.shape[axis + 1:])
-    outer = g.size // (n * inner) if n * inner else 0
-    if not (1 < n and n * inner <= 32 and outer >= 64 * n * inner and g.flags.c_contiguous):
-        return g.sum(axis=axis, keepdims=True)
-    src = g.reshape(outer, n, inner)
-    out = np.empty((outer, 1, inner), dtype=g.dtype)
-    for j in range(inner):
-        column = out[:, 0, j]
-        np.add(src[:, 0, j], src[:, 1, j], out=column)
-        for i in range(2, n):
-            column += src[:, i, j]
-    return out.reshape(g.shape[:axis] + (1,) + g.shape[axis + 1:])
-
-
-# -- matmul with np.matmul's 1-D and batched rules ------------------------------------------
-
-#: Stacks of at least this many matrices, each product of which takes at most this many
-#: multiplications (m * k * n), are multiplied entry by entry (see `_matmul`).
-SMALL_MATMUL = 64
-
-
-def _matmul(a: Any, b: Any) -> Any:
-    """np.matmul, with faster kernels for large stacks of tiny matrices.
-
-    NumPy multiplies a stack one small matrix at a time. For tiny ones (XOR's 2x2 layers, 10,000
-    networks at once) one matrix times a stack, or a stack times one matrix, is one BLAS
-    product; two stacks are multiplied by looping over the m * n output entries and the k terms
-    of each, each step one NumPy operation over the whole stack: out[..., i, j] = sum_l
-    a[..., i, l] * b[..., l, j], summed in order l = 0, 1, ... (equal to np.matmul up to
-    rounding).
-    """
-    if (type(a) is np.ndarray and type(b) is np.ndarray and (a.ndim > 2 or b.ndim > 2)
-            and a.ndim >= 2 and b.ndim >= 2):
-        (m, k), n = a.shape[-2:], b.shape[-1]
-        work = m * k * n
-        if 0 < work <= SMALL_MATMUL and b.shape[-2] == k:
-            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-            if math.prod(batch) >= SMALL_MATMUL * work:
-                if a.ndim == 2:  # one matrix times a stack (XOR's inputs times 10,000 layers)
-                    return _shared_times_stack(a, b)
-                if b.ndim == 2:  # a stack times one matrix: all the stack's rows at once
-                    return (a.reshape(-1, k) @ b).reshape(a.shape[:-1] + (n,))
-                out = np.empty(batch + (m, n), dtype=np.result_type(a, b))
-                for i in range(m):
-                    for j in range(n):
-                        entry = out[..., i, j]
-                        np.multiply(a[..., i, 0], b[..., 0, j], out=entry)
-                        for term in range(1, k):
-                            entry += a[..., i, term] * b[..., term, j]
-                return out
-    return np.matmul(a, b)
-
-
-def _shared_times_stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for one (m, k) matrix a and a stack b of (k, n) matrices, as one BLAS product.
-
-    out[..., i, j] = sum_l a[i, l] * b[..., l, j]. With each matrix of b flattened to a row of
-    k * n entries, that is the rows times kron(a.T, I_n), a (k * n, m * n) matrix: one product
-    over the whole stack instead of m * n * k NumPy operations (about 5x faster for XOR's).
-    """
-    (m, k), n = a.shape, b.shape[-1]
-    rows = b.reshape(-1, k * n)
-    spread = np.kron(a.T, np.eye(n, dtype=a.dtype))
-    return (rows @ spread).reshape(b.shape[:-2] + (m, n))
-
-
-def _as_matrices(grad: Any, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any, Any]:
-    """grad, a and b with 1-D operands made 2-D, as np.matmul treats them."""
-    g = np.asarray(grad)
-    if a.ndim == 1:
-        a, g = a[None, :], g[..., None, :]          # (k,) -> (1, k)
-    if b.ndim == 1:
-        b, g = b[:, None], g[..., None]             # (k,) -> (k, 1)
-    return g, a, b
-
-
-def _matmul_vjp_a(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
-    if a.ndim == 2 and b.ndim == 2:  # the common case, with none of the reshaping below
-        return np.matmul(grad, b.T)
-    if a.ndim == 1 and b.ndim == 1:
+def _matmul_vjp_a(grad: Any, out: Any, a: Any, b: Any) -> Any:
+    na, nb = len(_shape(a)), len(_shape(b))
+    if na == 2 and nb == 2:  # the common case, with none of the reshaping below
+        return _matmul(grad, _swap(b))
+    if na == 1 and nb == 1:
         return grad * b
-    g, _, b2 = _as_matrices(grad, a, b)
-    ga = _matmul(g, b2.swapaxes(-1, -2))
-    return ga[..., 0, :] if a.ndim == 1 else ga
+    g = _insert_axis(grad, -2) if na == 1 else grad   # (k,) is a (1, k) row
+    g = _insert_axis(g, -1) if nb == 1 else g         # (k,) is a (k, 1) column
+    b2 = _insert_axis(b, -1) if nb == 1 else b
+    ga = _matmul(g, _swap(b2))
+    return _remove_axis(ga, -2) if na == 1 else ga
 
 
-def _matmul_vjp_b(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> Any:
-    if a.ndim == 2 and b.ndim == 2:
-        return np.matmul(a.T, grad)
-    if a.ndim == 1 and b.ndim == 1:
+def _matmul_vjp_b(grad: Any, out: Any, a: Any, b: Any) -> Any:
+    na, nb = len(_shape(a)), len(_shape(b))
+    if na == 2 and nb == 2:
+        return _matmul(_swap(a), grad)
+    if na == 1 and nb == 1:
         return grad * a
-    g, a2, _ = _as_matrices(grad, a, b)
-    gb = _matmul(a2.swapaxes(-1, -2), g)
-    return gb[..., 0] if b.ndim == 1 else gb
-
-
-def _matmul_vjp(grad: Any, out: Any, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any]:
-    return _matmul_vjp_a(grad, out, a, b), _matmul_vjp_b(grad, out, a, b)
-
-
-# -- reductions and shapes --------------------------------------------------------------------
-
-
-def _expand(grad: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """Put back the reduced axes of ``grad`` so it broadcasts against ``x``."""
-    if axis is None or keepdims:
-        return grad
-    return np.expand_dims(grad, axis)
-
-
-def _reduce(ufunc: np.ufunc, x: Any, axis: Any, keepdims: bool) -> Any:
-    # ufunc.reduce skips np.sum's Python-level dispatch: about 3 us less per call on a tiny array
-    if type(x) is np.ndarray:
-        if axis is None and not keepdims:  # a scalar Value holds a float
-            return float(ufunc.reduce(x, axis=None))
-        return ufunc.reduce(x, axis=axis, keepdims=keepdims)
-    return ufunc.reduce(np.asarray(x), axis=axis, keepdims=keepdims)
+    g = _insert_axis(grad, -2) if na == 1 else grad
+    g = _insert_axis(g, -1) if nb == 1 else g
+    a2 = _insert_axis(a, -2) if na == 1 else a
+    gb = _matmul(_swap(a2), g)
+    return _remove_axis(gb, -1) if nb == 1 else gb
 
 
 def _sum_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
-    if type(x) is float:
+    if not _shape(x):
         return (grad,)
-    full = np.empty_like(x)  # filled by broadcasting: cheaper than np.broadcast_to
-    full[...] = _expand(grad, x, axis, keepdims)
-    return (full,)
-
-
-def _count(x: Any, axis: Any) -> int:
-    """How many entries of ``x`` each result of a reduction over ``axis`` covers."""
-    if type(x) is float or axis is None:
-        return 1 if type(x) is float else x.size
-    return math.prod([x.shape[i] for i in np.atleast_1d(axis)])
-
-
-def _mean(x: Any, *, axis: Any, keepdims: bool) -> Any:
-    return _reduce(np.add, x, axis, keepdims) / _count(x, axis)
+    return (_broadcast(_expand(grad, x, axis, keepdims), _shape(x), _data(x).dtype),)
 
 
 def _mean_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
-    return _sum_vjp(grad / _count(x, axis), out, x, axis=axis, keepdims=keepdims)
+    n = kernels.count(_data(x), axis)
+    return _sum_vjp(grad / n if n else grad * 0.0, out, x, axis=axis, keepdims=keepdims)
 
 
 def _max_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
     # Ties: every maximal entry gets an equal share, so the shares add up to grad.
-    top = np.asarray(x) == _expand(out, x, axis, keepdims)
+    xd = np.asarray(_data(x))
+    top = xd == _expand(np.asarray(_data(out)), xd, axis, keepdims)
     share = top / np.sum(top, axis=axis, keepdims=True)
     return (share * _expand(grad, x, axis, keepdims),)
 
 
-def _reshape(x: Any, *, shape: tuple[int, ...]) -> Any:
-    return np.reshape(x, shape)
-
-
-def _transpose(x: Any, *, axes: tuple[int, ...] | None) -> Any:
-    return np.transpose(x, axes)
-
-
 def _transpose_vjp(grad: Any, out: Any, x: Any, *, axes: tuple[int, ...] | None) -> tuple[Any]:
-    return (np.transpose(grad, None if axes is None else np.argsort(axes)),)
+    return (_transpose(grad, None if axes is None else tuple(np.argsort(axes).tolist())),)
 
 
 def _getitem(x: Any, *, index: Any) -> Any:
@@ -292,84 +211,280 @@ def _getitem(x: Any, *, index: Any) -> Any:
     return x[index]
 
 
-def _is_basic(index: Any) -> bool:
-    """True for indices made of ints, slices, None and ...: each element is picked at most once."""
-    parts = index if type(index) is tuple else (index,)
-    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
-               for i in parts)
+def _getitem_vjp(grad: Any, out: Any, x: Any, *, index: Any) -> tuple[Any]:
+    if type(grad) is Value:
+        return (scatter(grad, shape=_shape(x), index=index),)
+    return (kernels.scatter(grad, np.shape(x), np.asarray(x).dtype, index),)
 
 
-def _getitem_vjp(grad: Any, out: Any, x: np.ndarray, *, index: Any) -> tuple[Any]:
-    full = np.zeros_like(x)
-    if _is_basic(index):
-        full[index] = grad
-    else:
-        np.add.at(full, index, grad)  # repeated integer indices accumulate
-    return (full,)
+def _scatter(g: Any, *, shape: tuple[int, ...], index: Any) -> Any:
+    return kernels.scatter(g, shape, np.result_type(g), index)
+
+
+def _clip_vjp(grad: Any, out: Any, x: Any, *, lo: Any, hi: Any) -> tuple[Any]:
+    xd = _data(x)
+    inside = (True if lo is None else xd >= lo) & (True if hi is None else xd <= hi)
+    return (grad * inside,)
+
+
+def _maximum_vjp(grad: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    # Ties share the gradient equally, as in `max`.
+    ad, bd = _data(a), _data(b)
+    wa = (ad > bd) + 0.5 * (ad == bd)
+    return grad * wa, grad * (1.0 - wa)
+
+
+def _minimum_vjp(grad: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    ad, bd = _data(a), _data(b)
+    wa = (ad < bd) + 0.5 * (ad == bd)
+    return grad * wa, grad * (1.0 - wa)
+
+
+def _where_vjp(grad: Any, out: Any, a: Any, b: Any, *, cond: np.ndarray) -> tuple[Any, Any]:
+    return _select(cond, grad), _select(~cond, grad)
+
+
+def _pieces(grad: Any, axis: int, sizes: list[int]) -> tuple[Any, ...]:
+    """``grad`` cut along ``axis`` into consecutive pieces of the given lengths."""
+    ndim = len(_shape(grad))
+    axis = axis % ndim
+    pieces, start = [], 0
+    for n in sizes:
+        index = (slice(None),) * axis + (slice(start, start + n),)
+        pieces.append(getitem(grad, index=index) if type(grad) is Value else grad[index])
+        start += n
+    return tuple(pieces)
+
+
+def _concatenate_vjp(grad: Any, out: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
+    return _pieces(grad, axis, [_shape(x)[axis] for x in xs])
+
+
+def _stack_vjp(grad: Any, out: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
+    axis = axis % len(_shape(grad))
+    index = (slice(None),) * axis
+    if type(grad) is Value:
+        return tuple(getitem(grad, index=index + (i,)) for i in range(len(xs)))
+    return tuple(grad[index + (i,)] for i in range(len(xs)))
+
+
+def _sign(x: Any) -> Any:
+    return np.sign(x) if type(x) is not float else float((x > 0) - (x < 0))
 
 
 # -- the table ------------------------------------------------------------------------------
 
-add = Primitive(_spread(np.add), lambda grad, out, a, b: (grad, grad),
-                name="add", scalar=lambda a, b: a + b)
-sub = Primitive(_spread(np.subtract), lambda grad, out, a, b: (grad, -grad),
-                name="sub", scalar=lambda a, b: a - b)
-mul = Primitive(_spread(np.multiply), lambda grad, out, a, b: (grad * b, grad * a),
-                name="mul", scalar=lambda a, b: a * b)
-pow = Primitive(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
-                name="pow", scalar=_pow_scalar)
-matmul = Primitive(_matmul, _matmul_vjp, name="matmul",
-                   vjps=(_matmul_vjp_a, _matmul_vjp_b))  # one rule per operand: skip constants
-relu = Primitive(lambda x: np.maximum(x, 0),
-                 lambda grad, out, x: (grad * (x > 0),),  # the kink at 0 gets gradient 0
-                 name="relu", scalar=lambda x: 0.0 if x <= 0 else x)
-sigmoid = Primitive(_sigmoid, _sigmoid_vjp,
-                    name="sigmoid", scalar=_sigmoid_scalar)
-tanh = Primitive(np.tanh, lambda grad, out, x: (grad * (1 - out * out),),
-                 name="tanh", scalar=math.tanh)
-exp = Primitive(np.exp, lambda grad, out, x: (grad * out,), name="exp", scalar=_exp_scalar)
-log = Primitive(np.log, lambda grad, out, x: (np.divide(grad, x),), name="log",
-                scalar=_log_scalar)
-sum = Primitive(lambda x, *, axis, keepdims: _reduce(np.add, x, axis, keepdims), _sum_vjp,
-                name="sum")
-mean = Primitive(_mean, _mean_vjp, name="mean")
-max = Primitive(lambda x, *, axis, keepdims: _reduce(np.maximum, x, axis, keepdims), _max_vjp,
-                name="max")
-reshape = Primitive(_reshape, lambda grad, out, x, *, shape: (np.reshape(grad, np.shape(x)),),
-                    name="reshape")
-transpose = Primitive(_transpose, _transpose_vjp, name="transpose")
-getitem = Primitive(_getitem, _getitem_vjp, name="getitem")
+
+def _op(forward: Any, vjp: Any = None, *, name: str, **kwargs: Any) -> Primitive:
+    return Primitive(forward, vjp, name=name, builtin=True, **kwargs)
+
+
+add = _op(kernels.spread(np.add), lambda grad, out, a, b: (grad, grad),
+          name="add", scalar=lambda a, b: a + b)
+sub = _op(kernels.spread(np.subtract), lambda grad, out, a, b: (grad, -grad),
+          name="sub", scalar=lambda a, b: a - b)
+mul = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad * b, grad * a),
+          name="mul", scalar=lambda a, b: a * b)
+pow = _op(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
+          name="pow", scalar=kernels.pow_scalar)
+matmul = _op(kernels.matmul, name="matmul",
+             vjps=(_matmul_vjp_a, _matmul_vjp_b))  # one rule per operand: skip constants
+relu = _op(lambda x: np.maximum(x, 0),
+           lambda grad, out, x: (grad * (_data(x) > 0),),  # the kink at 0 gets gradient 0
+           name="relu", scalar=lambda x: 0.0 if x <= 0 else x)
+sigmoid = _op(kernels.sigmoid, _sigmoid_vjp, name="sigmoid", scalar=kernels.sigmoid_scalar)
+tanh = _op(np.tanh, lambda grad, out, x: (grad * (1.0 - out * out),),
+           name="tanh", scalar=math.tanh)
+exp = _op(np.exp, lambda grad, out, x: (grad * out,), name="exp", scalar=kernels.exp_scalar)
+log = _op(np.log, lambda grad, out, x: (_divide(grad, x),), name="log",
+          scalar=kernels.log_scalar)
+abs = _op(np.abs, lambda grad, out, x: (grad * _sign(_data(x)),),  # |x|' at 0 is taken as 0
+          name="abs", scalar=builtins.abs)
+sqrt = _op(np.sqrt, lambda grad, out, x: (_divide(grad, 2.0 * out),), name="sqrt",
+           scalar=kernels.sqrt_scalar)
+sin = _op(np.sin, lambda grad, out, x: (grad * _unary("cos", x),), name="sin",
+          scalar=kernels.sin_scalar)
+cos = _op(np.cos, lambda grad, out, x: (-(grad * _unary("sin", x)),), name="cos",
+          scalar=kernels.cos_scalar)
+clip = _op(lambda x, *, lo, hi: np.clip(x, lo, hi), _clip_vjp, name="clip",
+           scalar=lambda x, *, lo, hi: float(np.clip(x, lo, hi)))
+maximum_ = _op(np.maximum, _maximum_vjp, name="maximum", scalar=builtins.max)
+minimum_ = _op(np.minimum, _minimum_vjp, name="minimum", scalar=builtins.min)
+where_ = _op(lambda a, b, *, cond: np.where(cond, a, b), _where_vjp, name="where")
+sum = _op(lambda x, *, axis, keepdims: kernels.reduce(np.add, x, axis, keepdims), _sum_vjp,
+          name="sum")
+mean = _op(lambda x, *, axis, keepdims: kernels.mean(x, axis, keepdims), _mean_vjp,
+           name="mean")
+max = _op(lambda x, *, axis, keepdims: kernels.reduce(np.maximum, x, axis, keepdims), _max_vjp,
+          name="max")
+reshape = _op(lambda x, *, shape: np.reshape(x, shape),
+              lambda grad, out, x, *, shape: (_reshape(grad, _shape(x)),), name="reshape")
+transpose = _op(lambda x, *, axes: np.transpose(x, axes), _transpose_vjp, name="transpose")
+getitem = _op(_getitem, _getitem_vjp, name="getitem")
+concatenate_ = _op(lambda *xs, axis: np.concatenate(xs, axis=axis), _concatenate_vjp,
+                   name="concatenate")
+stack_ = _op(lambda *xs, axis: np.stack(xs, axis=axis), _stack_vjp, name="stack")
+# Two rules of other rules: repeating a gradient (sum's) and scattering it (getitem's).
+broadcast_to = _op(lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
+                   lambda grad, out, x, *, shape: (grad,),  # the engine sums it back to x
+                   name="broadcast_to")
+scatter = _op(_scatter, lambda grad, out, g, *, shape, index: (getitem(grad, index=index),),
+              name="scatter")
 
 #: Every primitive above, by name: the gradient tests walk this table.
 PRIMITIVES: dict[str, Primitive] = {
-    p.name: p for p in (add, sub, mul, pow, matmul, relu, sigmoid, tanh, exp, log, sum, mean, max,
-                        reshape, transpose, getitem)
+    p.name: p for p in (add, sub, mul, pow, matmul, relu, sigmoid, tanh, exp, log, abs, sqrt,
+                        sin, cos, clip, maximum_, minimum_, where_, sum, mean, max, reshape,
+                        transpose, getitem, concatenate_, stack_, broadcast_to, scatter)
 }
 
-# -- derived operations: compositions of primitives -----------------------------------------
+# -- derived operations and the functions of the public API ----------------------------------
 
 
 def neg(a: Any) -> Value:
-    """-a, as a * -1 (a constant is negated at once: it would record no graph anyway)."""
-    a = _lift(a)
-    if not a.requires_grad:
-        return _lift(-a.data)
-    return mul.call2(a, -1.0)
+    """-a, as a * -1."""
+    return mul(a, -1.0)
 
 
 def div(a: Any, b: Any) -> Value:
     """a / b, as a * b ** -1."""
-    return mul.call2(a, pow(b, p=-1.0))
+    return mul(a, pow(b, p=-1.0))
 
 
 def power(a: Any, b: Any) -> Value:
     """a ** b: a number exponent is the `pow` primitive; a Value exponent is exp(b * log(a))."""
-    if isinstance(b, Value) or isinstance(b, (np.ndarray, list, tuple)):
+    if type(b) is float or type(b) is int or (
+            isinstance(b, (np.integer, np.floating)) and not isinstance(b, bool)):
+        return pow(a, p=float(b))
+    if isinstance(b, (Value, np.ndarray, list, tuple)):
         a = _lift(a)
         if np.any(np.asarray(a.data) <= 0):
             raise ValueError("a ** b with a Value or array exponent needs a positive base "
                              f"(it is exp(b * log(a))); the base has entries <= 0: {a.data!r}")
-        return exp(mul.call2(b, log(a)))
-    if isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
-        return pow(a, p=float(b))
-    raise TypeError(f"unsupported exponent: {type(b).__name__} {b!r}")
+        return exp(mul(b, log(a)))
+    raise TypeError(f"unsupported exponent: {_describe(b)}")
+
+
+def _bound(value: Any, what: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Value):
+        value = value.data
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, np.ndarray)):
+        raise TypeError(f"clip(): {what} must be a number or an array, got {_describe(value)}")
+    if np.any(np.isnan(value)):
+        raise ValueError(f"clip(): {what} is NaN")
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+
+
+def clip_value(x: Any, lo: Any = None, hi: Any = None) -> Value:
+    """x limited to [lo, hi] (either may be None); gradient 1 inside, bounds included."""
+    lo, hi = _bound(lo, "lo"), _bound(hi, "hi")
+    if lo is None and hi is None:
+        raise ValueError("clip(): give lo, hi or both")
+    if lo is not None and hi is not None and np.any(np.asarray(lo) > np.asarray(hi)):
+        raise ValueError(f"clip(): lo ({lo}) is above hi ({hi})")
+    return clip(x, lo=lo, hi=hi)
+
+
+def where(cond: Any, a: Any, b: Any) -> Value:
+    """``a`` where ``cond`` holds, else ``b`` (broadcast); no gradient flows to ``cond``."""
+    if isinstance(cond, Value):
+        cond = cond.data
+    mask = np.asarray(cond)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"where(): cond must be a boolean array, got dtype {mask.dtype}")
+    return where_(a, b, cond=mask)
+
+
+def maximum(a: Any, b: Any) -> Value:
+    """Elementwise maximum (broadcast); ties share the gradient equally."""
+    return maximum_(a, b)
+
+
+def minimum(a: Any, b: Any) -> Value:
+    """Elementwise minimum (broadcast); ties share the gradient equally."""
+    return minimum_(a, b)
+
+
+def _sequence(values: Any, what: str) -> list[Any]:
+    if isinstance(values, (Value, np.ndarray)) or not isinstance(values, Sequence):
+        raise TypeError(f"{what}() needs a list or tuple of Values or arrays, got "
+                        f"{_describe(values)}")
+    if not values:
+        raise ValueError(f"{what}() needs at least one Value")
+    return list(values)
+
+
+def _axis(axis: Any, what: str) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{what}(): axis must be an int, got {_describe(axis)}")
+    return int(axis)
+
+
+def concatenate(values: Sequence[Any], axis: int = 0) -> Value:
+    """Join Values along an existing axis, as ``np.concatenate``."""
+    return concatenate_(*_sequence(values, "concatenate"), axis=_axis(axis, "concatenate"))
+
+
+def stack(values: Sequence[Any], axis: int = 0) -> Value:
+    """Join Values of one shape along a new axis, as ``np.stack``."""
+    return stack_(*_sequence(values, "stack"), axis=_axis(axis, "stack"))
+
+
+# -- checks of the arguments of reductions and shapes ----------------------------------------
+
+
+def reduction_params(what: str, x: Value, axis: Any, keepdims: Any) -> dict[str, Any]:
+    """``axis`` (None, an int or a tuple of ints, negative ones counted from the end) checked
+    against ``x`` and normalised to non-negative ints; ``keepdims`` a bool."""
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{what}(): keepdims must be True or False, got {_describe(keepdims)}")
+    if axis is not None:
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        ndim = x.ndim
+        norm = []
+        for a in axes:
+            if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+                raise TypeError(f"{what}(): axis must be None, an int or a tuple of ints, got "
+                                f"{_describe(axis)}")
+            if not -ndim <= a < ndim:
+                raise ValueError(f"{what}(): axis {a} is out of range for a Value of shape "
+                                 f"{x.shape}")
+            norm.append(int(a) % ndim)
+        if len(set(norm)) != len(norm):
+            raise ValueError(f"{what}(): axis {axis} repeats an axis")
+        axis = norm[0] if not isinstance(axis, (tuple, list)) else tuple(norm)
+    if what == "max" and x.size == 0:
+        raise ValueError(f"max(): a Value of shape {x.shape} has no elements to take the "
+                         f"maximum of")
+    return {"axis": axis, "keepdims": bool(keepdims)}
+
+
+def check_shape(what: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """A shape argument as a tuple of ints (one of them may be -1)."""
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{what}(): the shape must be ints, got {shape!r}")
+        if n < -1:
+            raise ValueError(f"{what}(): negative length {n} in shape {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def check_axes(x: Value, axes: tuple[Any, ...]) -> tuple[int, ...] | None:
+    """The axes of a transpose as a permutation of non-negative ints (None: reverse them)."""
+    if not axes:
+        return None
+    ndim = x.ndim
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"transpose(): axes must be ints, got {axes!r}")
+    norm = tuple(int(a) % ndim if -ndim <= a < ndim else ndim for a in axes) if ndim else ()
+    if len(axes) != ndim or sorted(norm) != list(range(ndim)):
+        raise ValueError(f"transpose(): axes {axes!r} are not a permutation of the {ndim} axes "
+                         f"of a Value of shape {x.shape}")
+    return norm
+
+
+__all__ = ["PRIMITIVES", "where", "maximum", "minimum", "concatenate", "stack", "sum_to", "neg",
+           "div", "power"]

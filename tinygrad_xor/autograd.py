@@ -1,0 +1,80 @@
+"""``autograd.grad``: gradients as return values, to any order (as ``torch.autograd.grad``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .backward import backprop, seed
+from .engine import Value, _describe
+
+__all__ = ["grad"]
+
+
+def _values(xs: Any, what: str) -> tuple[Value, ...]:
+    if isinstance(xs, Value):
+        return (xs,)
+    if isinstance(xs, Sequence) and not isinstance(xs, str) and xs:
+        for i, x in enumerate(xs):
+            if not isinstance(x, Value):
+                raise TypeError(f"autograd.grad(): {what} {i} must be a Value, got "
+                                f"{_describe(x)}")
+        return tuple(xs)
+    raise TypeError(f"autograd.grad(): {what}s must be a Value or a non-empty sequence of "
+                    f"Values, got {_describe(xs)}")
+
+
+def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
+         grad_outputs: Any = None, *, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Value, ...]:
+    """The gradients of ``outputs`` with respect to each of ``inputs``, one Value per input.
+
+    ``grad_outputs`` (one per output: data or Values) weights the outputs; it may be left out
+    for outputs of one element. No ``.grad`` changes. With ``create_graph=True`` the gradients
+    have their own graph, which depends on the inputs, so they can be differentiated again. An
+    input the outputs do not depend on raises ValueError unless ``allow_unused=True``, which
+    gives it a zero gradient.
+    """
+    outs = _values(outputs, "output")
+    ins = _values(inputs, "input")
+    if not isinstance(create_graph, (bool, np.bool_)):
+        raise TypeError(f"autograd.grad(): create_graph must be True or False, got "
+                        f"{_describe(create_graph)}")
+    if grad_outputs is None:
+        weights: Sequence[Any] = [None] * len(outs)
+    elif isinstance(grad_outputs, Sequence) and not isinstance(grad_outputs, str) and (
+            len(outs) > 1 or isinstance(outputs, Sequence)):
+        weights = list(grad_outputs)
+    else:
+        weights = [grad_outputs]
+    if len(weights) != len(outs):
+        raise ValueError(f"autograd.grad(): {len(weights)} grad_outputs for {len(outs)} outputs")
+    seeds = []
+    for k, (out, w) in enumerate(zip(outs, weights)):
+        if w is None and out.size == 1 and out.shape != ():
+            w = np.ones(out.shape)
+        what = f"autograd.grad() output {k}"
+        if create_graph and isinstance(w, Value):
+            if w.shape != out.shape:
+                raise ValueError(f"{what}: grad_outputs has shape {w.shape}, the output has "
+                                 f"shape {out.shape}")
+            seeds.append(w)
+            continue
+        s = seed(out, w, what)
+        seeds.append(Value(s, requires_grad=False) if create_graph else s)
+    grads = backprop(outs, tuple(seeds), create_graph=bool(create_graph))
+    result = []
+    for i, x in enumerate(ins):
+        g = grads.get(x)
+        if g is None:
+            if not allow_unused:
+                raise ValueError(f"autograd.grad(): the outputs do not depend on input {i} "
+                                 f"({'it does not require grad' if not x.requires_grad else x!r})"
+                                 f"; pass allow_unused=True for a zero gradient")
+            g = np.zeros_like(x.data) if x.shape else 0.0
+        if not isinstance(g, Value):
+            g = Value(g, requires_grad=False)  # a copy: pass arrays may be shared
+        result.append(g)
+    return tuple(result)
