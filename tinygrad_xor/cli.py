@@ -14,12 +14,12 @@ from collections.abc import Sequence
 # sub-command -> (module, function); the function takes the parsed arguments and returns an
 # exit status.
 COMMANDS = {
-    "train": ("tinygrad_xor.recipes", "train_command"),
-    "check": ("tinygrad_xor.blogcheck", "check_command"),
-    "draw": ("tinygrad_xor.viz", "draw_command"),
-    "sweep": ("tinygrad_xor.sweep", "sweep_command"),
+    "train": ("tinygrad_xor.xor.recipes", "train_command"),
+    "check": ("tinygrad_xor.xor.blogcheck", "check_command"),
+    "draw": ("tinygrad_xor.xor.draw", "draw_command"),
+    "sweep": ("tinygrad_xor.xor.sweep", "sweep_command"),
     "bench": ("tinygrad_xor.bench", "bench_command"),
-    "demo": ("tinygrad_xor.demo", "demo_command"),
+    "demo": ("tinygrad_xor.xor.demo", "demo_command"),
 }
 
 
@@ -32,7 +32,7 @@ def _positive_int(text: str) -> int:
 
 def _recipe(name: str) -> str:
     """An argparse type: a known recipe name, else a usage error that lists them."""
-    from .recipes import RECIPES
+    from .xor.recipes import RECIPES
 
     if name not in RECIPES:
         raise argparse.ArgumentTypeError(f"unknown recipe {name!r}; choose from: "
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train XOR with a recipe and print the truth table",
                        description="Train the XOR network with a recipe and print the final "
                                    "truth table and loss.")
-    from .recipes import RECIPES
+    from .xor.recipes import RECIPES
 
     recipes = ", ".join(RECIPES)
     p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
