@@ -1,7 +1,9 @@
-"""The `tinygrad-xor` command line: train, check, draw, sweep, bench, demo.
+"""The `tinygrad-xor` command line: train, check, draw, sweep, demo.
 
-Each sub-command's work lives in the module that owns it; this file only parses arguments,
-and imports a sub-command's module when that sub-command runs, so `--help` stays fast.
+The top layer: it stands on the XOR study (`tinygrad_xor.xor`) and nothing imports it. Each
+sub-command's work lives in the study module that owns it; this file only parses arguments.
+Building the parser imports `tinygrad_xor.xor.recipes` (and with it the library) for the
+recipe names; a sub-command's own module is imported only when that sub-command runs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ COMMANDS = {
     "check": ("tinygrad_xor.xor.blogcheck", "check_command"),
     "draw": ("tinygrad_xor.xor.draw", "draw_command"),
     "sweep": ("tinygrad_xor.xor.sweep", "sweep_command"),
-    "bench": ("tinygrad_xor.bench", "bench_command"),
     "demo": ("tinygrad_xor.xor.demo", "demo_command"),
 }
 
@@ -40,24 +41,12 @@ def _recipe(name: str) -> str:
     return name
 
 
-def _workloads(text: str) -> str:
-    """An argparse type: comma-separated known workload ids (any case), else a usage error."""
-    from .bench import WORKLOADS
-
-    ids = [w.strip().upper() for w in text.split(",") if w.strip()]
-    unknown = [w for w in ids if w not in WORKLOADS]
-    if unknown or not ids:
-        raise argparse.ArgumentTypeError(f"unknown workload {', '.join(unknown) or repr(text)}; "
-                                         f"choose from: {', '.join(WORKLOADS)}")
-    return ",".join(ids)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
         prog="tinygrad-xor",
         description="See and check backpropagation on the XOR network: train it, check the "
-                    "blog's gradients against autograd, draw its graphs, benchmark the engine.")
+                    "blog's gradients against autograd, draw its graphs.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -101,25 +90,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training steps per network (default: the recipe's own)")
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="write a plot of the final losses (needs the 'plot' extra)")
-
-    p = sub.add_parser("bench", help="run the benchmark and print its table",
-                       description="Run the benchmark workloads against the reference tools "
-                                   "that are installed and print one table of median times "
-                                   "and ratios.")
-    p.add_argument("--quick", action="store_true",
-                   help="smaller sizes and fewer steps: a run of about a minute")
-    p.add_argument("--repeat", type=_positive_int, default=5, metavar="N",
-                   help="timed rounds per workload (default: 5)")
-    p.add_argument("--workloads", type=_workloads, default=None, metavar="W1,W2,...",
-                   help="comma-separated workloads to run (default: all)")
-    p.add_argument("--no-memory", action="store_true",
-                   help="skip the 100,000-step XOR memory-growth check")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="threads for PyTorch and NumPy's BLAS (default: their own choice); "
-                        "1 is fairer on a busy machine")
-    p.add_argument("--system-malloc", action="store_true",
-                   help="leave glibc's malloc as it is (by default the benchmark makes it keep "
-                        "freed memory, for every backend alike: see docs/performance.md)")
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "
