@@ -33,6 +33,7 @@ test: $(STAMP) graphviz
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy tinygrad_xor
+	$(VENV)/bin/mypy benchmarks
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -22,9 +22,9 @@ import numpy as np
 from tinygrad_xor import Value
 from tinygrad_xor.losses import mse
 from tinygrad_xor.nn import MLP
-from tinygrad_xor.recipes import train_recipe
 from tinygrad_xor.viz import draw_graph, draw_network
 from tinygrad_xor.xor import X, Y, goodfellow_model, solved
+from tinygrad_xor.xor.recipes import train_recipe
 
 
 def blog_network(seed: int, scalar: bool) -> MLP:

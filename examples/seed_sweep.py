@@ -11,8 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tinygrad_xor.recipes import RECIPES
-from tinygrad_xor.sweep import plot_sweep, run_sweep
+from tinygrad_xor.xor.recipes import RECIPES
+from tinygrad_xor.xor.sweep import plot_sweep, run_sweep
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_xor import blog
+from tinygrad_xor.xor import blog
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_xor import losses
-from tinygrad_xor.recipes import get_recipe, train_recipe, truth_table
 from tinygrad_xor.train import predict
 from tinygrad_xor.xor import X, Y, solved
+from tinygrad_xor.xor.recipes import get_recipe, train_recipe, truth_table
 
 
 def main() -> None:

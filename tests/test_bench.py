@@ -1,98 +1,138 @@
 """The benchmark's correctness checks on tiny sizes, and memory staying flat while training.
 
-No timing here: the benchmark itself (`tinygrad-xor bench`) is not part of the test run.
+No timing here: the benchmark itself (`python benchmarks/run.py`) is not part of the test run.
+It lives outside the package, in benchmarks/, and is imported from there by path.
 """
 
 from __future__ import annotations
 
-import argparse
 import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygrad_xor import Value, bench
+from tinygrad_xor import Value
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import harness  # noqa: E402
+import run as bench_run  # noqa: E402
+import workloads  # noqa: E402
 
 
-@pytest.mark.parametrize("wid", sorted(bench.WORKLOADS))
+@pytest.mark.parametrize("wid", sorted(workloads.WORKLOADS))
 def test_every_backend_follows_the_baseline_loss_trajectory(wid: str) -> None:
-    workload = bench.WORKLOADS[wid]
-    errors = bench.check(workload, steps=4)
-    assert bench.OURS in errors
+    workload = workloads.WORKLOADS[wid]
+    errors = harness.check(workload, steps=4)
+    assert workloads.OURS in errors
     assert all(err <= 1e-9 for err in errors.values()), errors
 
 
-@pytest.mark.parametrize("wid", sorted(bench.WORKLOADS))
+@pytest.mark.parametrize("wid", sorted(workloads.WORKLOADS))
 def test_trajectories_are_not_trivial(wid: str) -> None:
     # the check would be empty if the losses did not change from step to step
-    workload = bench.WORKLOADS[wid]
-    losses = workload.backends[bench.OURS](**workload.tiny)(3)
+    workload = workloads.WORKLOADS[wid]
+    losses = workload.backends[workloads.OURS](**workload.tiny)(3)
     assert len(losses) in (3, 6) and all(np.isfinite(losses))
     if wid != "W2":
         assert losses[0] != losses[-1]
 
 
 def test_a_wrong_engine_fails_the_check() -> None:
-    workload = bench.WORKLOADS["W3"]
+    workload = workloads.WORKLOADS["W3"]
 
-    def wrong(seed: int = 0) -> bench.Trainer:
-        right = bench.w3_tinygrad(seed)
+    def wrong(seed: int = 0) -> workloads.Trainer:
+        right = workloads.w3_tinygrad(seed)
         return lambda steps: [loss * (1 + 1e-8) for loss in right(steps)]
 
-    broken = bench.Workload(workload.id, workload.title, workload.baseline,
-                            {"numpy": bench.w3_numpy, bench.OURS: wrong},
-                            {"numpy": "", bench.OURS: ""}, workload.targets)
+    broken = workloads.Workload(workload.id, workload.title, workload.baseline,
+                            {"numpy": workloads.w3_numpy, workloads.OURS: wrong},
+                            {"numpy": "", workloads.OURS: ""}, workload.targets)
     with pytest.raises(AssertionError, match="differs from numpy"):
-        bench.check(broken, steps=3)
+        harness.check(broken, steps=3)
 
 
 def test_w2_chain_gradient_is_exact() -> None:
-    x, g = bench.w2_tinygrad(length=1000)(1)
+    x, g = workloads.w2_tinygrad(length=1000)(1)
     assert g == pytest.approx(0.999 ** 1000, rel=1e-12)
-    assert x == pytest.approx(bench.w2_floats(length=1000)(1)[0], rel=1e-15)
+    assert x == pytest.approx(workloads.w2_floats(length=1000)(1)[0], rel=1e-15)
 
 
 def test_two_moons_shapes_and_labels() -> None:
-    x, y = bench.two_moons(100, seed=1)
+    x, y = workloads.two_moons(100, seed=1)
     assert x.shape == (100, 2) and y.shape == (100,)
     assert sorted(set(y.tolist())) == [-1.0, 1.0] and y.sum() == 0
 
 
 def test_measure_reports_medians_and_a_table(capsys: pytest.CaptureFixture[str]) -> None:
-    quick = bench.Workload("W3", "tiny XOR", "numpy",
-                           {"numpy": bench.w3_numpy, bench.OURS: bench.w3_tinygrad,
-                            "missing": bench.w3_numpy},
-                           {"numpy": "", bench.OURS: "", "missing": "no_such_module_xyz"},
+    quick = workloads.Workload("W3", "tiny XOR", "numpy",
+                           {"numpy": workloads.w3_numpy, workloads.OURS: workloads.w3_tinygrad,
+                            "missing": workloads.w3_numpy},
+                           {"numpy": "", workloads.OURS: "", "missing": "no_such_module_xyz"},
                            {"numpy": 1e9}, block=3)
-    result = bench.measure(quick, repeat=3, log=lambda line: None)
-    assert set(result.medians) == {"numpy", bench.OURS}
+    result = harness.measure(quick, repeat=3, log=lambda line: None)
+    assert set(result.medians) == {"numpy", workloads.OURS}
     assert all(len(s) == 3 and min(s) > 0 for s in result.samples.values())
     assert result.notes == ["W3: missing is not installed; skipped"]
-    text = bench.table([result])
+    text = harness.table([result])
     assert "| W3 | numpy |" in text and "<= 1e+09 | yes |" in text
 
 
-def test_bench_command_accepts_the_cli_options(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_py_passes_its_options_to_the_harness(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = {}
 
     def fake_run(workloads: object, **kwargs: object) -> list[object]:
         seen.update(kwargs, workloads=workloads)
         return []
 
-    monkeypatch.setattr(bench, "run", fake_run)
-    args = argparse.Namespace(quick=True, repeat=2, workloads="W1,W3", no_memory=True, threads=1,
-                              system_malloc=True)
-    assert bench.bench_command(args) == 0
+    monkeypatch.setattr(harness, "run", fake_run)
+    argv = ["--quick", "--repeat", "2", "--workloads", "w1,W3", "--no-memory", "--threads", "1",
+            "--system-malloc"]
+    assert bench_run.main(argv) == 0
     assert seen == {"workloads": ["W1", "W3"], "quick": True, "repeat": 2, "memory": False,
                     "threads": 1, "keep_memory": False}
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--workloads", "W3,W9"], "unknown workload W9; choose from: W1, W2, W3, W4, W5"),
+    (["--repeat", "0"], "must be a positive integer"),
+])
+def test_run_py_bad_arguments_exit_2_with_a_message(argv: list[str], message: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench_run.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_py_works_as_a_script_from_the_repository_root() -> None:
+    out = subprocess.run([sys.executable, "benchmarks/run.py", "--help"], capture_output=True,
+                         text=True, cwd=BENCHMARKS.parent)
+    assert out.returncode == 0, out.stderr
+    assert "--workloads" in out.stdout
+
+
+def test_the_package_does_not_hold_the_benchmark() -> None:
+    import tinygrad_xor
+
+    package = Path(tinygrad_xor.__file__).parent
+    assert not (package / "bench.py").exists()
+    code = ("import sys, tinygrad_xor.cli, tinygrad_xor.xor.demo; "
+            "print(sorted(m for m in sys.modules if m in ('harness', 'workloads', 'run')"
+            " or 'bench' in m))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
 def test_keep_freed_memory_says_what_it_did() -> None:
     # in a child process: the setting is for the life of a process, and a test must not leave it
-    import subprocess
-    import sys
-
-    code = "from tinygrad_xor.bench import keep_freed_memory as k; print(k())"
+    code = (f"import sys; sys.path.insert(0, {str(BENCHMARKS)!r}); "
+            "from harness import keep_freed_memory as k; print(k())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out.startswith("malloc: ")
@@ -103,26 +143,26 @@ def test_keep_freed_memory_says_what_it_did() -> None:
 def test_xor_training_memory_is_flat() -> None:
     # 100,000 steps of the XOR network (tensor Values, a hand-written SGD step): each step's
     # graph is freed by reference counting, so the process does not grow after warming up.
-    grown = bench.xor_memory_growth(steps=100_000, warmup=1_000)
+    grown = harness.xor_memory_growth(steps=100_000, warmup=1_000)
     assert grown < 1_000_000, f"RSS grew by {grown} bytes"
 
 
 def test_a_graph_left_alive_is_seen_by_the_memory_measure() -> None:
     # the measure is not blind: keeping 200,000 nodes alive shows up as megabytes
-    before = bench.rss_bytes()
+    before = harness.rss_bytes()
     x = Value(1.0)
     for _ in range(100_000):
         x = x * 0.999 + 0.001
-    assert bench.rss_bytes() - before > 5_000_000
+    assert harness.rss_bytes() - before > 5_000_000
     del x
 
 
 def test_chain_memory_per_node_is_under_500_bytes() -> None:
     # measured in a fresh process: the peak of forward and backward, divided by the nodes
-    per_node = bench.chain_memory(bench.OURS, 200_000)
+    per_node = harness.chain_memory(workloads.OURS, 200_000)
     assert per_node is not None and 0 < per_node < 500
 
 
 def test_run_names_an_unknown_workload() -> None:
     with pytest.raises(ValueError, match="unknown workload W9; choose from: W1, W2"):
-        bench.run(["W9"], memory=False, keep_memory=False)
+        harness.run(["W9"], memory=False, keep_memory=False)

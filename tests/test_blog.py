@@ -1,4 +1,4 @@
-"""tinygrad_xor.blog against the post's own code, run from the post's Python blocks."""
+"""tinygrad_xor.xor.blog against the post's own code, run from the post's Python blocks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_xor import blog
+from tinygrad_xor.xor import blog
 
 # The post uses np.matrix; NumPy warns about it, which is the post's business, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")

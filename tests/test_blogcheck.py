@@ -1,12 +1,12 @@
-"""tinygrad_xor.blogcheck: the post's gradients against autograd, and `tinygrad-xor check`."""
+"""tinygrad_xor.xor.blogcheck: the post's gradients against autograd, and `tinygrad-xor check`."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tinygrad_xor import blog, blogcheck
 from tinygrad_xor.cli import main
+from tinygrad_xor.xor import blog, blogcheck
 
 
 def rows_by_name(rows):

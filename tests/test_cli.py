@@ -42,8 +42,6 @@ def test_each_sub_command_is_implemented(command):
     (["train"], "--recipe"),
     (["sweep", "--recipe", "blog", "--seeds", "0"], "must be a positive integer"),
     (["draw", "--format", "jpeg"], "invalid choice: 'jpeg'"),
-    (["bench", "--workloads", "W3,W9"], "unknown workload W9; choose from: W1, W2, W3, W4, W5"),
-    (["bench", "--repeat", "0"], "must be a positive integer"),
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

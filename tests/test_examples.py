@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,11 @@ def _tree() -> set[Path]:
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(script, tmp_path):
     before = _tree()
+    # the examples import this checkout's package, even where another one is installed
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     result = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=600)
+                            text=True, cwd=tmp_path, timeout=600,
+                            env={**os.environ, "PYTHONPATH": path})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip(), "an example should show what it did"
     new = {p for p in _tree() - before if p.name not in ("__pycache__", ".hypothesis")}

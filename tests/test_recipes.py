@@ -7,12 +7,11 @@ import builtins
 import numpy as np
 import pytest
 
-from tinygrad_xor import blog
 from tinygrad_xor.cli import main
-from tinygrad_xor.recipes import RECIPES, get_recipe, train_recipe
-from tinygrad_xor.sweep import run_sweep
 from tinygrad_xor.train import predict
-from tinygrad_xor.xor import X, solved
+from tinygrad_xor.xor import X, blog, solved
+from tinygrad_xor.xor.recipes import RECIPES, get_recipe, train_recipe
+from tinygrad_xor.xor.sweep import run_sweep
 
 
 @pytest.mark.parametrize("name", list(RECIPES))

@@ -1,7 +1,9 @@
-"""The `tinygrad-xor` command line: train, check, draw, sweep, bench, demo.
+"""The `tinygrad-xor` command line: train, check, draw, sweep, demo.
 
-Each sub-command's work lives in the module that owns it; this file only parses arguments,
-and imports a sub-command's module when that sub-command runs, so `--help` stays fast.
+The top layer: it stands on the XOR study (`tinygrad_xor.xor`) and nothing imports it. Each
+sub-command's work lives in the study module that owns it; this file only parses arguments.
+Building the parser imports `tinygrad_xor.xor.recipes` (and with it the library) for the
+recipe names; a sub-command's own module is imported only when that sub-command runs.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from collections.abc import Sequence
 # sub-command -> (module, function); the function takes the parsed arguments and returns an
 # exit status.
 COMMANDS = {
-    "train": ("tinygrad_xor.recipes", "train_command"),
-    "check": ("tinygrad_xor.blogcheck", "check_command"),
-    "draw": ("tinygrad_xor.viz", "draw_command"),
-    "sweep": ("tinygrad_xor.sweep", "sweep_command"),
-    "bench": ("tinygrad_xor.bench", "bench_command"),
-    "demo": ("tinygrad_xor.demo", "demo_command"),
+    "train": ("tinygrad_xor.xor.recipes", "train_command"),
+    "check": ("tinygrad_xor.xor.blogcheck", "check_command"),
+    "draw": ("tinygrad_xor.xor.draw", "draw_command"),
+    "sweep": ("tinygrad_xor.xor.sweep", "sweep_command"),
+    "demo": ("tinygrad_xor.xor.demo", "demo_command"),
 }
 
 
@@ -32,7 +33,7 @@ def _positive_int(text: str) -> int:
 
 def _recipe(name: str) -> str:
     """An argparse type: a known recipe name, else a usage error that lists them."""
-    from .recipes import RECIPES
+    from .xor.recipes import RECIPES
 
     if name not in RECIPES:
         raise argparse.ArgumentTypeError(f"unknown recipe {name!r}; choose from: "
@@ -40,24 +41,12 @@ def _recipe(name: str) -> str:
     return name
 
 
-def _workloads(text: str) -> str:
-    """An argparse type: comma-separated known workload ids (any case), else a usage error."""
-    from .bench import WORKLOADS
-
-    ids = [w.strip().upper() for w in text.split(",") if w.strip()]
-    unknown = [w for w in ids if w not in WORKLOADS]
-    if unknown or not ids:
-        raise argparse.ArgumentTypeError(f"unknown workload {', '.join(unknown) or repr(text)}; "
-                                         f"choose from: {', '.join(WORKLOADS)}")
-    return ",".join(ids)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
         prog="tinygrad-xor",
         description="See and check backpropagation on the XOR network: train it, check the "
-                    "blog's gradients against autograd, draw its graphs, benchmark the engine.")
+                    "blog's gradients against autograd, draw its graphs.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -67,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train XOR with a recipe and print the truth table",
                        description="Train the XOR network with a recipe and print the final "
                                    "truth table and loss.")
-    from .recipes import RECIPES
+    from .xor.recipes import RECIPES
 
     recipes = ", ".join(RECIPES)
     p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
@@ -101,25 +90,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training steps per network (default: the recipe's own)")
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="write a plot of the final losses (needs the 'plot' extra)")
-
-    p = sub.add_parser("bench", help="run the benchmark and print its table",
-                       description="Run the benchmark workloads against the reference tools "
-                                   "that are installed and print one table of median times "
-                                   "and ratios.")
-    p.add_argument("--quick", action="store_true",
-                   help="smaller sizes and fewer steps: a run of about a minute")
-    p.add_argument("--repeat", type=_positive_int, default=5, metavar="N",
-                   help="timed rounds per workload (default: 5)")
-    p.add_argument("--workloads", type=_workloads, default=None, metavar="W1,W2,...",
-                   help="comma-separated workloads to run (default: all)")
-    p.add_argument("--no-memory", action="store_true",
-                   help="skip the 100,000-step XOR memory-growth check")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="threads for PyTorch and NumPy's BLAS (default: their own choice); "
-                        "1 is fairer on a busy machine")
-    p.add_argument("--system-malloc", action="store_true",
-                   help="leave glibc's malloc as it is (by default the benchmark makes it keep "
-                        "freed memory, for every backend alike: see docs/performance.md)")
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "

@@ -1,35 +1,22 @@
-"""The benchmark: tinygrad_xor against the tools people would use instead.
+"""The benchmark's workloads: each backend of W1-W5 as a trainer, and the table of workloads.
 
-Five workloads (issue 7), each run by every installed backend, interleaved (A B A B ...), after
-a warm-up, several times; the table gives each backend's median time per step and the ratio of
-tinygrad_xor's median to each reference's. Every backend of a workload is first checked to follow
-the hand-written NumPy (or plain-float) baseline's loss trajectory to 1e-9 in float64, so a fast
-wrong engine cannot pass.
-
-Run it with ``tinygrad-xor bench`` or ``python benchmarks/run.py`` (``--quick`` for a short run).
-micrograd (the ``bench`` extra) and PyTorch (CPU) are optional: a missing one is skipped with a
-one-line note.
+A trainer runs `n` more steps of its workload and returns the loss after each one; every
+backend of a workload follows the same steps, so `harness.check` can compare their loss
+trajectories. micrograd (the ``bench`` extra) and PyTorch (CPU) are optional.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib
-import os
-import platform
-import statistics
-import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .engine import Value
+from tinygrad_xor import Value
 
-__all__ = ["WORKLOADS", "Workload", "check", "measure", "run", "bench_command", "two_moons",
-           "rss_bytes", "xor_memory_growth", "chain_bytes_per_node", "chain_memory"]
+__all__ = ["WORKLOADS", "Workload", "Trainer", "OURS", "optional", "import_torch", "two_moons"]
 
 # A trainer runs `n` more steps of its workload and returns the loss after each one.
 Trainer = Callable[[int], list[float]]
@@ -37,7 +24,7 @@ Trainer = Callable[[int], list[float]]
 OURS = "tinygrad_xor"
 
 
-def _optional(name: str) -> Any:
+def optional(name: str) -> Any:
     """The module `name`, or None when it is not installed."""
     try:
         return importlib.import_module(name)
@@ -45,8 +32,8 @@ def _optional(name: str) -> Any:
         return None
 
 
-def _torch() -> Any:
-    """PyTorch, typed as Any so the package type-checks with or without it."""
+def import_torch() -> Any:
+    """PyTorch, typed as Any so this file type-checks with or without it."""
     return importlib.import_module("torch")
 
 
@@ -241,7 +228,7 @@ def w2_tinygrad(length: int = 10**6) -> Trainer:
 
 def w2_torch(length: int = 10**6) -> Trainer:
     """W2 on PyTorch 0-d float64 tensors."""
-    torch = _torch()
+    torch = import_torch()
 
     def train(steps: int) -> list[float]:
         out = []
@@ -283,7 +270,7 @@ def _values_sgd(params: list[Value], loss_of: Callable[[], Value], lr: float) ->
 
 def _torch_sgd(params: list[Any], loss_of: Callable[[], Any], lr: float) -> Trainer:
     """The same loop on PyTorch tensors."""
-    torch = _torch()
+    torch = import_torch()
 
     def train(steps: int) -> list[float]:
         losses = []
@@ -357,7 +344,7 @@ def w3_tinygrad(seed: int = 0) -> Trainer:
 
 def w3_torch(seed: int = 0) -> Trainer:
     """W3 on PyTorch float64 tensors."""
-    torch = _torch()
+    torch = import_torch()
 
     x, y = torch.tensor(_XOR_X), torch.tensor(_XOR_Y)
     params = [torch.tensor(p, requires_grad=True) for p in _xor_init(seed)]
@@ -434,7 +421,7 @@ def w4_tinygrad(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
 def w4_torch(batch: int = 4096, sizes: Sequence[int] = (784, 256, 256, 10),
              dtype: Any = np.float32, seed: int = 0) -> Trainer:
     """W4 on PyTorch tensors."""
-    torch = _torch()
+    torch = import_torch()
 
     x, y, arrays = _w4_data(batch, sizes, dtype, seed)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
@@ -503,7 +490,7 @@ def w5_tinygrad(nets: int = 10_000, seed: int = 0) -> Trainer:
 
 def w5_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
     """W5 on PyTorch float64 tensors."""
-    torch = _torch()
+    torch = import_torch()
 
     x, y = torch.tensor(_XOR_X), torch.tensor(_XOR_Y)
     params = [torch.tensor(p, requires_grad=True) for p in _w5_init(nets, seed)]
@@ -573,317 +560,3 @@ WORKLOADS: dict[str, Workload] = {w.id: w for w in [
              quick={"nets": 10_000}, tiny={"nets": 7},
              block=100, quick_block=20),
 ]}
-
-
-def available(workload: Workload) -> tuple[list[str], list[str]]:
-    """(backends that can run, one-line notes about the ones that cannot)."""
-    names, notes = [], []
-    for name in workload.backends:
-        module = workload.modules.get(name, "")
-        if module and _optional(module) is None:
-            notes.append(f"{workload.id}: {name} is not installed; skipped")
-        else:
-            names.append(name)
-    return names, notes
-
-
-def check(workload: Workload, steps: int = 5, params: dict[str, Any] | None = None,
-          tol: float = 1e-9) -> dict[str, float]:
-    """Run every installed backend for `steps` steps; each must follow the baseline to `tol`.
-
-    Returns the largest relative difference from the baseline per backend; raises
-    AssertionError if one is above `tol`.
-    """
-    kwargs = dict(workload.tiny if params is None else params)
-    names, _ = available(workload)
-    expected = np.array(workload.backends[workload.baseline](**kwargs)(steps))
-    errors = {}
-    for name in names:
-        if name == workload.baseline:
-            continue
-        got = np.array(workload.backends[name](**kwargs)(steps))
-        if got.shape != expected.shape:
-            raise AssertionError(f"{workload.id} {name}: {got.shape} results, expected "
-                                 f"{expected.shape}")
-        err = float(np.max(np.abs(got - expected) / np.maximum(1.0, np.abs(expected))))
-        errors[name] = err
-        if not err <= tol:
-            raise AssertionError(f"{workload.id} {name}: loss trajectory differs from "
-                                 f"{workload.baseline} by {err:.3g} (> {tol:g})\n"
-                                 f"  {name}: {got[:6]}\n  {workload.baseline}: {expected[:6]}")
-    return errors
-
-
-def rss_bytes() -> int:
-    """This process's resident memory in bytes (Linux /proc; else peak RSS from resource)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
-def xor_memory_growth(steps: int = 100_000, warmup: int = 1_000) -> int:
-    """Bytes of RSS the XOR network's training (W3) gains after its first `warmup` steps."""
-    train = w3_tinygrad()
-    train(warmup)
-    gc.collect()
-    before = rss_bytes()
-    done = warmup
-    while done < steps:  # in chunks, so the list of losses does not grow with the run
-        chunk = min(1_000, steps - done)
-        train(chunk)
-        done += chunk
-    gc.collect()
-    return rss_bytes() - before
-
-
-def chain_bytes_per_node(name: str, length: int) -> float:
-    """Peak memory per graph node of a W2 chain of `length` steps, forward and backward.
-
-    Run it in a fresh process (`chain_memory`): the peak RSS of this process less its RSS
-    before the chain, divided by the 2 * length nodes.
-    """
-    gc.collect()
-    before = rss_bytes()
-    if name == OURS:
-        x0 = x = Value(1.0)
-        for _ in range(length):
-            x = x * 0.999 + 0.001
-    else:
-        torch = _torch()
-        x0 = x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
-        for _ in range(length):
-            x = x * 0.999 + 0.001
-    x.backward()
-    peak = _peak_rss()
-    del x, x0
-    return max(0, peak - before) / (2 * length)
-
-
-def _peak_rss() -> int:
-    """Peak resident memory of this process in bytes.
-
-    Linux's VmHWM belongs to this program; ru_maxrss (the fallback) may be the parent's peak,
-    as Linux carries it across exec.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
-def chain_memory(name: str, length: int) -> float | None:
-    """`chain_bytes_per_node` measured in a fresh Python process (None if that fails)."""
-    import subprocess
-
-    code = (f"from tinygrad_xor.bench import chain_bytes_per_node as f; "
-            f"print(f({name!r}, {length}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    try:
-        return float(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return None
-
-
-# -- running and printing -----------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    """Median seconds per step of each backend of one workload, and how they were measured."""
-
-    workload: Workload
-    medians: dict[str, float]
-    samples: dict[str, list[float]]
-    notes: list[str]
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-def measure(workload: Workload, *, quick: bool = False, repeat: int = 5,
-            log: Callable[[str], None] = print) -> Result:
-    """Time every installed backend of `workload`, interleaved, after a warm-up."""
-    names, notes = available(workload)
-    kwargs = dict(workload.full)
-    if quick:
-        kwargs.update(workload.quick)
-    block = workload.quick_block if quick else workload.block
-    log(f"{workload.id}: checking against {workload.baseline} ...")
-    check(workload)
-    trainers = {name: workload.backends[name](**kwargs) for name in names}
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    for name in names:             # warm-up: caches, lazy imports, first allocations
-        trainers[name](1)
-    for r in range(repeat):
-        order = names if r % 2 == 0 else names[::-1]
-        for name in order:
-            gc.collect()
-            start = time.perf_counter()
-            trainers[name](block)
-            samples[name].append((time.perf_counter() - start) / block)
-        log(f"{workload.id}: round {r + 1}/{repeat}: " + ", ".join(
-            f"{n} {_fmt(samples[n][-1])}" for n in names))
-    medians = {name: statistics.median(s) for name, s in samples.items()}
-    result = Result(workload, medians, samples, notes)
-    if workload.id == "W2":
-        length = kwargs.get("length", 10**6)
-        for name in names:
-            if name in (OURS, "torch"):
-                log(f"W2: peak memory of {name}'s chain, in a fresh process ...")
-                per_node = chain_memory(name, length)
-                if per_node is not None:
-                    result.extra[f"{name} bytes/node"] = f"{per_node:.0f}"
-    return result
-
-
-def _fmt(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
-
-
-def machine() -> str:
-    """One line naming the machine, Python, NumPy and the BLAS it uses."""
-    bits = [platform.machine(), f"{os.cpu_count()} cores", f"Python {platform.python_version()}",
-            f"NumPy {np.__version__}"]
-    tp = _optional("threadpoolctl")
-    if tp is not None:
-        for info in tp.threadpool_info():
-            if info.get("user_api") == "blas":
-                bits.append(f"{info.get('internal_api')} {info.get('version')} "
-                            f"({info.get('architecture')}, {info.get('num_threads')} threads)")
-                break
-    for env in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if os.environ.get(env):
-            bits.append(f"{env}={os.environ[env]}")
-    for mod in ("torch", "micrograd"):
-        m = _optional(mod)
-        if m is not None:
-            bits.append(f"{mod} {getattr(m, '__version__', '0.1.0')}")
-    return ", ".join(bits)
-
-
-def table(results: Sequence[Result]) -> str:
-    """The results as one Markdown table."""
-    lines = ["| workload | backend | median per step | ours / this | target | met |",
-             "|---|---|---|---|---|---|"]
-    for res in results:
-        w = res.workload
-        ours = res.medians.get(OURS)
-        for name, med in res.medians.items():
-            ratio = target = met = ""
-            if name != OURS and ours is not None:
-                ratio = f"{ours / med:.3f}"
-                if name in w.targets:
-                    target = f"<= {w.targets[name]:g}"
-                    met = "yes" if ours / med <= w.targets[name] else "NO"
-            per = "per chain" if w.unit == "chain" else ""
-            lines.append(f"| {w.id} | {name} | {_fmt(med)} {per}".rstrip() +
-                         f" | {ratio} | {target} | {met} |")
-        for key, text in res.extra.items():
-            lines.append(f"| {w.id} | {key} | {text} |  | "
-                         f"{'<= 500' if key.startswith(OURS) else ''} | "
-                         f"{_met_bytes(key, text)} |")
-    return "\n".join(lines)
-
-
-def _met_bytes(key: str, text: str) -> str:
-    if not key.startswith(OURS):
-        return ""
-    return "yes" if float(text) <= 500 else "NO"
-
-
-def set_threads(n: int) -> list[str]:
-    """Use `n` threads in PyTorch and in NumPy's BLAS (threadpoolctl); returns what was set."""
-    done = []
-    torch = _optional("torch")
-    if torch is not None:
-        torch.set_num_threads(n)
-        done.append(f"torch {n}")
-    tp = _optional("threadpoolctl")
-    if tp is not None:
-        tp.threadpool_limits(n)
-        done.append(f"BLAS {n}")
-    return done
-
-
-#: glibc's mallopt parameters, and the values `keep_freed_memory` sets: big blocks come from the
-#: heap (up to glibc's 32 MiB limit) and freed memory stays in the process.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_KEEP = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 1 << 30}
-
-
-def keep_freed_memory() -> str:
-    """Make glibc's malloc keep the memory a process frees, for every backend alike.
-
-    By default glibc hands big freed blocks back to the operating system and decides when by
-    the history of the process (its thresholds move as blocks are freed), so a workload that
-    frees a few MB at every step may page all of it in again at the next one, or not, depending
-    on what ran before. On a virtual machine those page faults can be half of W5's time.
-    Fixing the thresholds makes every backend run under the same, stated allocator. Returns a
-    note for the table; does nothing off glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return "malloc: not glibc, left as it is"
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    if not all(libc.mallopt(param, value) for param, value in _KEEP.items()):
-        return "malloc: glibc refused mallopt, left as it is"
-    return "malloc: glibc keeps freed memory (M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 1 GiB)"
-
-
-def run(workloads: Sequence[str] | None = None, *, quick: bool = False, repeat: int = 5,
-        memory: bool = True, threads: int | None = None, keep_memory: bool = True,
-        log: Callable[[str], None] = print) -> list[Result]:
-    """Measure the named workloads (all by default) and print the table."""
-    unknown = [w for w in workloads or () if w.upper() not in WORKLOADS]
-    if unknown:
-        raise ValueError(f"unknown workload {', '.join(unknown)}; choose from: "
-                         f"{', '.join(WORKLOADS)}")
-    if threads is not None:
-        log("threads: " + (", ".join(set_threads(threads)) or "nothing to set"))
-    allocator = keep_freed_memory() if keep_memory else "malloc: as the system set it"
-    log(allocator)
-    results = []
-    notes: list[str] = []
-    for wid in workloads or list(WORKLOADS):
-        res = measure(WORKLOADS[wid.upper()], quick=quick, repeat=repeat, log=log)
-        notes += res.notes
-        results.append(res)
-    print()
-    print(f"machine: {machine()}" + (f"; torch threads {_torch().get_num_threads()}"
-                                      if _optional("torch") is not None else "") + f"; {allocator}")
-    print()
-    print(table(results))
-    for note in notes:
-        print(f"note: {note}")
-    if memory:
-        steps = 10_000 if quick else 100_000
-        grown = xor_memory_growth(steps)
-        print(f"memory: XOR training, {steps:,} steps, grew RSS by {grown / 1e6:.3f} MB after "
-              f"the first 1,000 steps (target < 1 MB: {'met' if grown < 1e6 else 'NOT met'})")
-    return results
-
-
-def bench_command(args: Any) -> int:
-    """`tinygrad-xor bench`: run the benchmark and print its table."""
-    workloads = getattr(args, "workloads", None)
-    run(workloads.split(",") if workloads else None, quick=getattr(args, "quick", False),
-        repeat=getattr(args, "repeat", 5), memory=not getattr(args, "no_memory", False),
-        threads=getattr(args, "threads", None),
-        keep_memory=not getattr(args, "system_malloc", False))
-    return 0

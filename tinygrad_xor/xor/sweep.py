@@ -18,14 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, no_grad
+from ..engine import Value, no_grad
+from ..nn import activation
+from . import X, Y
 from .recipes import Recipe, get_recipe
-from .xor import X, Y
 
 __all__ = ["SweepResult", "run_sweep", "plot_sweep", "sweep_command"]
-
-_ACT = {"sigmoid": Value.sigmoid, "tanh": Value.tanh, "relu": Value.relu}
-
 
 @dataclass
 class SweepResult:
@@ -70,11 +68,10 @@ def _forward(recipe: Recipe, params: list[Value], x: np.ndarray) -> Value:
     """All S networks on x: (S, n, out)."""
     h: Any = x
     n_layers = len(params) // 2
+    hidden, output = activation(recipe.activation), activation(recipe.output_activation)
     for i in range(n_layers):
         h = h @ params[2 * i] + params[2 * i + 1]
-        name = recipe.output_activation if i == n_layers - 1 else recipe.activation
-        if name not in (None, "identity"):
-            h = _ACT[name](h)
+        h = output(h) if i == n_layers - 1 else hidden(h)
     return h
 
 

@@ -6,19 +6,18 @@ import argparse
 import shutil
 import sys
 
-from .engine import no_grad
-from .gradcheck import GradcheckError, gradcheck
-from .xor import X, Y
+from ..engine import no_grad
+from ..gradcheck import GradcheckError, gradcheck
+from . import X, Y
 
 RECIPE = "wide-tanh-adam"
 
 
 def demo_command(args: argparse.Namespace) -> int:
     """Train the XOR network, check its gradients two ways, and draw its graphs."""
-    from . import blogcheck, viz
+    from ..train import predict
+    from . import blogcheck, draw, solved
     from .recipes import get_recipe, train_recipe, truth_table
-    from .train import predict
-    from .xor import solved
 
     recipe = get_recipe(RECIPE)
     print(f"1. Train XOR: recipe {recipe.name} ({recipe.describe()}), seed 0")
@@ -49,7 +48,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
     fmt = "svg" if shutil.which("dot") else "dot"
     print(f"\n4. Draw the XOR graphs and network ({fmt}) into {args.out}/")
-    status = viz.draw_command(argparse.Namespace(out=args.out, format=fmt))
+    status = draw.draw_command(argparse.Namespace(out=args.out, format=fmt))
     if fmt == "dot":
-        print(viz.INSTALL_HINT)
+        print(draw.INSTALL_HINT)
     return 1 if bad or status or not is_solved else 0

@@ -4,7 +4,7 @@ The same sigmoid network is built from Values in the post's layout (column vecto
 ``W[l]`` of shape ``(n_l, n_{l-1})``), with L = ½·Σ(a − y)² over the four samples: the loss
 whose derivative is the post's ``cost_grad = a − y``. One backward pass gives every
 ``z.grad`` (the post's deltas), ``W.grad`` and ``b.grad``; they are compared with
-`tinygrad_xor.blog`'s quantities summed over the samples.
+`tinygrad_xor.xor.blog`'s quantities summed over the samples.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import Value
 from . import blog
-from .engine import Value
 
 __all__ = ["Row", "compare", "autograd_gradients", "format_table", "w2_explanation",
            "check_command", "TOLERANCE"]

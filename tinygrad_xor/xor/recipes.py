@@ -2,7 +2,7 @@
 
 A recipe fixes the network (sizes, activations), its initialisation, the loss, the optimizer
 and the number of epochs (full batch: the four XOR samples). Seeded the same way, a recipe
-trained here and the same recipe in `tinygrad_xor.sweep` (many seeds as one batched graph)
+trained here and the same recipe in `tinygrad_xor.xor.sweep` (many seeds as one batched graph)
 follow the same steps.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from . import losses, nn, optim
-from .engine import no_grad
-from .train import History, fit, predict
-from .xor import X, Y, goodfellow_model, solved
+from .. import losses, nn, optim
+from ..engine import no_grad
+from ..train import History, fit, predict
+from . import GOODFELLOW, X, Y, goodfellow_model, solved
 
 __all__ = ["Recipe", "RECIPES", "get_recipe", "UnknownRecipeError", "train_recipe",
            "truth_table", "train_command"]
@@ -33,16 +33,7 @@ def _half_mse(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
     return 0.5 * losses.mse(pred, target, reduction=reduction)
 
 
-_LOSSES = {"half_mse": _half_mse, "mse": losses.mse, "bce": losses.binary_cross_entropy}
 _LOSS_TEXT = {"half_mse": "MSE/2", "mse": "MSE", "bce": "binary cross-entropy"}
-
-#: Goodfellow et al.'s weights, keyed like goodfellow_model()'s state_dict.
-GOODFELLOW = {
-    "layers.0.weight": np.array([[1.0, 1.0], [1.0, 1.0]]),
-    "layers.0.bias": np.array([0.0, -1.0]),
-    "layers.2.weight": np.array([[1.0], [-2.0]]),
-    "layers.2.bias": np.array([0.0]),
-}
 
 
 @dataclass(frozen=True)
@@ -108,7 +99,7 @@ class Recipe:
 
     def loss_fn(self) -> Any:
         """The loss function, ``(pred, target, *, reduction="mean") -> Value``."""
-        return _LOSSES[self.loss]
+        return _half_mse if self.loss == "half_mse" else losses.get_loss(self.loss)
 
     def make_optimizer(self, params: list[Any]) -> optim.Optimizer:
         """The recipe's optimizer over ``params``."""

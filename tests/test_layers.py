@@ -1,0 +1,163 @@
+"""The layers of the package: core < library < XOR study < CLI; each module imports only below.
+
+The test reads every module of tinygrad_xor with `ast` (no module is imported): plain and
+`from` imports, relative ones, and those inside functions, plus `importlib.import_module`
+with a literal name. A module that imports one of a higher layer fails the test, unless the
+pair is one of the commented EXCEPTIONS below; a module that is not placed in a layer fails
+it too, so a new module has to be given one.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "tinygrad_xor"
+
+CORE, LIBRARY, STUDY, CLI = 0, 1, 2, 3
+NAMES = {CORE: "core", LIBRARY: "library", STUDY: "study", CLI: "CLI"}
+
+#: Every module outside the study, by layer. Some core modules are being written: a module
+#: listed here need not exist yet.
+LAYERS = {
+    **dict.fromkeys(["engine", "ops", "backward", "kernels", "autograd", "functional"], CORE),
+    # the package's __init__ re-exports the core and gradcheck: it is the library's front
+    **dict.fromkeys(["", "nn", "losses", "optim", "train", "gradcheck", "testing", "viz"],
+                    LIBRARY),
+    **dict.fromkeys(["cli", "__main__"], CLI),
+}
+STUDY_PACKAGE = "tinygrad_xor.xor"  # it and every module under it
+
+#: (importer, imported) pairs allowed to go upwards, each with its reason.
+EXCEPTIONS = {
+    # Value.draw() is a convenience for viz.draw_graph(value); it imports viz inside the method,
+    # when it is called, so the core can be imported, used and tested without the library.
+    ("tinygrad_xor.engine", "tinygrad_xor.viz"),
+}
+
+
+def module_name(path: Path) -> str:
+    """The dotted name of a module file of the package."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(name: str) -> int | None:
+    """The layer of a module of tinygrad_xor, or None if it is in no layer."""
+    if name == STUDY_PACKAGE or name.startswith(STUDY_PACKAGE + "."):
+        return STUDY
+    if name == "tinygrad_xor":
+        return LAYERS[""]
+    prefix, _, rest = name.partition(".")
+    if prefix != "tinygrad_xor" or "." in rest:
+        return None
+    return LAYERS.get(rest)
+
+
+def is_module(name: str) -> bool:
+    """True for a module or package of tinygrad_xor that exists, or is placed in LAYERS."""
+    path = ROOT.joinpath(*name.split("."))
+    listed = name.startswith("tinygrad_xor.") and name.partition(".")[2] in LAYERS
+    return listed or path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports_of(source: str, name: str, *, is_package: bool) -> list[tuple[str, int]]:
+    """(imported tinygrad_xor module, line) for every import in `source`, anywhere in it.
+
+    `from X import y` counts as an import of X.y when X.y is a module (a submodule imported by
+    name), else as an import of X.
+    """
+    package = name if is_package else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.append((sub if is_module(sub) else base, node.lineno))
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+              and (getattr(node.func, "attr", None) == "import_module"
+                   or getattr(node.func, "id", None) == "import_module")):
+            found.append((node.args[0].value, node.lineno))
+    return [(target, line) for target, line in found
+            if target == "tinygrad_xor" or target.startswith("tinygrad_xor.")]
+
+
+def all_imports() -> list[tuple[str, str, int]]:
+    """(importer, imported, line) over every module of the package."""
+    edges = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = module_name(path)
+        for target, line in imports_of(path.read_text(encoding="utf-8"), name,
+                                       is_package=path.name == "__init__.py"):
+            edges.append((name, target, line))
+    return edges
+
+
+def test_every_module_is_in_a_layer():
+    modules = [module_name(p) for p in sorted(PACKAGE.rglob("*.py"))]
+    assert "tinygrad_xor.engine" in modules and "tinygrad_xor.xor" in modules
+    unplaced = [m for m in modules if layer_of(m) is None]
+    assert not unplaced, f"give these modules a layer in tests/test_layers.py: {unplaced}"
+
+
+def test_every_import_names_a_module_of_a_layer():
+    unknown = [f"{m}:{line} imports {t}" for m, t, line in all_imports() if layer_of(t) is None]
+    assert not unknown, unknown
+
+
+def test_no_module_imports_one_above_it():
+    upward = [f"{m} ({NAMES[layer_of(m)]}):{line} imports {t} ({NAMES[layer_of(t)]})"
+              for m, t, line in all_imports()
+              if layer_of(t) is not None and layer_of(m) is not None
+              and layer_of(t) > layer_of(m) and (m, t) not in EXCEPTIONS]
+    assert not upward, "imports that go up a layer:\n" + "\n".join(upward)
+
+
+def test_every_exception_is_still_needed():
+    used = {(m, t) for m, t, _ in all_imports()}
+    assert EXCEPTIONS <= used, f"no longer needed, remove them: {sorted(EXCEPTIONS - used)}"
+
+
+def test_the_library_and_the_core_never_import_the_study():
+    below = [f"{m}:{line} imports {t}" for m, t, line in all_imports()
+             if layer_of(m) in (CORE, LIBRARY) and layer_of(t) == STUDY]
+    assert not below, below
+
+
+@pytest.mark.parametrize("source, name, is_package, expected", [
+    ("from .viz import draw_graph", "tinygrad_xor.engine", False, ["tinygrad_xor.viz"]),
+    ("def f():\n    from . import nn\n", "tinygrad_xor.ops", False, ["tinygrad_xor.nn"]),
+    ("from .. import losses, nn", "tinygrad_xor.xor.recipes", False,
+     ["tinygrad_xor.losses", "tinygrad_xor.nn"]),
+    ("from . import X, Y", "tinygrad_xor.xor.sweep", False, ["tinygrad_xor.xor"] * 2),
+    ("from ..nn import MLP", "tinygrad_xor.xor", True, ["tinygrad_xor.nn"]),
+    ("from .recipes import RECIPES", "tinygrad_xor.xor", True, ["tinygrad_xor.xor.recipes"]),
+    ("import tinygrad_xor.viz as v\nimport numpy", "tinygrad_xor.nn", False,
+     ["tinygrad_xor.viz"]),
+    ("importlib.import_module('tinygrad_xor.xor.demo')", "tinygrad_xor.cli", False,
+     ["tinygrad_xor.xor.demo"]),
+])
+def test_the_reader_finds_every_kind_of_import(source, name, is_package, expected):
+    assert [t for t, _ in imports_of(source, name, is_package=is_package)] == expected
+
+
+def test_an_upward_import_is_caught():
+    # the check itself: a library module importing the study, and the core importing the CLI
+    assert layer_of("tinygrad_xor.xor.blog") > layer_of("tinygrad_xor.viz")
+    assert layer_of("tinygrad_xor.cli") > layer_of("tinygrad_xor.ops")
+    assert layer_of("tinygrad_xor.new_module") is None
