@@ -5,8 +5,8 @@ default) or as one scalar Value per weight and bias (``scalar=True``): a neuron-
 as in the blog's network picture. Both give the same numbers and gradients.
 
 Weights are read and set as plain ndarrays with `Module.state_dict` /
-`Module.load_state_dict`, and saved to ``.npz`` without pickle with `Module.save` /
-`Module.load`.
+`Module.load_state_dict`, and saved to ``.npz`` without pickle with `Module.save` (at
+exactly the path given, replaced atomically) / `Module.load`.
 """
 
 from __future__ import annotations
