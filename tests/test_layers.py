@@ -25,7 +25,8 @@ NAMES = {CORE: "core", LIBRARY: "library", STUDY: "study", CLI: "CLI"}
 LAYERS = {
     **dict.fromkeys(["engine", "ops", "backward", "kernels", "autograd", "functional"], CORE),
     # the package's __init__ re-exports the core and gradcheck: it is the library's front
-    **dict.fromkeys(["", "nn", "losses", "optim", "train", "gradcheck", "testing", "viz"],
+    **dict.fromkeys(["", "nn", "losses", "optim", "train", "gradcheck", "testing", "viz",
+                      "_checks"],
                     LIBRARY),
     **dict.fromkeys(["cli", "__main__"], CLI),
 }

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -179,3 +185,187 @@ def test_scalar_and_tensor_agree_on_random_networks():
         np.testing.assert_allclose(grads_s, grads_t, rtol=0, atol=1e-12)
 
     check()
+
+
+# -- weights files: exactly the path, atomic replace, clear errors on load --------------------
+
+
+def files(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_save_writes_exactly_the_path_without_a_suffix(tmp_path):
+    model = nn.MLP([2, 3, 1], rng=0)
+    path = tmp_path / "weights"
+    model.save(path)
+    assert files(tmp_path) == ["weights"]
+    other = nn.MLP([2, 3, 1], rng=9)
+    other.load(str(path))
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[key], value)
+
+
+def test_save_over_an_existing_file_replaces_it(tmp_path):
+    path = tmp_path / "w.npz"
+    nn.MLP([2, 3, 1], rng=0).save(path)
+    model = nn.MLP([2, 3, 1], rng=1)
+    model.save(path)
+    other = nn.MLP([2, 3, 1], rng=2)
+    other.load(path)
+    np.testing.assert_array_equal(other.state_dict()["layers.0.weight"],
+                                  model.state_dict()["layers.0.weight"])
+    assert files(tmp_path) == ["w.npz"]
+
+
+class DiskFull:
+    """A file object's write that fails with ENOSPC after some bytes went through."""
+
+    def __init__(self, real, budget: int) -> None:
+        self.real, self.budget = real, budget
+
+    def write(self, data) -> int:
+        if len(data) > self.budget:
+            self.real.write(bytes(memoryview(data)[:self.budget]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.budget -= len(data)
+        return self.real.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.real.close()
+
+
+@pytest.mark.parametrize("budget", [0, 100, 600])
+def test_a_full_disk_during_save_leaves_the_previous_file_whole(tmp_path, monkeypatch, budget):
+    path = tmp_path / "w.npz"
+    nn.MLP([2, 3, 1], rng=0).save(path)
+    before = path.read_bytes()
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(nn.os, "fdopen", lambda *a, **k: DiskFull(real_fdopen(*a, **k), budget))
+    with pytest.raises(OSError) as info:
+        nn.MLP([2, 3, 1], rng=1).save(path)
+    assert info.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before
+    assert files(tmp_path) == ["w.npz"]      # no temporary file left behind
+
+
+def test_a_failure_inside_savez_or_replace_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "w.npz"
+    nn.MLP([2, 3, 1], rng=0).save(path)
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    for target in ("savez", "replace", "fsync"):
+        with monkeypatch.context() as m:
+            m.setattr(nn.np if target == "savez" else nn.os, target, broken)
+            with pytest.raises(OSError):
+                nn.MLP([2, 3, 1], rng=1).save(path)
+        assert path.read_bytes() == before
+        assert files(tmp_path) == ["w.npz"]
+    with monkeypatch.context() as m:       # an interrupt is cleaned up too
+        m.setattr(nn.np, "savez", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):
+            nn.MLP([2, 3, 1], rng=1).save(path)
+    assert path.read_bytes() == before and files(tmp_path) == ["w.npz"]
+
+
+KILLED_MID_SAVE = """
+import os, sys
+import numpy as np
+from tinygrad_xor import nn
+if sys.argv[2] == "write":          # the process dies halfway through writing the archive
+    real_savez = np.savez
+    def savez(f, **arrays):
+        real_savez(f, **arrays)
+        f.truncate(f.tell() // 2)
+        f.flush()
+        os._exit(3)
+    np.savez = savez
+else:                               # the process dies after writing, before the rename
+    os.fsync = lambda fd: os._exit(3)
+nn.MLP([2, 64, 1], rng=1).save(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("when", ["write", "fsync"])
+def test_a_process_killed_during_save_leaves_the_previous_file_whole(tmp_path, when):
+    path = tmp_path / "w.npz"
+    nn.MLP([2, 3, 1], rng=0).save(path)
+    before = path.read_bytes()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(nn.__file__)))
+    env = {**os.environ, "PYTHONPATH": root}
+    done = subprocess.run([sys.executable, "-c", KILLED_MID_SAVE, str(path), when], env=env,
+                          timeout=120)
+    assert done.returncode == 3
+    assert path.read_bytes() == before
+    model = nn.MLP([2, 3, 1], rng=5)
+    model.load(path)                          # still a whole, loadable file
+    np.testing.assert_array_equal(model.state_dict()["layers.0.weight"],
+                                  nn.MLP([2, 3, 1], rng=0).state_dict()["layers.0.weight"])
+
+
+def _not_archives(tmp_path):
+    good = tmp_path / "good.npz"
+    nn.MLP([2, 3, 1], rng=0).save(good)
+    data = good.read_bytes()
+    made = {
+        "empty": (b"", "empty"),
+        "truncated": (data[:len(data) // 2], "truncated"),
+        "text": (b"layers.0.weight = [[1, 2, 3], [4, 5, 6]]\n", "npz"),
+        "npy": (None, ".npy"),
+        "pickled": (pickle.dumps({"layers.0.weight": np.zeros((2, 3))}), "pickle"),
+        "object_array": (None, "pickle"),
+    }
+    out = []
+    for name, (content, word) in made.items():
+        path = tmp_path / name
+        if name == "npy":
+            with open(path, "wb") as f:
+                np.save(f, np.zeros((2, 3)))
+        elif name == "object_array":
+            with open(path, "wb") as f:
+                np.savez(f, **{"layers.0.weight": np.array([object()] * 6, dtype=object)})
+        else:
+            path.write_bytes(content)
+        out.append((path, word))
+    return out
+
+
+def test_load_of_a_file_that_is_not_a_weights_archive_is_a_value_error(tmp_path):
+    for path, word in _not_archives(tmp_path):
+        model = nn.MLP([2, 3, 1], rng=7)
+        before = model.state_dict()
+        with pytest.raises(ValueError) as info:
+            model.load(path)
+        message = str(info.value)
+        assert str(path) in message and word in message, message
+        assert "allow_pickle" not in message
+        for key, value in model.state_dict().items():   # nothing changed
+            np.testing.assert_array_equal(value, before[key])
+
+
+def test_load_of_weights_that_do_not_fit_names_the_path_and_changes_nothing(tmp_path):
+    path = tmp_path / "small"
+    nn.MLP([2, 2, 1], rng=0).save(path)
+    model = nn.MLP([2, 3, 1], rng=7)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"small.*layers\.0\.weight.*\(2, 2\).*\(2, 3\)"):
+        model.load(path)
+    missing = tmp_path / "missing"
+    with open(missing, "wb") as f:
+        np.savez(f, **{"layers.0.weight": np.zeros((2, 3))})
+    with pytest.raises(ValueError, match="missing.*missing parameter 'layers.0.bias'"):
+        model.load(missing)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    with pytest.raises(FileNotFoundError):
+        model.load(tmp_path / "nowhere.npz")
+    with pytest.raises(FileNotFoundError, match="folder"):
+        model.save(tmp_path / "no" / "such" / "w.npz")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import _checks, autograd
 from .engine import Value, enable_grad, no_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
@@ -58,14 +58,25 @@ def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: fl
         GradcheckError: naming the output and input (0-based positions), the output and input
             elements, the analytic and the numeric value and the largest difference, with both
             Jacobians (or their worst entries when large). Also when ``f`` returns NaN or inf.
-        TypeError: when ``f`` is not callable, an input is not a Value, or ``f`` does not
-            return Values.
-        ValueError: when no input requires grad (nothing would be checked).
+        TypeError: when ``f`` is not callable, an input is not a Value, ``f`` does not
+            return Values, or an option has the wrong type (a str for ``eps``, ...).
+        ValueError: when no input requires grad (nothing would be checked), or ``eps`` is not
+            a finite number > 0, ``atol`` or ``rtol`` not a finite number >= 0 (both 0 is
+            refused), or ``seed`` is negative.
 
     The inputs' data and grads are left as they were.
     """
     if not callable(f):
         raise TypeError(f"gradcheck: f must be a function of Values, got {type(f).__name__}")
+    eps = _checks.number("gradcheck", "eps", eps, low=0.0, low_open=True)
+    atol = _checks.number("gradcheck", "atol", atol, low=0.0)
+    rtol = _checks.number("gradcheck", "rtol", rtol, low=0.0)
+    if atol == 0.0 and rtol == 0.0:
+        raise ValueError("gradcheck: atol and rtol are both 0, so no finite difference could "
+                         "ever agree; give a tolerance > 0")
+    fast = _checks.boolean("gradcheck", "fast", fast)
+    seed = _checks.integer("gradcheck", "seed", seed, minimum=0)
+    raise_exception = _checks.boolean("gradcheck", "raise_exception", raise_exception)
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"gradcheck: input {i} must be a Value, got {type(x).__name__}"

@@ -30,25 +30,65 @@ def _flatten(x: Any) -> list[Any]:
     return [x]
 
 
+def _numbers(name: str, what: str, x: Any) -> np.ndarray:
+    """x (numbers, an array or a Value) as a float64 array; TypeError if it is not numbers."""
+    data = x.data if isinstance(x, Value) else x
+    try:
+        array = np.asarray(data)
+    except ValueError as exc:  # a ragged list
+        raise TypeError(f"{name}: {what} must be numbers, got a ragged {type(x).__name__}: "
+                        f"{exc}") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: {what} must be numbers, got {type(x).__name__} of dtype "
+                        f"{array.dtype}")
+    return array.astype(np.float64)
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(n for n in shape if n != 1)
+
+
 def _pair(pred: Any, target: Any, name: str) -> tuple[Any, Any, bool]:
     """(pred, target, is_list): a Value and an ndarray of its shape, or two flat lists."""
     if isinstance(pred, (list, tuple)):
         preds = _flatten(pred)
-        targets = np.asarray(target, dtype=np.float64).ravel()
+        for i, p in enumerate(preds):
+            if isinstance(p, Value) and p.shape != ():
+                raise ValueError(f"{name}: a list of predictions must hold scalar Values or "
+                                 f"numbers; item {i} is a Value of shape {p.shape}")
+            if not isinstance(p, Value):
+                _numbers(name, f"prediction {i}", p)
+        targets = _numbers(name, "target", target).ravel()
+        if not preds:
+            raise ValueError(f"{name}: no predictions (an empty list)")
         if len(preds) != targets.size:
             raise ValueError(f"{name}: {len(preds)} predictions but {targets.size} targets")
         return [p if isinstance(p, Value) else Value(p, requires_grad=False) for p in preds], \
             [float(t) for t in targets], True
     if not isinstance(pred, Value):
-        pred = Value(pred, requires_grad=False)
-    t = target.data if isinstance(target, Value) else target
-    t = np.asarray(t, dtype=np.float64)
+        pred = Value(_numbers(name, "prediction", pred), requires_grad=False)
+    t = _numbers(name, "target", target)
+    if pred.size == 0:
+        raise ValueError(f"{name}: no predictions (shape {pred.shape})")
     if t.shape != pred.shape:
         if t.size != pred.size:
             raise ValueError(f"{name}: prediction of shape {pred.shape} and target of shape "
                              f"{t.shape} have different sizes")
+        if _squeezed(t.shape) != _squeezed(pred.shape):
+            raise ValueError(f"{name}: prediction of shape {pred.shape} and target of shape "
+                             f"{t.shape} differ in more than axes of length 1")
         t = t.reshape(pred.shape)
     return pred, (float(t) if t.ndim == 0 else t), False
+
+
+def _check_probabilities(name: str, what: str, data: np.ndarray, hint: str = "") -> None:
+    """ValueError when an entry is outside [0, 1] or NaN (as PyTorch's BCELoss)."""
+    bad = ~((data >= 0.0) & (data <= 1.0))
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at index {index}" if data.ndim else ""
+        raise ValueError(f"{name}: every {what} must lie in [0, 1], got {float(data[index])!r}"
+                         f"{where}{hint}")
 
 
 def _reduce(elements: Any, is_list: bool, reduction: str) -> Any:
@@ -66,10 +106,17 @@ def _reduce(elements: Any, is_list: bool, reduction: str) -> Any:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def mse(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
-    """Mean squared error, mean over all elements: mean((pred − target)²)."""
+def _check_reduction(reduction: Any) -> None:
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction must be 'mean', 'sum' or 'none', got "
+                        f"{type(reduction).__name__}")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def mse(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
+    """Mean squared error, mean over all elements: mean((pred − target)²)."""
+    _check_reduction(reduction)
     p, t, is_list = _pair(pred, target, "mse")
     if is_list:
         elements = [(pi - ti) ** 2 for pi, ti in zip(p, t, strict=True)]
@@ -86,11 +133,19 @@ def _clamped_log(p: Value) -> Value:
 def binary_cross_entropy(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
     """Binary cross-entropy −[t·log p + (1 − t)·log(1 − p)], mean over all elements.
 
-    Finite for predictions of exactly 0 or 1 (each log is at least −100, as in PyTorch).
+    Finite for predictions of exactly 0 or 1 (each log is at least −100, as in PyTorch);
+    a prediction or a target outside [0, 1] (or NaN) raises ValueError, as in PyTorch.
     """
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    p, t, is_list = _pair(pred, target, "binary_cross_entropy")
+    _check_reduction(reduction)
+    name = "binary_cross_entropy"
+    p, t, is_list = _pair(pred, target, name)
+    hint = " (a probability: does the model end in a sigmoid?)"
+    if is_list:
+        _check_probabilities(name, "prediction", np.array([pi.data for pi in p]), hint)
+        _check_probabilities(name, "target", np.array(t))
+    else:
+        _check_probabilities(name, "prediction", np.asarray(p.data), hint)
+        _check_probabilities(name, "target", np.asarray(t))
     if is_list:
         elements = [-(ti * _clamped_log(pi) + (1.0 - ti) * _clamped_log(1.0 - pi))
                     for pi, ti in zip(p, t, strict=True)]
@@ -109,8 +164,11 @@ def get_loss(loss: Any) -> Any:
     """A loss function from a callable or a name ("mse", "bce")."""
     if callable(loss):
         return loss
+    if not isinstance(loss, str):
+        raise TypeError(f"loss must be a function (pred, target) -> Value or one of "
+                        f"{sorted(LOSSES)}, got {type(loss).__name__}")
     try:
         return LOSSES[loss]
-    except (KeyError, TypeError):
+    except KeyError:
         raise ValueError(f"unknown loss {loss!r}; use a function (pred, target) -> Value or "
                          f"one of {sorted(LOSSES)}") from None

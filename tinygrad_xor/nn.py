@@ -5,18 +5,22 @@ default) or as one scalar Value per weight and bias (``scalar=True``): a neuron-
 as in the blog's network picture. Both give the same numbers and gradients.
 
 Weights are read and set as plain ndarrays with `Module.state_dict` /
-`Module.load_state_dict`, and saved to ``.npz`` without pickle with `Module.save` /
-`Module.load`.
+`Module.load_state_dict`, and saved to ``.npz`` without pickle with `Module.save` (at
+exactly the path given, replaced atomically) / `Module.load`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator, Sequence
+import secrets
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _checks
 from .engine import Value
 
 __all__ = ["Module", "Linear", "ReLU", "Sigmoid", "Tanh", "Identity", "Sequential", "MLP",
@@ -29,9 +33,68 @@ def make_rng(rng: RngLike) -> np.random.Generator:
     """A NumPy Generator from a Generator, a seed, or None (fresh entropy)."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(f"rng: a seed must be an integer >= 0, got {rng}")
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def _path(where: str, path: Any) -> str:
+    """A file path given as a str or an os.PathLike, as a str."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+    if not path:
+        raise ValueError(f"{where}: path is empty")
+    return path
+
+
+# The first bytes of the files `load` can tell apart.
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive; an empty one
+_NPY_MAGIC = b"\x93NUMPY"
+_PICKLE_MAGIC = b"\x80"
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz archive at path; ValueError naming the path if it is not one."""
+    def bad(what: str) -> ValueError:
+        return ValueError(f"load: {path!r} is not a weights file written by save: {what}")
+
+    with open(path, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+        if not head:
+            raise bad("the file is empty")
+        if head.startswith(_NPY_MAGIC):
+            raise bad("it is a single .npy array, not an .npz archive")
+        if head.startswith(_PICKLE_MAGIC):
+            raise bad("it is a pickle, which load refuses (unpickling can run code)")
+        if not head.startswith(_ZIP_MAGICS):
+            raise bad(f"it does not start like an .npz (zip) archive (first bytes {head!r})")
+        f.seek(0)
+        try:
+            with np.load(f, allow_pickle=False) as data:
+                arrays = {}
+                for key in data.files:
+                    try:
+                        arrays[key] = data[key]
+                    except ValueError as exc:
+                        if "pickle" in str(exc):
+                            raise bad(f"entry {key!r} holds Python objects (a pickle), which "
+                                      f"load refuses") from None
+                        raise
+        except ValueError as exc:
+            if str(exc).startswith("load: "):
+                raise
+            raise bad(f"the archive is damaged or truncated ({exc})") from None
+        except (OSError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile,
+                RuntimeError) as exc:
+            raise bad(f"the archive is damaged or truncated ({type(exc).__name__}: {exc})") \
+                from None
+    return arrays
 
 
 class Module:
@@ -76,15 +139,22 @@ class Module:
         """The weights as copies: ``{"layers.0.weight": (in, out) array, ...}``."""
         return {key: owner._get(kind) for key, owner, kind in self._arrays()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Set the weights from ndarrays; a missing key or a wrong shape changes nothing."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: state must be a dict of arrays (as state_dict() "
+                            f"returns), got {type(state).__name__}")
         entries = list(self._arrays())
         checked = []
         for key, owner, kind in entries:
             if key not in state:
                 raise ValueError(f"load_state_dict: missing parameter {key!r} "
                                  f"(expected shape {owner._shape(kind)})")
-            value = np.asarray(state[key])
+            try:
+                value = np.asarray(state[key])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"load_state_dict: parameter {key!r} is not an array of "
+                                 f"numbers: {exc}") from None
             if value.dtype.kind not in "fiub":
                 raise ValueError(f"load_state_dict: parameter {key!r} is not numeric "
                                  f"(dtype {value.dtype})")
@@ -92,27 +162,82 @@ class Module:
                 raise ValueError(f"load_state_dict: parameter {key!r} has shape {value.shape}, "
                                  f"the model's has shape {owner._shape(kind)}")
             checked.append((owner, kind, value))
-        extra = sorted(set(state) - {key for key, _, _ in entries})
+        extra = sorted(str(key) for key in set(state) - {key for key, _, _ in entries})
         if extra:
             raise ValueError(f"load_state_dict: unexpected parameters {extra}")
         for owner, kind, value in checked:
             owner._set(kind, value)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the state_dict to an ``.npz`` file (no pickle)."""
-        savez: Any = np.savez  # NumPy's stubs mistype its **arrays
-        savez(path, **self.state_dict())
+        """Write the state_dict to an ``.npz`` file at exactly ``path`` (no pickle), atomically.
+
+        The archive is written to a temporary file in the same folder, flushed to disk, then
+        moved onto ``path`` with `os.replace`: a crash or a full disk leaves the previous file
+        whole, and the temporary file is removed on any failure.
+        """
+        path = _path("save", path)
+        state = self.state_dict()
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"save: the folder {folder!r} of {path!r} does not exist")
+        fd, tmp = _temporary_file(folder, os.path.basename(path))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                savez: Any = np.savez  # NumPy's stubs mistype its **arrays
+                savez(f, **state)      # a file object: np.savez adds no ".npz" suffix
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _sync_folder(folder)
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Read weights written by `save` (pickle is refused)."""
-        with np.load(path, allow_pickle=False) as data:
-            self.load_state_dict({key: data[key] for key in data.files})
+        """Read weights written by `save` (pickle is refused); a failed load changes nothing.
+
+        A file that is not such an archive (empty, truncated, text, ``.npy``, pickled), or
+        whose weights do not fit the model, raises ValueError naming the path.
+        """
+        path = _path("load", path)
+        arrays = _read_npz(path)
+        try:
+            self.load_state_dict(arrays)
+        except ValueError as exc:
+            raise ValueError(f"load: {path!r}: {exc}") from None
 
     def input_size(self) -> int | None:
         """The input size the first Linear layer expects, or None if there is none."""
         for _, owner, _ in self._arrays():
             return owner.in_features
         return None
+
+
+def _temporary_file(folder: str, name: str) -> tuple[int, str]:
+    """A new file beside the target, opened for writing, with the permissions umask allows."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                           0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"save: could not create a temporary file in {folder!r}")
+
+
+def _sync_folder(folder: str) -> None:
+    """Flush the folder's entry for the renamed file to disk, where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # e.g. Windows, where folders cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _map(fn: Any, x: Any) -> Any:
@@ -175,10 +300,12 @@ _ACTIVATIONS: dict[str | None, type[Module]] = {
 
 def activation(name: str | None) -> Module:
     """An activation module by name: "sigmoid", "tanh", "relu", "identity" or None."""
+    names = ", ".join(repr(k) for k in _ACTIVATIONS)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"activation must be a name ({names}), got {type(name).__name__}")
     try:
         return _ACTIVATIONS[name]()
-    except (KeyError, TypeError):
-        names = ", ".join(repr(k) for k in _ACTIVATIONS)
+    except KeyError:
         raise ValueError(f"unknown activation {name!r}; choose one of {names}") from None
 
 
@@ -194,11 +321,14 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
                  rng: RngLike = None, scalar: bool = False) -> None:
+        in_features = _checks.integer("Linear", "in_features", in_features)
+        out_features = _checks.integer("Linear", "out_features", out_features)
         if in_features <= 0 or out_features <= 0:
             raise ValueError(f"Linear needs positive sizes, got ({in_features}, {out_features})")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
-        self.scalar = bool(scalar)
+        bias = _checks.boolean("Linear", "bias", bias)
+        self.in_features = in_features
+        self.out_features = out_features
+        self.scalar = _checks.boolean("Linear", "scalar", scalar)
         gen = make_rng(rng)
         bound = 1.0 / np.sqrt(in_features)
         w = gen.uniform(-bound, bound, (in_features, out_features))
@@ -284,6 +414,17 @@ class Linear(Module):
         if len(xs) != self.in_features:
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): got a sample of "
                              f"{len(xs)} features")
+        for i, v in enumerate(xs):
+            if isinstance(v, Value):
+                if v.shape != ():
+                    raise ValueError(f"Linear({self.in_features}, {self.out_features}): feature "
+                                     f"{i} of the sample is a Value of shape {v.shape}, not a "
+                                     f"scalar")
+            elif isinstance(v, (bool, np.bool_)) or not isinstance(
+                    v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"Linear({self.in_features}, {self.out_features}): feature {i} "
+                                f"of the sample must be a number or a scalar Value, got "
+                                f"{type(v).__name__}")
         xs = [v if isinstance(v, Value) else float(v) for v in xs]
         out = []
         for j in range(self.out_features):
@@ -298,6 +439,10 @@ class Sequential(Module):
     """Layers applied one after the other; ``.layers`` is the list."""
 
     def __init__(self, *layers: Module) -> None:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} must be a Module (Linear, ReLU, ...), "
+                                f"got {type(layer).__name__}")
         self.layers = list(layers)
 
     def children(self) -> list[tuple[str, Module]]:
@@ -327,18 +472,24 @@ class MLP(Module):
     def __init__(self, sizes: Sequence[int], activation: str | None = "sigmoid",
                  output_activation: str | None = "sigmoid", scalar: bool = False,
                  rng: RngLike = None) -> None:
-        sizes = [int(s) for s in sizes]
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Sequence, np.ndarray)):
+            raise TypeError(f"MLP: sizes must be a list of layer sizes like [2, 4, 1], got "
+                            f"{type(sizes).__name__}")
+        sizes = [_checks.integer("MLP", f"sizes[{i}]", s) for i, s in enumerate(sizes)]
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least an input and an output size, got {sizes}")
+        if min(sizes) < 1:
+            raise ValueError(f"MLP: every size must be >= 1, got {sizes}")
+        scalar = _checks.boolean("MLP", "scalar", scalar)
+        self._hidden = _make_activation(activation)
+        self._output = _make_activation(output_activation)
         gen = make_rng(rng)
         self.sizes = sizes
-        self.scalar = bool(scalar)
+        self.scalar = scalar
         self.activation_name = activation
         self.output_activation_name = output_activation
         self.layers = [Linear(m, n, rng=gen, scalar=scalar)
                        for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
-        self._hidden = _make_activation(activation)
-        self._output = _make_activation(output_activation)
 
     def children(self) -> list[tuple[str, Module]]:
         """("layers.i", Linear) for every Linear layer."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _checks
 from .engine import Value
 
 __all__ = ["Optimizer", "SGD", "Adam"]
@@ -31,12 +32,26 @@ class Optimizer:
     """Base class: holds the parameters and the learning rate."""
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
+        name = type(self).__name__
+        if isinstance(params, Value) or not isinstance(params, Iterable) \
+                or isinstance(params, (str, bytes)):
+            raise TypeError(f"{name}: params must be an iterable of Values (e.g. "
+                            f"model.parameters()), got {type(params).__name__}")
         self.params = list(params)
         if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
-        for p in self.params:
+            raise ValueError(f"{name}: optimizer got an empty parameter list")
+        seen: dict[int, int] = {}
+        for i, p in enumerate(self.params):
             if not isinstance(p, Value):
-                raise TypeError(f"optimizer parameters must be Values, got {type(p).__name__}")
+                raise TypeError(f"{name}: optimizer parameters must be Values, parameter {i} is "
+                                f"{type(p).__name__}")
+            if p.op:
+                raise ValueError(f"{name}: parameter {i} is the result of an operation "
+                                 f"({p.op!r}), not a leaf Value; it cannot be optimized")
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {i} is the same Value as parameter "
+                                 f"{seen[id(p)]}; a duplicate would be stepped twice")
+            seen[id(p)] = i
         self.lr = _check_lr(lr)
 
     def zero_grad(self) -> None:
@@ -54,9 +69,8 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not momentum >= 0:
-            raise ValueError(f"momentum must be >= 0, got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = _checks.number("SGD", "momentum", momentum, low=0.0, high=1.0,
+                                       high_open=True)
         self._velocity: list[Any] = [None] * len(self.params)
 
     def step(self) -> None:
@@ -83,13 +97,12 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Value], lr: float = 0.001,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(params, lr)
-        beta1, beta2 = (float(b) for b in betas)
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
-        if not eps >= 0:
-            raise ValueError(f"eps must be >= 0, got {eps}")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        beta1, beta2 = (_checks.number("Adam", f"betas[{i}]", b, low=0.0, high=1.0,
+                                       high_open=True) for i, b in enumerate(betas))
         self.betas = (beta1, beta2)
-        self.eps = float(eps)
+        self.eps = _checks.number("Adam", "eps", eps, low=0.0, low_open=True)
         self.t = 0
         self._m: list[Any] = [0.0] * len(self.params)
         self._v: list[Any] = [0.0] * len(self.params)

@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("tinygrad_xor.testing needs hypothesis: pip install 'tinygrad_xor[test]'"
                       ) from exc
 
+from . import _checks
 from .engine import Primitive, Value
 
 __all__ = ["values", "shapes", "broadcastable_shapes", "matmul_shapes", "values_for",
@@ -45,9 +46,29 @@ Shape = tuple[int, ...]
 # -- Values and shapes ------------------------------------------------------------------------
 
 
+def _check_dims(where: str, min_dims: Any, max_dims: Any, min_side: Any, max_side: Any) -> None:
+    """Sizes are integers >= 0 (sides >= 1 at the top), each minimum <= its maximum."""
+    min_dims = _checks.integer(where, "min_dims", min_dims, minimum=0)
+    max_dims = _checks.integer(where, "max_dims", max_dims, minimum=0)
+    min_side = _checks.integer(where, "min_side", min_side, minimum=0)
+    max_side = _checks.integer(where, "max_side", max_side, minimum=1)
+    if min_dims > max_dims:
+        raise ValueError(f"{where}: min_dims {min_dims} > max_dims {max_dims}")
+    if min_side > max_side:
+        raise ValueError(f"{where}: min_side {min_side} > max_side {max_side}")
+
+
+def _check_bounds(where: str, min_value: Any, max_value: Any) -> None:
+    low = _checks.number(where, "min_value", min_value)
+    high = _checks.number(where, "max_value", max_value)
+    if low > high:
+        raise ValueError(f"{where}: min_value {low!r} > max_value {high!r}")
+
+
 def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
            max_side: int = 4) -> st.SearchStrategy[Shape]:
     """Array shapes, ``()`` (a scalar) included when ``min_dims`` is 0."""
+    _check_dims("shapes()", min_dims, max_dims, min_side, max_side)
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
                             max_side=max_side)
 
@@ -56,6 +77,8 @@ def broadcastable_shapes(num_shapes: int = 2, *, min_dims: int = 0, max_dims: in
                          min_side: int = 1,
                          max_side: int = 4) -> st.SearchStrategy[tuple[Shape, ...]]:
     """Tuples of ``num_shapes`` shapes that broadcast together under NumPy's rules."""
+    _checks.integer("broadcastable_shapes()", "num_shapes", num_shapes, minimum=1)
+    _check_dims("broadcastable_shapes()", min_dims, max_dims, min_side, max_side)
     return hnp.mutually_broadcastable_shapes(
         num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side,
         max_side=max_side).map(lambda r: tuple(r.input_shapes))
@@ -64,6 +87,7 @@ def broadcastable_shapes(num_shapes: int = 2, *, min_dims: int = 0, max_dims: in
 def matmul_shapes(*, max_batch_dims: int = 2, min_side: int = 1,
                   max_side: int = 4) -> st.SearchStrategy[tuple[Shape, Shape]]:
     """Pairs of shapes ``(a, b)`` for which ``a @ b`` works: 1-D, 2-D and batched N-D."""
+    _check_dims("matmul_shapes()", 0, max_batch_dims, min_side, max_side)
     return hnp.mutually_broadcastable_shapes(
         signature=np.matmul.signature, max_dims=max_batch_dims, min_side=min_side,
         max_side=max_side).map(lambda r: (r.input_shapes[0], r.input_shapes[1]))
@@ -92,9 +116,30 @@ def values(shape: Shape | int | st.SearchStrategy[Shape] | None = None,
     and ``None`` draws any shape from ``shapes(min_dims=..., ...)``, scalars included.
     ``dtype`` may be float64 or float32 (a float32 scalar is a Python float like any scalar).
     """
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"values(): dtype must be float64 or float32, got {dtype!r}") from None
     if dt not in (np.float64, np.float32):
         raise ValueError(f"values(): dtype must be float64 or float32, got {dt}")
+    _check_dims("values()", min_dims, max_dims, min_side, max_side)
+    _checks.boolean("values()", "requires_grad", requires_grad)
+    if not isinstance(label, str):
+        raise TypeError(f"values(): label must be a str, got {type(label).__name__}")
+    if elements is None:
+        _check_bounds("values()", min_value, max_value)
+    elif not isinstance(elements, st.SearchStrategy):
+        raise TypeError(f"values(): elements must be a hypothesis strategy, got "
+                        f"{type(elements).__name__}")
+    if shape is not None and not isinstance(shape, st.SearchStrategy):
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+            _checks.integer("values()", "shape", shape, minimum=0)
+        elif isinstance(shape, (tuple, list)):
+            for i, side in enumerate(shape):
+                _checks.integer("values()", f"shape[{i}]", side, minimum=0)
+        else:
+            raise TypeError(f"values(): shape must be a tuple of ints, an int, a strategy or "
+                            f"None, got {type(shape).__name__} {shape!r}")
     if shape is None:
         shape_strategy: st.SearchStrategy[Shape] = shapes(
             min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
@@ -113,6 +158,9 @@ def values(shape: Shape | int | st.SearchStrategy[Shape] | None = None,
 def values_for(shape_tuples: st.SearchStrategy[tuple[Shape, ...]],
                **kwargs: Any) -> st.SearchStrategy[tuple[Value, ...]]:
     """One Value per shape of each drawn tuple: ``values_for(matmul_shapes())`` gives pairs."""
+    if not isinstance(shape_tuples, st.SearchStrategy):
+        raise TypeError(f"values_for(): shape_tuples must be a strategy of shape tuples, got "
+                        f"{type(shape_tuples).__name__}")
     return shape_tuples.flatmap(lambda ss: st.tuples(*(values(s, **kwargs) for s in ss)))
 
 
@@ -668,7 +716,15 @@ def expressions(max_ops: int = 6, ops: Sequence[str | Op | Primitive] | None = N
     Inputs (1 to ``max_inputs`` Values with broadcast-compatible shapes, scalars included) are
     drawn in [min_value, max_value]; every node's entries stay within +-20.
     """
+    if ops is not None and (isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence)):
+        raise TypeError(f"expressions(): ops must be a list of operations, got "
+                        f"{type(ops).__name__} {ops!r}")
     vocabulary = _resolve_ops(ops)
+    min_ops = _checks.integer("expressions()", "min_ops", min_ops, minimum=0)
+    max_ops = _checks.integer("expressions()", "max_ops", max_ops, minimum=0)
+    _checks.integer("expressions()", "max_inputs", max_inputs, minimum=1)
+    _check_dims("expressions()", 0, max_dims, 1, max_side)
+    _check_bounds("expressions()", min_value, max_value)
     if not 0 <= min_ops <= max_ops:
         raise ValueError(f"expressions(): need 0 <= min_ops <= max_ops, got {min_ops}, {max_ops}")
     instruction = st.tuples(st.sampled_from(vocabulary), st.integers(0, 15),

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from . import _checks
 from .engine import Value
-from .losses import get_loss
+from .losses import binary_cross_entropy, get_loss
 
 __all__ = ["History", "fit", "predict"]
 
@@ -42,14 +43,20 @@ def _as_2d(name: str, data: Any) -> np.ndarray:
     if isinstance(data, Value):
         data = data.data
     try:
-        array = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"fit: {name} must be numbers, got {type(data).__name__}: {exc}") \
-            from None
+        array = np.asarray(data)
+    except ValueError as exc:  # a ragged list
+        raise TypeError(f"fit: {name} must be numbers, got a ragged {type(data).__name__}: "
+                        f"{exc}") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"fit: {name} must be numbers, got {type(data).__name__} of dtype "
+                        f"{array.dtype}")
+    array = array.astype(np.float64)
     if array.ndim == 1 and name == "y":
         array = array[:, None]
     if array.ndim != 2:
         raise ValueError(f"fit: {name} must be 2-D (samples × features), got shape {array.shape}")
+    if array.shape[1] == 0:
+        raise ValueError(f"fit: {name} has no columns (shape {array.shape})")
     if not np.all(np.isfinite(array)):
         bad = "NaN" if np.isnan(array).any() else "inf"
         raise ValueError(f"fit: {name} contains {bad}")
@@ -58,6 +65,13 @@ def _as_2d(name: str, data: Any) -> np.ndarray:
 
 def _validate(model: Any, X: Any, y: Any, optimizer: Any, epochs: Any,
               batch_size: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not callable(model):
+        raise TypeError(f"fit: model must be a module or a function of X, got "
+                        f"{type(model).__name__}")
+    for method in ("zero_grad", "step"):
+        if not callable(getattr(optimizer, method, None)):
+            raise TypeError(f"fit: optimizer must have zero_grad() and step() (e.g. optim.SGD), "
+                            f"got {type(optimizer).__name__}")
     Xa = _as_2d("X", X)
     ya = _as_2d("y", y)
     if len(Xa) != len(ya):
@@ -71,13 +85,14 @@ def _validate(model: Any, X: Any, y: Any, optimizer: Any, epochs: Any,
     lr = getattr(optimizer, "lr", None)
     if lr is not None and not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"fit: the learning rate must be a finite number > 0, got {lr}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"fit: epochs must be an integer >= 0, got {epochs!r}")
-    if batch_size is not None and (isinstance(batch_size, bool)
-                                   or not isinstance(batch_size, (int, np.integer))
-                                   or batch_size <= 0):
-        raise ValueError(f"fit: batch_size must be a positive integer or None, got "
-                         f"{batch_size!r}")
+    _checks.integer("fit", "epochs", epochs, minimum=0)
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"fit: batch_size must be a positive integer or None, got "
+                            f"{type(batch_size).__name__} {batch_size!r}")
+        if batch_size <= 0:
+            raise ValueError(f"fit: batch_size must be a positive integer or None, got "
+                             f"{batch_size!r}")
     return Xa, ya
 
 
@@ -136,10 +151,14 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
     Each epoch's loss is the sample-weighted mean of its steps' losses, and its accuracy the
     fraction of samples whose outputs, thresholded at 0.5, equal the targets, both taken
     from the predictions before each step's update (as Keras reports them). Bad input raises
-    ValueError before any step.
+    TypeError (a wrong kind of argument) or ValueError (a wrong value) before any step.
     """
-    Xa, ya = _validate(model, X, y, optimizer, epochs, batch_size)
     loss_fn = get_loss(loss)
+    progress = _checks.boolean("fit", "progress", progress)
+    Xa, ya = _validate(model, X, y, optimizer, epochs, batch_size)
+    if loss_fn is binary_cross_entropy and not np.all((ya >= 0) & (ya <= 1)):
+        raise ValueError(f"fit: loss 'bce' needs targets in [0, 1], y has values in "
+                         f"[{ya.min():g}, {ya.max():g}]")
     n = len(Xa)
     size = n if batch_size is None else min(int(batch_size), n)
     history = History()

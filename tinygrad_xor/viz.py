@@ -217,9 +217,15 @@ def graph_drawing(root: Value, *, rankdir: str = "LR", show_data: bool = True,
         raise TypeError(f"draw_graph() needs a Value, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) \
-            or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)):
+        raise TypeError(f"draw_graph(): max_nodes must be a positive integer, got "
+                        f"{type(max_nodes).__name__} {max_nodes!r}")
+    if max_nodes < 1:
+        raise ValueError(f"draw_graph(): max_nodes must be a positive integer, got {max_nodes!r}")
+    for name, flag in (("show_data", show_data), ("show_grad", show_grad)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"draw_graph(): {name} must be True or False, got "
+                            f"{type(flag).__name__} {flag!r}")
 
     # Breadth-first from the root: the first `max_nodes` Values found are the nearest ones and
     # are drawn; every Value found after them is counted into one collapsed node.
@@ -333,6 +339,9 @@ def _is_linear(layer: Any) -> bool:
 
 def _network_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
     """(weight (in, out), bias (out,) or None, activation name) for each Linear layer."""
+    if not callable(getattr(model, "state_dict", None)):
+        raise TypeError(f"draw_network() needs a model with a state_dict() (an MLP, or a "
+                        f"Sequential of Linear layers), got {type(model).__name__}")
     state = model.state_dict()
     by_index: dict[int, dict[str, np.ndarray]] = {}
     for key, array in state.items():
@@ -389,6 +398,14 @@ def _neuron_names(sizes: list[int]) -> list[list[str]]:
 
 def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int = 3) -> Drawing:
     """The drawing of a network's neurons and weights as plain data; see `draw_network`."""
+    if edge_labels is not None and not isinstance(edge_labels, (bool, np.bool_)):
+        raise TypeError(f"draw_network(): edge_labels must be True, False or None, got "
+                        f"{type(edge_labels).__name__} {edge_labels!r}")
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)):
+        raise TypeError(f"draw_network(): digits must be a positive integer, got "
+                        f"{type(digits).__name__} {digits!r}")
+    if digits < 1:
+        raise ValueError(f"draw_network(): digits must be a positive integer, got {digits!r}")
     layers = _network_layers(model)
     sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
     names = _neuron_names(sizes)
