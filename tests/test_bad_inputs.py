@@ -403,7 +403,6 @@ def test_library_bad_input(call: Callable[[], Any], exc: type, word: str) -> Non
     _run(call, exc, word)
 
 
-@pytest.mark.xfail(reason="core rows: fixed with the core rewrite", strict=False)
 @pytest.mark.parametrize("call, exc, word", [c[1:] for c in CORE_CASES],
                          ids=[c[0] for c in CORE_CASES])
 def test_core_bad_input(call: Callable[[], Any], exc: type, word: str) -> None:

@@ -153,6 +153,29 @@ class Value:
 
     @grad.setter
     def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            return
+        if isinstance(value, Value):
+            raise TypeError("a Value's grad holds data (a float or an ndarray), not a Value; "
+                            "assign v.data")
+        data = self.data
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.number, list, tuple, np.ndarray)):
+            raise TypeError(f"grad must be a number or an array, got {_describe(value)}")
+        if type(data) is float:
+            if np.ndim(value) != 0:
+                raise ValueError(f"the grad of a scalar Value must be a number, got shape "
+                                 f"{np.shape(value)}")
+            self._grad = float(value)
+            return
+        if not (type(value) is np.ndarray and value.dtype == data.dtype):
+            try:
+                value = np.array(value, dtype=data.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(f"grad must hold numbers, got {_describe(value)}") from None
+        if value.shape != data.shape:
+            raise ValueError(f"grad has shape {value.shape}, the Value has shape {data.shape}")
         self._grad = value
 
     @property

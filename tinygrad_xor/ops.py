@@ -481,8 +481,8 @@ def check_axes(x: Value, axes: tuple[Any, ...]) -> tuple[int, ...] | None:
             raise TypeError(f"transpose(): axes must be ints, got {axes!r}")
     norm = tuple(int(a) % ndim if -ndim <= a < ndim else ndim for a in axes) if ndim else ()
     if len(axes) != ndim or sorted(norm) != list(range(ndim)):
-        raise ValueError(f"transpose(): axes {axes!r} are not a permutation of the {ndim} axes "
-                         f"of a Value of shape {x.shape}")
+        raise ValueError(f"transpose(): axes {axes!r} are not a permutation of the axis "
+                         f"numbers 0..{ndim - 1} of a Value of shape {x.shape}")
     return norm
 
 
