@@ -167,7 +167,7 @@ class Value:
             if np.ndim(value) != 0:
                 raise ValueError(f"the grad of a scalar Value must be a number, got shape "
                                  f"{np.shape(value)}")
-            self._grad = float(value)
+            self._grad = float(np.asarray(value))
             return
         if not (type(value) is np.ndarray and value.dtype == data.dtype):
             try:
