@@ -81,11 +81,9 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *,
     # is ready once all its users have sent their share. Leaves are not counted: they are
     # finished when the pass ends.
     users: dict[Value, int] = {}
-    stack = []
-    for root in grads:
-        if root._op is not None and root not in users:
-            users[root] = 0
-            stack.append(root)
+    stack = [root for root in grads if root._op is not None]
+    for root in stack:
+        users[root] = 0
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
@@ -100,7 +98,7 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *,
                     push(parent)
                 else:
                     users[parent] = n + 1
-    ready = [root for root, n in users.items() if n == 0]
+    ready = [root for root in grads if root._op is not None and users[root] == 0]
     previous, _mode.enabled = _mode.enabled, create_graph
     try:
         _send_grads(ready, users, grads, create_graph)

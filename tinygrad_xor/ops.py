@@ -75,8 +75,8 @@ def _matmul(a: Any, b: Any) -> Any:
 def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """``g`` of a reduction over ``axis`` with the reduced axes put back (length 1)."""
     if axis is None or keepdims:
-        if axis is None and not keepdims and _shape(x):  # reduced to one number
-            return _reshape(g, (1,) * len(_shape(x)))
+        if axis is None and not keepdims and type(g) is Value and _shape(x):
+            return _reshape(g, (1,) * len(_shape(x)))  # one number: broadcasts as it is
         return g
     if type(g) is not Value:
         return np.expand_dims(g, axis)
@@ -157,9 +157,9 @@ def _sigmoid_vjp(grad: Any, out: Any, x: Any) -> tuple[Any]:
 
 
 def _matmul_vjp_a(grad: Any, out: Any, a: Any, b: Any) -> Any:
-    na, nb = len(_shape(a)), len(_shape(b))
+    na, nb = a.ndim, b.ndim  # arrays or Values: matmul has no float operands
     if na == 2 and nb == 2:  # the common case, with none of the reshaping below
-        return _matmul(grad, _swap(b))
+        return grad @ b.T  # np.matmul for arrays, the matmul primitive for Values
     if na == 1 and nb == 1:
         return grad * b
     g = _insert_axis(grad, -2) if na == 1 else grad   # (k,) is a (1, k) row
@@ -170,9 +170,9 @@ def _matmul_vjp_a(grad: Any, out: Any, a: Any, b: Any) -> Any:
 
 
 def _matmul_vjp_b(grad: Any, out: Any, a: Any, b: Any) -> Any:
-    na, nb = len(_shape(a)), len(_shape(b))
+    na, nb = a.ndim, b.ndim
     if na == 2 and nb == 2:
-        return _matmul(_swap(a), grad)
+        return a.T @ grad
     if na == 1 and nb == 1:
         return grad * a
     g = _insert_axis(grad, -2) if na == 1 else grad
