@@ -246,7 +246,7 @@ def table(results: Sequence[Result]) -> str:
                 if name in w.targets:
                     target = f"<= {w.targets[name]:g}"
                     met = "yes" if ours / med <= w.targets[name] else "NO"
-            per = "per chain" if w.unit == "chain" else ""
+            per = f"per {w.unit}" if w.unit != "step" else ""
             lines.append(f"| {w.id} | {name} | {_fmt(med)} {per}".rstrip() +
                          f" | {ratio} | {target} | {met} |")
         for key, text in res.extra.items():
