@@ -1,6 +1,6 @@
 """The benchmark harness: check every backend, time them interleaved, print the table.
 
-Five workloads (`workloads.py`), each run by every installed backend, interleaved
+Seven workloads (`workloads.py`), each run by every installed backend, interleaved
 (A B A B ...), after a warm-up, several times; the table gives each backend's median time per
 step and the ratio of tinygrad_xor's median to each reference's. Every backend of a workload
 is first checked to follow the hand-written NumPy (or plain-float) baseline's loss trajectory
@@ -246,7 +246,7 @@ def table(results: Sequence[Result]) -> str:
                 if name in w.targets:
                     target = f"<= {w.targets[name]:g}"
                     met = "yes" if ours / med <= w.targets[name] else "NO"
-            per = "per chain" if w.unit == "chain" else ""
+            per = f"per {w.unit}" if w.unit != "step" else ""
             lines.append(f"| {w.id} | {name} | {_fmt(med)} {per}".rstrip() +
                          f" | {ratio} | {target} | {met} |")
         for key, text in res.extra.items():

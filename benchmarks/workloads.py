@@ -1,7 +1,8 @@
-"""The benchmark's workloads: each backend of W1-W5 as a trainer, and the table of workloads.
+"""The benchmark's workloads: each backend of W1-W7 as a trainer, and the table of workloads.
 
-A trainer runs `n` more steps of its workload and returns the loss after each one; every
-backend of a workload follows the same steps, so `harness.check` can compare their loss
+A trainer runs `n` more steps of its workload and returns the loss after each one (W2: the
+chain's value and gradient; W6, W7: the Hessian's entries, the Hessian-vector product); every
+backend of a workload follows the same steps, so `harness.check` can compare their
 trajectories. micrograd (the ``bench`` extra) and PyTorch (CPU) are optional.
 """
 
@@ -18,7 +19,7 @@ from tinygrad_xor import Value
 
 __all__ = ["WORKLOADS", "Workload", "Trainer", "OURS", "optional", "import_torch", "two_moons"]
 
-# A trainer runs `n` more steps of its workload and returns the loss after each one.
+# A trainer runs `n` more steps of its workload and returns what each step computed.
 Trainer = Callable[[int], list[float]]
 
 OURS = "tinygrad_xor"
@@ -503,6 +504,249 @@ def w5_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
     return _torch_sgd(params, loss_of, _XOR_LR)
 
 
+# -- W6: the Hessian of the XOR loss (W3's network) with respect to its 9 parameters ------------
+# Every backend computes the Hessian at a point, then moves the point a fixed small step along a
+# fixed direction (the same for all), so that each step is a new point; a step returns the 81
+# entries of the 9 x 9 Hessian, ordered as the flat vector (W1 (2, 2), b1 (2,), W2 (2, 1), b2).
+# Ours and PyTorch's differentiate a function of the four arrays (argnums / a tuple of inputs) and
+# assemble the blocks; the NumPy baseline is the complex step of W3's hand-written gradient, which
+# is exact to rounding (no subtraction), and independent of any autodiff engine.
+
+_XOR_SHAPES = ((2, 2), (2,), (2, 1), (1,))
+_COMPLEX_STEP = 1e-30
+
+
+def _split(flat: Any, shapes: Sequence[tuple[int, ...]]) -> list[Any]:
+    """Views of ``flat`` with these shapes, one after the other."""
+    out, i = [], 0
+    for shape in shapes:
+        k = int(np.prod(shape))
+        out.append(flat[i:i + k].reshape(shape))
+        i += k
+    return out
+
+
+def _blocks_to_matrix(blocks: Sequence[Sequence[Any]], sizes: Sequence[int]) -> np.ndarray:
+    """Hessian blocks H[i][j] (shape x_i.shape + x_j.shape) as one (n, n) matrix."""
+    return np.block([[np.asarray(b).reshape(si, sj) for b, sj in zip(row, sizes)]
+                     for row, si in zip(blocks, sizes)])
+
+
+def _w6_point(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The starting point (W3's initial weights, flat) and the direction it moves along."""
+    p = np.concatenate([a.ravel() for a in _xor_init(seed)])
+    d = np.random.default_rng(seed + 1).normal(size=p.size)
+    return p, 0.01 * d / np.linalg.norm(d)
+
+
+def _xor_grad(w1: Any, b1: Any, w2: Any, b2: Any) -> np.ndarray:
+    """W3's hand-written gradient (flat), for parameters with any leading batch axes; it only
+    multiplies and adds, so complex parameters give the complex-step derivative."""
+    x, y = _XOR_X, _XOR_Y
+    a1 = 1 / (1 + np.exp(-(x @ w1 + b1[..., None, :])))
+    a2 = 1 / (1 + np.exp(-(a1 @ w2 + b2[..., None, :])))
+    diff = a2 - y
+    d2 = (2 / y.size) * diff * a2 * (1 - a2)
+    d1 = (d2 @ np.swapaxes(w2, -1, -2)) * a1 * (1 - a1)
+    grads = [x.T @ d1, d1.sum(-2), np.swapaxes(a1, -1, -2) @ d2, d2.sum(-2)]
+    lead = w1.shape[:-2]
+    return np.concatenate([g.reshape(lead + (-1,)) for g in grads], axis=-1)
+
+
+def w6_numpy(seed: int = 0) -> Trainer:
+    """W6 by the complex step of the hand-written gradient, all 9 columns at once."""
+    p, d = _w6_point(seed)
+    n = p.size
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            z = p + 1j * _COMPLEX_STEP * np.eye(n)        # row j: p + i h e_j
+            h = _xor_grad(*_split_batched(z, _XOR_SHAPES)).imag / _COMPLEX_STEP
+            out += h.T.ravel().tolist()                   # H[i, j] = d grad_i / d p_j
+            p = p + d
+        return out
+
+    return train
+
+
+def _split_batched(z: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """``_split`` of each row of ``z``: arrays of shape (rows,) + shape."""
+    out, i = [], 0
+    for shape in shapes:
+        k = int(np.prod(shape))
+        out.append(z[:, i:i + k].reshape((z.shape[0],) + shape))
+        i += k
+    return out
+
+
+def w6_tinygrad(seed: int = 0) -> Trainer:
+    """W6 with ``tinygrad_xor.hessian`` over the four arrays (argnums=(0, 1, 2, 3))."""
+    from tinygrad_xor import hessian
+
+    x, y = _data(_XOR_X), _data(_XOR_Y)
+    p, d = _w6_point(seed)
+    sizes = [int(np.prod(s)) for s in _XOR_SHAPES]
+
+    def loss(w1: Value, b1: Value, w2: Value, b2: Value) -> Value:
+        out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
+        return ((out - y) ** 2).mean()
+
+    hess = hessian(loss, argnums=(0, 1, 2, 3))
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            blocks = hess(*_split(p, _XOR_SHAPES))
+            out += _blocks_to_matrix(blocks, sizes).ravel().tolist()
+            p = p + d
+        return out
+
+    return train
+
+
+def w6_torch(seed: int = 0) -> Trainer:
+    """W6 with ``torch.autograd.functional.hessian`` over the four tensors (float64)."""
+    torch = import_torch()
+
+    x, y = torch.tensor(_XOR_X), torch.tensor(_XOR_Y)
+    p, d = _w6_point(seed)
+    sizes = [int(np.prod(s)) for s in _XOR_SHAPES]
+
+    def loss(w1: Any, b1: Any, w2: Any, b2: Any) -> Any:
+        out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
+        return ((out - y) ** 2).mean()
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            inputs = tuple(torch.from_numpy(a) for a in _split(p, _XOR_SHAPES))
+            blocks = torch.autograd.functional.hessian(loss, inputs)
+            out += _blocks_to_matrix([[b.numpy() for b in row] for row in blocks],
+                                     sizes).ravel().tolist()
+            p = p + d
+        return out
+
+    return train
+
+
+# -- W7: a Hessian-vector product on W4's MLP (784-256-256-10, ReLU, MSE), float64 ---------------
+# f is the loss as a function of one flat vector of all the parameters (sliced into W1, b1, ...
+# inside f), as hvp(f, x, v) and torch.autograd.functional.hvp(f, x, v) take one x. Each step
+# computes H v at the current point, then moves the point a fixed small step (as W6), and returns
+# H v. The NumPy baseline is the complex step of W4's hand-written gradient along v.
+
+
+def _w7_problem(batch: int, sizes: Sequence[int], seed: int) -> tuple[Any, ...]:
+    """(x, y, parameter shapes, flat parameters, v, step direction), all float64."""
+    x, y, arrays = _w4_data(batch, sizes, np.float64, seed)
+    shapes = [a.shape for a in arrays]
+    p = np.concatenate([a.ravel() for a in arrays])
+    rng = np.random.default_rng(seed + 2)
+    v = rng.normal(size=p.size)
+    d = rng.normal(size=p.size)
+    return x, y, shapes, p, v, 1e-3 * d / np.linalg.norm(d)
+
+
+def w7_numpy(batch: int = 1024, sizes: Sequence[int] = (784, 256, 256, 10),
+             seed: int = 0) -> Trainer:
+    """W7 by the complex step of W4's hand-written gradient: Im(grad(p + i h v)) / h."""
+    x, y, shapes, p, v, d = _w7_problem(batch, sizes, seed)
+    n_layers = len(shapes) // 2
+
+    def grad_at(q: np.ndarray) -> np.ndarray:
+        params = _split(q, shapes)
+        acts, pre = [x], []
+        for i in range(n_layers):
+            h = acts[-1] @ params[2 * i] + params[2 * i + 1]
+            pre.append(h)
+            acts.append(h * (h.real > 0) if i < n_layers - 1 else h)
+        g = (acts[-1] - y) * (2 / y.size)
+        grads: list[np.ndarray] = []
+        for i in reversed(range(n_layers)):
+            if i < n_layers - 1:
+                g = g * (pre[i].real > 0)
+            grads[:0] = [(acts[i].T @ g).ravel(), g.sum(0)]
+            if i > 0:
+                g = g @ params[2 * i].T
+        return np.concatenate(grads)
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            out += (grad_at(p + 1j * _COMPLEX_STEP * v).imag / _COMPLEX_STEP).tolist()
+            p = p + d
+        return out
+
+    return train
+
+
+def w7_tinygrad(batch: int = 1024, sizes: Sequence[int] = (784, 256, 256, 10),
+                seed: int = 0) -> Trainer:
+    """W7 with ``tinygrad_xor.hvp``."""
+    from tinygrad_xor import hvp
+
+    xs, ys, shapes, p, v, d = _w7_problem(batch, sizes, seed)
+    x, y = _data(xs), _data(ys)
+    n_layers = len(shapes) // 2
+
+    def loss(q: Value) -> Value:
+        params = _split(q, shapes)
+        h: Any = x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = h.relu()
+        return ((h - y) ** 2).mean()
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            # x is passed as a Value, not as the array a user would pass: with an array, the
+            # plain-array pass over the gradient's graph reaches scatter's rule (the gradient of
+            # slicing), which returns a Value there and fails. A Value x takes the
+            # create_graph path, which works and costs about the same (see docs/performance.md).
+            out += hvp(loss, Value(p), v).data.tolist()
+            p = p + d
+        return out
+
+    return train
+
+
+def w7_torch(batch: int = 1024, sizes: Sequence[int] = (784, 256, 256, 10),
+             seed: int = 0) -> Trainer:
+    """W7 with ``torch.autograd.functional.hvp`` (float64)."""
+    torch = import_torch()
+
+    xs, ys, shapes, p, v, d = _w7_problem(batch, sizes, seed)
+    x, y, tv = torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(v)
+    n_layers = len(shapes) // 2
+
+    def loss(q: Any) -> Any:
+        params = _split(q, shapes)
+        h = x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = torch.relu(h)
+        return ((h - y) ** 2).mean()
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            out += torch.autograd.functional.hvp(loss, torch.from_numpy(p), tv)[1].tolist()
+            p = p + d
+        return out
+
+    return train
+
+
 # -- the workloads ------------------------------------------------------------------------------
 
 
@@ -559,4 +803,17 @@ WORKLOADS: dict[str, Workload] = {w.id: w for w in [
              targets={"numpy": 1.0, "torch": 1.0},
              quick={"nets": 10_000}, tiny={"nets": 7},
              block=100, quick_block=20),
+    Workload("W6", "Hessian of the XOR loss (W3's network), 9 parameters, float64",
+             baseline="numpy",
+             backends={"numpy": w6_numpy, OURS: w6_tinygrad, "torch": w6_torch},
+             modules={"numpy": "", OURS: "", "torch": "torch"},
+             targets={"torch": 1.0},
+             block=200, quick_block=50, unit="Hessian"),
+    Workload("W7", "Hessian-vector product, MLP 784-256-256-10, batch 1024, float64, ReLU, MSE",
+             baseline="numpy",
+             backends={"numpy": w7_numpy, OURS: w7_tinygrad, "torch": w7_torch},
+             modules={"numpy": "", OURS: "", "torch": "torch"},
+             targets={"torch": 1.5},
+             quick={"batch": 256}, tiny={"batch": 8, "sizes": (5, 4, 3, 2)},
+             unit="product"),
 ]}
