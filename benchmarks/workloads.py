@@ -707,11 +707,7 @@ def w7_tinygrad(batch: int = 1024, sizes: Sequence[int] = (784, 256, 256, 10),
         nonlocal p
         out: list[float] = []
         for _ in range(steps):
-            # x is passed as a Value, not as the array a user would pass: with an array, the
-            # plain-array pass over the gradient's graph reaches scatter's rule (the gradient of
-            # slicing), which returns a Value there and fails. A Value x takes the
-            # create_graph path, which works and costs about the same (see docs/performance.md).
-            out += hvp(loss, Value(p), v).data.tolist()
+            out += hvp(loss, p, v).tolist()
             p = p + d
         return out
 
