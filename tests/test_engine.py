@@ -460,3 +460,13 @@ def test_gradcheck_changes_no_grad_of_a_value_that_f_only_captures():
     assert gradcheck(lambda W1, b1: ((X @ W1 + b1).tanh() @ W2).sum(), W1, b1)
     np.testing.assert_array_equal(W2.grad, [[0.5], [0.25]])
     assert W1._grad is None and b1._grad is None
+
+
+def test_numpy_ufuncs_on_values_are_operations_of_the_table():
+    x = Value(np.array([0.5, 2.0]))
+    assert np.exp(x).op == "exp" and (np.ones(2) + x).op == "add"
+    assert (np.ones((1, 2)) @ x).op == "matmul" and np.maximum(x, 1.0).op == "maximum"
+    with pytest.raises(TypeError):
+        np.ones(2) > x  # comparisons are not operations: compare .data
+    with pytest.raises(TypeError):
+        np.floor(x)

@@ -111,7 +111,6 @@ class Value:
     # a graph is built (about half the cost of building a scalar graph).
     __slots__ = ("data", "_grad", "label", "requires_grad", "_op", "_in0", "_in1", "_in_more",
                  "_params", "__weakref__")
-    __array_ufunc__ = None  # make `ndarray + Value` and `arr @ Value` call our reflected methods
 
     data: Any
     _grad: Any
@@ -237,6 +236,15 @@ class Value:
 
     def __bool__(self) -> bool:
         raise TypeError("the truth value of a Value is ambiguous; compare .data or .item()")
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy's ufuncs on Values: ``arr + v``, ``np.exp(v)`` are the op table's operations.
+
+        So ``ndarray @ Value`` is a Value, and a custom vjp written with ``np.exp`` runs on
+        Values too (differentiable again). Other ufuncs and ``out=`` are a TypeError.
+        """
+        op = _ops.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        return NotImplemented if op is None else op(*inputs)
 
     __hash__ = object.__hash__  # Values are dict keys in a backward pass (no __eq__ is defined)
 

@@ -432,6 +432,15 @@ def stack(values: Sequence[Any], axis: int = 0) -> Value:
     return stack_(*_sequence(values, "stack"), axis=_axis(axis, "stack"))
 
 
+#: NumPy's ufuncs that Values take (``np.exp(v)``, ``arr * v``), by the operation they are.
+UFUNCS: dict[Any, Any] = {
+    np.add: add, np.subtract: sub, np.multiply: mul, np.matmul: matmul, np.true_divide: div,
+    np.negative: neg, np.power: power, np.exp: exp, np.log: log, np.tanh: tanh, np.sqrt: sqrt,
+    np.sin: sin, np.cos: cos, np.absolute: abs, np.maximum: maximum, np.minimum: minimum,
+    np.square: lambda x: pow(x, p=2.0),
+}
+
+
 # -- checks of the arguments of reductions and shapes ----------------------------------------
 
 
