@@ -467,6 +467,6 @@ def test_numpy_ufuncs_on_values_are_operations_of_the_table():
     assert np.exp(x).op == "exp" and (np.ones(2) + x).op == "add"
     assert (np.ones((1, 2)) @ x).op == "matmul" and np.maximum(x, 1.0).op == "maximum"
     with pytest.raises(TypeError):
-        np.ones(2) > x  # comparisons are not operations: compare .data
+        _ = np.ones(2) > x  # comparisons are not operations: compare .data
     with pytest.raises(TypeError):
         np.floor(x)
