@@ -16,12 +16,13 @@ gradients it returns have their own graph and can be differentiated again.
 from __future__ import annotations
 
 import threading
+from threading import get_ident
 from typing import Any
 
 import numpy as np
 
 from . import kernels
-from .engine import Primitive, Value, _describe, _mode
+from .engine import Primitive, Value, _describe, _off, _set_mode
 
 __all__ = ["backward", "backprop"]
 
@@ -99,11 +100,13 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *,
                 else:
                     users[parent] = n + 1
     ready = [root for root in grads if root._op is not None and users[root] == 0]
-    previous, _mode.enabled = _mode.enabled, create_graph
+    ident = get_ident()  # a pass records a graph exactly when it builds one (as _mode does)
+    previous = ident not in _off
     try:
+        _set_mode(ident, create_graph)
         _send_grads(ready, users, grads, create_graph)
     finally:
-        _mode.enabled = previous
+        _set_mode(ident, previous)
     return grads
 
 
@@ -134,17 +137,18 @@ def _send_grads(ready: list[Value], users: dict[Value, int], grads: dict[Value, 
                     g = Value(g, requires_grad=False)
             else:
                 out = node.data
-                xs = ((a.data,) if b is None else (a.data, b.data) if len(parents) == 2 else
-                      tuple([p.data for p in parents]))
+                xs = None if params is None and prim.vjps is None and len(parents) < 3 else (
+                    tuple([p.data for p in parents]))
             try:
-                if prim.vjps is not None and not all([p.requires_grad for p in parents]):
+                if xs is None:  # the common case, spelled out: no tuple of operands to build
+                    sent = (prim.vjp(g, out, a.data) if b is None else
+                            prim.vjp(g, out, a.data, b.data))
+                elif prim.vjps is not None and not all([p.requires_grad for p in parents]):
                     # per-input rules: skip the work for operands that need no gradient
                     sent = [rule(g, out, *xs, **(params or _NO_PARAMS)) if p.requires_grad
                             else None for rule, p in zip(prim.vjps, parents)]
-                elif params is None:
-                    sent = prim.vjp(g, out, *xs)
                 else:
-                    sent = prim.vjp(g, out, *xs, **params)
+                    sent = prim.vjp(g, out, *xs, **(params or _NO_PARAMS))
             except (TypeError, AttributeError) as exc:
                 if create_graph and not prim.builtin:
                     raise TypeError(f"{prim.name}: its vjp cannot take Values, so it cannot be "

@@ -8,9 +8,10 @@ is in ``backward.py``. Grad mode (`no_grad`, `enable_grad`) belongs to each thre
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from operator import attrgetter
+from threading import get_ident
 from typing import Any
 
 import numpy as np
@@ -18,39 +19,49 @@ import numpy as np
 __all__ = ["Value", "Primitive", "primitive", "no_grad", "enable_grad", "is_grad_enabled"]
 
 
-class _GradMode(threading.local):
-    """Whether operations record a graph, for the thread that reads it (True in a new one)."""
+#: The threads whose grad mode is off, by thread id. Grad mode belongs to each thread; it is
+#: kept here rather than in a threading.local because the common case, no thread inside
+#: no_grad, is then one truth test per node (`_recording`). Adding to and discarding from a set
+#: are single steps under the GIL, so threads need no lock to change their own entry.
+_off: set[int] = set()
 
-    def __init__(self) -> None:
-        self.enabled = True  # an instance attribute: read once per node, faster than a class one
+
+def _recording() -> bool:
+    """True when this thread's operations record a graph."""
+    return not _off or get_ident() not in _off
 
 
-_mode = _GradMode()
+def _set_mode(ident: int, enabled: bool) -> None:
+    if enabled:
+        _off.discard(ident)
+    else:
+        _off.add(ident)
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _mode(enabled: bool) -> Iterator[None]:
+    ident = get_ident()  # the thread that entered: restored even if a generator moves threads
+    previous = ident not in _off
+    try:  # set inside the try: an interrupt on either side of it cannot leave it set
+        _set_mode(ident, enabled)
+        yield
+    finally:
+        _set_mode(ident, previous)
+
+
+def no_grad() -> Any:
     """Inside this block, in this thread, operations record no graph: results are leaves."""
-    previous, _mode.enabled = _mode.enabled, False
-    try:
-        yield
-    finally:
-        _mode.enabled = previous
+    return _mode(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> Any:
     """Inside this block, in this thread, operations record a graph again (even in no_grad)."""
-    previous, _mode.enabled = _mode.enabled, True
-    try:
-        yield
-    finally:
-        _mode.enabled = previous
+    return _mode(True)
 
 
 def is_grad_enabled() -> bool:
     """True unless this thread is inside `no_grad()`."""
-    return _mode.enabled
+    return _recording()
 
 
 def _describe(obj: object) -> str:
@@ -409,7 +420,7 @@ def _node(op: Primitive | None, out: Any, a: Value | None, b: Value | None,
     v.data = out
     v._grad = None
     v.label = ""
-    if _mode.enabled and a is not None and (
+    if (not _off or get_ident() not in _off) and a is not None and (  # _recording(), inline
             a.requires_grad or (b is not None and b.requires_grad)
             or (more is not None and any([m.requires_grad for m in more]))):
         v.requires_grad = True
@@ -497,16 +508,17 @@ class Primitive:
         return f"primitive({self.name!r})"
 
     def __call__(self, *operands: Any, **params: Any) -> Value:
-        values = tuple([x if type(x) is Value else _lift(x) for x in operands])
-        xs = [v.data for v in values]
+        values = tuple(map(_lift, operands))
+        xs = tuple(map(_data, values))
+        n = len(values)
         try:
-            if self.scalar is not None and all([type(x) is float for x in xs]):
+            if self.scalar is not None and (type(xs[0]) is float if n == 1 else
+                                            all([type(x) is float for x in xs])):
                 out = self.scalar(*xs, **params)
             else:
                 out = self.forward(*xs, **params)
         except ValueError as exc:
-            raise _shape_error(self, xs, exc) from None
-        n = len(values)
+            raise _shape_error(self, list(xs), exc) from None
         return _node(self, out, values[0] if n else None, values[1] if n > 1 else None,
                      values[2:] if n > 2 else None, params or None)
 
@@ -526,6 +538,9 @@ def _binary(op: Primitive, a: Any, b: Any) -> Value:
     except ValueError as exc:
         raise _shape_error(op, [x, y], exc) from None
     return _node(op, out, a, b, None, None)
+
+
+_data = attrgetter("data")
 
 
 def _shape_error(prim: Primitive, xs: list[Any], exc: Exception) -> ValueError:

@@ -287,8 +287,9 @@ mul = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad * b, grad *
           name="mul", scalar=lambda a, b: a * b)
 pow = _op(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
           name="pow", scalar=kernels.pow_scalar)
-matmul = _op(kernels.matmul, name="matmul",
-             vjps=(_matmul_vjp_a, _matmul_vjp_b))  # one rule per operand: skip constants
+matmul = _op(kernels.matmul, lambda grad, out, a, b: (
+    _matmul_vjp_a(grad, out, a, b), _matmul_vjp_b(grad, out, a, b)), name="matmul",
+    vjps=(_matmul_vjp_a, _matmul_vjp_b))  # and one rule per operand: skip constants
 relu = _op(lambda x: np.maximum(x, 0),
            lambda grad, out, x: (grad * (_data(x) > 0),),  # the kink at 0 gets gradient 0
            name="relu", scalar=lambda x: 0.0 if x <= 0 else x)
