@@ -154,17 +154,30 @@ def test_drawn_expressions_pass_gradcheck(expr):
 
 def test_expressions_use_every_operation():
     # Every instruction yields its operation (an operation that needs axes reshapes its operand
-    # when no node has them), so each of the ~30 operations turns up in well over ten of these
-    # examples whatever hypothesis' seed: checked with 40 seeds (--hypothesis-seed).
+    # when no node has them), so each of the ~30 operations turns up in about ten of these
+    # examples; derandomize keeps the rare seed where one is missing out of CI.
     seen: set[str] = set()
 
-    @settings(max_examples=400, database=None)
+    @settings(max_examples=400, database=None, derandomize=True)
     @given(expressions(max_side=2))
     def collect(expr):
         seen.update(expr[0].ops)
 
     collect()
     assert set(OPS) <= seen, f"never drawn: {sorted(set(OPS) - seen)}"
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_every_operation_is_drawn_when_named(op):
+    seen: set[str] = set()
+
+    @settings(max_examples=30, database=None)
+    @given(expressions(ops=[op], max_side=2))
+    def collect(expr):
+        seen.update(expr[0].ops)
+
+    collect()
+    assert op in seen
 
 
 @pytest.mark.parametrize("op", ["transpose", "getitem", "matmul", "concatenate"])
