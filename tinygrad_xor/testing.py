@@ -36,10 +36,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       ) from exc
 
 from . import _checks
+from . import ops as _ops
 from .engine import Primitive, Value
 
-__all__ = ["values", "shapes", "broadcastable_shapes", "matmul_shapes", "values_for",
-           "expressions", "Expression", "Op", "OPS", "ELEMENTWISE"]
+__all__ = ["values", "shapes", "broadcastable_shapes", "mutually_broadcastable_shapes",
+           "matmul_shapes", "values_for", "expressions", "Expression", "Op", "OPS",
+           "ELEMENTWISE"]
 
 Shape = tuple[int, ...]
 
@@ -73,12 +75,48 @@ def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
                             max_side=max_side)
 
 
-def broadcastable_shapes(num_shapes: int = 2, *, min_dims: int = 0, max_dims: int = 3,
+def _check_shape(where: str, shape: Any) -> Shape:
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{where}: shape must be a tuple of ints, got {type(shape).__name__} "
+                        f"{shape!r}")
+    for i, side in enumerate(shape):
+        _checks.integer(where, f"shape[{i}]", side, minimum=0)
+    return tuple(int(side) for side in shape)
+
+
+def broadcastable_shapes(shape: Shape, *, min_dims: int = 0, max_dims: int | None = None,
                          min_side: int = 1,
-                         max_side: int = 4) -> st.SearchStrategy[tuple[Shape, ...]]:
-    """Tuples of ``num_shapes`` shapes that broadcast together under NumPy's rules."""
-    _checks.integer("broadcastable_shapes()", "num_shapes", num_shapes, minimum=1)
-    _check_dims("broadcastable_shapes()", min_dims, max_dims, min_side, max_side)
+                         max_side: int | None = None) -> st.SearchStrategy[Shape]:
+    """Shapes that broadcast with ``shape``, as ``hypothesis.extra.numpy.broadcastable_shapes``.
+
+    ``max_dims`` defaults to ``max(len(shape), min_dims) + 2`` and ``max_side`` to the largest
+    of ``shape``'s trailing sides and ``min_side``, plus 2 (hypothesis's defaults).
+    """
+    where = "broadcastable_shapes()"
+    shape = _check_shape(where, shape)
+    min_dims = _checks.integer(where, "min_dims", min_dims, minimum=0)
+    min_side = _checks.integer(where, "min_side", min_side, minimum=0)
+    if max_dims is None:
+        max_dims = max(len(shape), min_dims) + 2
+    max_dims = _checks.integer(where, "max_dims", max_dims, minimum=0)
+    if max_side is None:
+        max_side = max([*shape[len(shape) - max_dims:], min_side]) + 2 if max_dims else \
+            min_side + 2
+    _check_dims(where, min_dims, max_dims, min_side, max_side)
+    return hnp.broadcastable_shapes(shape, min_dims=min_dims, max_dims=max_dims,
+                                    min_side=min_side, max_side=max_side)
+
+
+def mutually_broadcastable_shapes(num_shapes: int = 2, *, min_dims: int = 0, max_dims: int = 3,
+                                  min_side: int = 1,
+                                  max_side: int = 4) -> st.SearchStrategy[tuple[Shape, ...]]:
+    """Tuples of ``num_shapes`` shapes that broadcast together under NumPy's rules.
+
+    The input shapes of ``hypothesis.extra.numpy.mutually_broadcastable_shapes`` (without its
+    ``result_shape``), ready for `values_for`.
+    """
+    _checks.integer("mutually_broadcastable_shapes()", "num_shapes", num_shapes, minimum=1)
+    _check_dims("mutually_broadcastable_shapes()", min_dims, max_dims, min_side, max_side)
     return hnp.mutually_broadcastable_shapes(
         num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side,
         max_side=max_side).map(lambda r: tuple(r.input_shapes))
@@ -168,9 +206,12 @@ def values_for(shape_tuples: st.SearchStrategy[tuple[Shape, ...]],
 
 #: Elementwise operations (the scalar-vs-tensor property draws only these).
 ELEMENTWISE = ("add", "mul", "sub", "neg", "div", "pow", "power", "relu", "sigmoid", "tanh",
-               "exp", "log")
-#: Every operation expressions() knows: the primitives of `ops.PRIMITIVES` and the derived ops.
-OPS = ELEMENTWISE + ("sum", "mean", "max", "matmul", "reshape", "transpose", "getitem")
+               "exp", "log", "abs", "sqrt", "sin", "cos", "clip", "maximum", "minimum")
+#: Every operation expressions() knows: the primitives of `ops.PRIMITIVES` (the internal
+#: broadcast_to and scatter included) and the derived ops.
+OPS = ELEMENTWISE + ("where", "sum", "mean", "max", "matmul", "reshape", "transpose", "getitem",
+                     "concatenate", "stack", "broadcast_to", "scatter")
+_UNARY = ("relu", "sigmoid", "tanh", "exp", "log", "abs", "sqrt", "sin", "cos")
 
 _DOMAINS = ("real", "positive", "nonzero")
 
@@ -270,8 +311,20 @@ class _Step:
             return xs[0] ** xs[1]
         if op == "matmul":
             return xs[0] @ xs[1]
-        if op in ("relu", "sigmoid", "tanh", "exp", "log"):
+        if op in _UNARY:
             return getattr(xs[0], op)()
+        if op == "clip":
+            return xs[0].clip(p["lo"], p["hi"])
+        if op in ("maximum", "minimum"):
+            return getattr(_ops, op)(xs[0], xs[1])
+        if op == "where":
+            return _ops.where(p["cond"], xs[0], xs[1])
+        if op in ("concatenate", "stack"):
+            return getattr(_ops, op)(xs, axis=p["axis"])
+        if op == "broadcast_to":
+            return _ops.broadcast_to(xs[0], shape=p["shape"])
+        if op == "scatter":
+            return _ops.scatter(xs[0], shape=p["shape"], index=p["index"])
         if op in ("sum", "mean", "max"):
             return getattr(xs[0], op)(axis=p["axis"], keepdims=p["keepdims"])
         if op == "reshape":
@@ -303,6 +356,23 @@ class _Step:
         if op == "pow":
             return f"{wrap(arg_texts[0])} ** {p['p']:g}", prec
         a = arg_texts[0][0]
+        if op == "clip":
+            lo, hi = p["lo"], p["hi"]
+            bounds = (f"lo={lo:g}" if hi is None else f"hi={hi:g}" if lo is None
+                      else f"{lo:g}, {hi:g}")
+            return f"clip({a}, {bounds})", _ATOM
+        if op in ("maximum", "minimum"):
+            return f"{op}({a}, {arg_texts[1][0]})", _ATOM
+        if op == "where":
+            cond = p["cond"]
+            mask = repr(bool(cond)) if cond.ndim == 0 else repr(cond.tolist())
+            return f"where({mask}, {a}, {arg_texts[1][0]})", _ATOM
+        if op in ("concatenate", "stack"):
+            return f"{op}([{', '.join(t for t, _ in arg_texts)}], axis={p['axis']})", _ATOM
+        if op == "broadcast_to":
+            return f"broadcast_to({a}, {p['shape']})", _ATOM
+        if op == "scatter":
+            return f"scatter({a}, {p['shape']}, np.s_[{_index_text(p['index'])}])", _ATOM
         if op in ("sum", "mean", "max"):
             extra = "" if p["axis"] is None else f", axis={p['axis']}"
             extra += ", keepdims=True" if p["keepdims"] else ""
@@ -453,9 +523,10 @@ class _Builder:
         c = float(np.ceil((_POLE_MARGIN - low) * 2) / 2)
         return self.emit(_Step("add", (a, _Const(c)), {}))
 
-    def shift_nonzero(self, a: int, margin: float) -> int | None:
-        """``a`` itself when no entry is within ``margin`` of 0, else ``a + c`` for a small c."""
-        d = _data(self.nodes[a])
+    def shift_nonzero(self, a: int, margin: float, target: Any = 0.0) -> int | None:
+        """``a`` itself when no entry is within ``margin`` of ``target`` (0, or the entries of
+        another node: no ties), else ``a + c`` for a small c."""
+        d = _data(self.nodes[a]) - target
         for k in range(0, 2 * int(_BOUND) + 4):
             c = (k + 1) // 2 * 0.5 * (1 if k % 2 else -1)
             if np.min(np.abs(d + c)) >= margin:
@@ -486,6 +557,20 @@ class _Builder:
         if not found:
             return None
         return found[0] if i < 10 else found[(i - 9) % len(found)]
+
+    def pick_dims(self, i: int, ndim: int,
+                  prep: Callable[[int | None], int | None]) -> int | None:
+        """`pick_last` of a node with at least ``ndim`` axes; when there is none, the newest
+        node reshaped to ``(1, ..., size)``, so that an operation that needs axes (transpose,
+        getitem, matmul, concatenate) is drawn whatever the shapes drawn before it."""
+        a = prep(self.pick_last(i, lambda s: len(s) >= ndim))
+        if a is not None:
+            return a
+        a = prep(self.pick_last(i))
+        if a is None:  # pragma: no cover - pick_last without a condition always finds one
+            return None
+        shape = (1,) * (ndim - 1) + (self.nodes[a].size,)
+        return self.emit(_Step("reshape", (a,), {"shape": shape}))
 
     def pick_first(self, j: int, ok: Callable[[Shape], bool]) -> int | None:
         """The j-th node (counting from x0) whose shape passes ``ok``."""
@@ -525,15 +610,32 @@ class _Builder:
                 return None
             return self.emit(_Step(op.name, tuple(guarded), {}, custom=op))
 
-        if op in ("sigmoid", "tanh", "neg", "relu", "exp", "log"):
+        if op in _UNARY or op == "neg":
             a = prep(self.pick_last(i))
             if a is None:
                 return None
-            if op == "relu":
+            if op in ("relu", "abs"):
                 a = self.shift_nonzero(a, _KINK_MARGIN)
-            elif op == "log":
+            elif op in ("log", "sqrt"):
                 a = self.shift_positive(a)
             return None if a is None else self.emit(_Step(op, (a,), {}))
+
+        if op == "clip":
+            return self._clip(i, j, k, prep)
+
+        if op in ("maximum", "minimum", "where"):
+            return self._select(op, i, j, k, prep)
+
+        if op in ("concatenate", "stack"):
+            return self._join(op, i, j, k, prep)
+
+        if op in ("broadcast_to", "scatter"):
+            a = prep(self.pick_last(i))
+            if a is None:
+                return None
+            params = (self._broadcast_params if op == "broadcast_to" else
+                      self._scatter_params)(self.shape(a), k)
+            return self.emit(_Step(op, (a,), params))
 
         if op in ("add", "sub", "mul", "div", "power"):
             return self._binary(op, i, j, k, prep)
@@ -574,7 +676,7 @@ class _Builder:
             return self.emit(_Step("reshape", (a,), {"shape": options[k % len(options)]}))
 
         if op == "transpose":
-            a = prep(self.pick_last(i, lambda s: len(s) >= 2))
+            a = self.pick_dims(i, 2, prep)
             if a is None:
                 return None
             nd = len(self.shape(a))
@@ -582,7 +684,7 @@ class _Builder:
             return self.emit(_Step("transpose", (a,), {"axes": perms[k % len(perms)]}))
 
         if op == "getitem":
-            a = prep(self.pick_last(i, lambda s: len(s) >= 1))
+            a = self.pick_dims(i, 1, prep)
             if a is None:
                 return None
             n0 = self.shape(a)[0]
@@ -596,7 +698,7 @@ class _Builder:
             return None  # pragma: no cover
 
         if op == "matmul":
-            a = prep(self.pick_last(i, lambda s: len(s) >= 1))
+            a = self.pick_dims(i, 1, prep)
             if a is None:
                 return None
             b = self.pick_first(j, lambda s: _matmuls(self.shape(a), s))
@@ -638,6 +740,95 @@ class _Builder:
         if any(x is None for x in args):
             return None
         return self.emit(_Step(op, tuple(args), {}))
+
+    def _clip(self, i: int, j: int, k: int,
+              prep: Callable[[int | None], int | None]) -> int | None:
+        """clip(a, lo, hi), lo or hi (or both) on a grid of halves around a's median, each
+        bound at least the kink margin away from every entry of a."""
+        a = prep(self.pick_last(i))
+        if a is None:
+            return None
+        d = _data(self.nodes[a])
+        grid = [float(c) for c in np.arange(-_BOUND, _BOUND + 0.5, 0.5)
+                if np.min(np.abs(d - c)) >= _KINK_MARGIN]
+        middle = float(np.median(d))
+        below = [c for c in reversed(grid) if c < middle]  # nearest first
+        above = [c for c in grid if c > middle]
+        mode = k % 3  # 0: both bounds, 1: lo only, 2: hi only
+        lo = below[j % len(below)] if below and mode != 2 else None
+        hi = above[(k // 3) % len(above)] if above and mode != 1 else None
+        if lo is None and hi is None:  # pragma: no cover - the grid spans more than the data
+            return None
+        return self.emit(_Step("clip", (a,), {"lo": lo, "hi": hi}))
+
+    def _select(self, op: str, i: int, j: int, k: int,
+                prep: Callable[[int | None], int | None]) -> int | None:
+        """maximum(a, b) and minimum(a, b) with a kept away from ties with b (b a node or a
+        constant); where(cond, a, b) with a mask of the broadcast shape drawn from k's bits."""
+        a = prep(self.pick_last(i))
+        if a is None:
+            return None
+        a_shape = self.shape(a)
+        b: Any
+        if k % 4 == 3:
+            b = _Const(_CONSTANTS[j % len(_CONSTANTS)])
+        else:
+            b = prep(self.pick_first(j, lambda s: _broadcasts(s, a_shape)))
+            if b is None:
+                return None
+        other = b.value if isinstance(b, _Const) else _data(self.nodes[b])
+        if op == "where":
+            full = np.broadcast_shapes(a_shape, np.shape(other))
+            bits = (k >> (np.arange(int(np.prod(full))) % 4)) & 1
+            return self.emit(_Step(op, (a, b), {"cond": bits.astype(bool).reshape(full)}))
+        a = self.shift_nonzero(a, _KINK_MARGIN, target=other)
+        return None if a is None else self.emit(_Step(op, (a, b), {}))
+
+    def _join(self, op: str, i: int, j: int, k: int,
+              prep: Callable[[int | None], int | None]) -> int | None:
+        """concatenate (along an axis where the operands may differ) or stack (of one shape) of
+        two or three nodes; a itself is always a fitting operand."""
+        a = self.pick_dims(i, 1 if op == "concatenate" else 0, prep)
+        if a is None:
+            return None
+        sa = self.shape(a)
+        nd = len(sa) if op == "concatenate" else len(sa) + 1
+        axis = k % nd
+
+        def fits(s: Shape) -> bool:
+            if op == "stack":
+                return s == sa
+            return len(s) == len(sa) and all(x == y for t, (x, y) in enumerate(zip(s, sa))
+                                             if t != axis)
+
+        args = [a]
+        for t in range(1 + (k // 8)):  # k < 8: two operands, else three
+            b = prep(self.pick_first(j + t, fits))
+            if b is None:
+                return None
+            args.append(b)
+        axis = axis - nd if (k // 4) % 2 else axis  # a negative axis now and then
+        return self.emit(_Step(op, tuple(args), {"axis": axis}))
+
+    @staticmethod
+    def _broadcast_params(shape: Shape, k: int) -> dict[str, Any]:
+        """A bigger shape ``shape`` broadcasts to: new leading axes, or sides 1 made 2."""
+        options = [(2, *shape), (3, *shape), (2, 1, *shape)]
+        if 1 in shape:
+            options.insert(1, tuple(2 if n == 1 else n for n in shape))
+        return {"shape": options[k % len(options)]}
+
+    @staticmethod
+    def _scatter_params(shape: Shape, k: int) -> dict[str, Any]:
+        """A shape and an index such that ``zeros(shape)[index]`` has the operand's shape:
+        one row of a new axis, a slice, a reversal, or repeated rows (that add up)."""
+        options: list[tuple[Shape, Any]] = [((2, *shape), k % 2)]
+        if shape:
+            n, rest = shape[0], shape[1:]
+            options += [((n + 1, *rest), slice(1, None)), ((n, *rest), slice(None, None, -1)),
+                        ((max(n - 1, 1), *rest), [min(t, max(n - 2, 0)) for t in range(n)])]
+        new_shape, index = options[k % len(options)]
+        return {"shape": new_shape, "index": index}
 
     def _break_ties(self, a: int, axis: Any) -> int | None:
         """``a`` when each slice's maximum leads by the margin, else ``a + c`` with a ramp c."""
