@@ -74,8 +74,7 @@ def test_inputs_data_and_grads_are_restored_after_a_pass_and_a_failure():
     assert s.data == 2.0 and s.grad == 3.0
 
 
-# not scatter: its rule has a core bug at first order (xfail in test_testing_second_order.py)
-@given(expressions(ops=[op for op in OPS if op != "scatter"], max_ops=4, max_side=2),
+@given(expressions(ops=list(OPS), max_ops=4, max_side=2),
        st.booleans())
 def test_gradcheck_never_changes_its_inputs(expr, break_it):
     f, inputs = expr

@@ -30,10 +30,7 @@ from tinygrad_xor.testing import (
 )
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
-# Core bug (xfail in test_testing_second_order.py): scatter's rule returns a Value in a
-# first-order pass, so backward through a drawn scatter can raise TypeError. The gradient tests
-# draw every other operation until it is fixed.
-FIRST_ORDER_OPS = [op for op in OPS if op != "scatter"]
+FIRST_ORDER_OPS = list(OPS)
 
 # x ** 2 whose VJP forgets the factor 2 (right only at x = 0).
 bad_square = primitive(lambda x: x ** 2, lambda grad, out, x: (grad * x,), name="bad_square")

@@ -14,12 +14,7 @@ from tinygrad_xor.testing import OPS, expressions
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
 
-# Core bug (see test_second_derivatives_through_getitem): scatter's rule calls the getitem
-# primitive on plain arrays too, so a first-order pass through a scatter node (the Hessian of
-# anything that indexes) sends a Value where an array is expected and raises TypeError. Until it
-# is fixed, the property tests below draw every operation but these two.
-SCATTER_BUG = ("getitem", "scatter")
-SECOND_ORDER_OPS = [op for op in OPS if op not in SCATTER_BUG]
+SECOND_ORDER_OPS = list(OPS)
 
 
 def _flat_hessian(f, inputs: tuple[Value, ...]) -> np.ndarray:
@@ -76,17 +71,12 @@ def test_drawn_expressions_pass_gradgradcheck(expr):
     assert gradgradcheck(f, *inputs)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="core bug: scatter's vjp returns a Value in a first-order pass "
-                          "(ops.scatter rule calls the getitem primitive on arrays)")
 def test_second_derivatives_through_getitem():
     x = np.array([1.0, 2.0])
     hess = tinygrad_xor.hessian(lambda v: (v[1:] ** 3).sum())(x)
     np.testing.assert_allclose(hess, [[0.0, 0.0], [0.0, 12.0]])
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="core bug: scatter's vjp returns a Value in a first-order pass")
 def test_first_order_backward_through_scatter():
     x = Value(np.array([1.0, 2.0]))
     ops.scatter(x ** 3, shape=(3,), index=slice(1, None)).sum().backward()
@@ -136,8 +126,11 @@ def test_a_wrong_second_derivative_is_found_and_shrunk_to_a_one_operation_graph(
 
 # -- a custom op whose vjp cannot take Values -------------------------------------------------
 
-# exp with a vjp that calls NumPy on its input: fine on arrays, a TypeError on Values.
-numpy_exp = primitive(np.exp, lambda grad, out, x: (grad * np.exp(x),), name="numpy_exp")
+# exp with a vjp that calls a NumPy function Values do not take (np.expm1; np.exp would work,
+# see test_a_vjp_written_with_numpy_ufuncs_is_differentiable_again): fine on arrays, a
+# TypeError on Values.
+numpy_exp = primitive(np.exp, lambda grad, out, x: (grad * (np.expm1(x) + 1.0),),
+                      name="numpy_exp")
 
 
 @settings(max_examples=100 if CI else 30)
@@ -158,3 +151,11 @@ def test_a_vjp_that_cannot_take_values_names_the_op_in_hessian():
         pytest.approx([1.0, np.e])
     with pytest.raises(TypeError, match="numpy_exp"):
         tinygrad_xor.hessian(lambda x: numpy_exp(x).sum())(np.array([0.0, 1.0]))
+
+
+def test_a_vjp_written_with_numpy_ufuncs_is_differentiable_again():
+    ufunc_exp = primitive(np.exp, lambda grad, out, x: (grad * np.exp(x),), name="ufunc_exp")
+    x = Value(np.array([0.0, 0.5]))
+    assert gradgradcheck(lambda x: ufunc_exp(x).sum(), x)
+    np.testing.assert_allclose(tinygrad_xor.hessian(lambda x: ufunc_exp(x).sum())(x.data),
+                               np.diag(np.exp(x.data)))
