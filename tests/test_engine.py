@@ -389,3 +389,74 @@ def test_subtraction_and_mean_are_one_node_each() -> None:
             stack.extend(node._parents)
     assert sorted(ops) == sorted(["matmul", "add", "sigmoid", "matmul", "add", "sigmoid", "sub",
                                   "pow", "mean"])
+
+
+# -- the contract of issue 11: no silent wrong gradient -------------------------------------
+
+
+def test_every_operation_returns_a_new_value_even_from_constants():
+    c = -Value(3.0, requires_grad=False)
+    c.data = 100.0  # the user owns what an operation returned
+    assert (Value(2.0) * -3.0).data == -6.0
+    assert (-Value(3.0, requires_grad=False)).data == -3.0
+
+
+def test_a_vjp_that_returns_a_bare_array_or_too_few_gradients_is_an_error_naming_it():
+    bare = primitive(lambda x: x * 2.0, lambda grad, out, x: grad * 2.0, name="bare")
+    with pytest.raises(ValueError, match="bare: its vjp must return a tuple"):
+        bare(Value(np.ones(1))).sum().backward()
+    one = primitive(lambda a, b: a * b, lambda grad, out, a, b: (grad * b,), name="one_grad")
+    with pytest.raises(ValueError, match="one_grad.*one gradient per input"):
+        one(Value(np.ones(2)), Value(np.ones(2))).sum().backward()
+    wrong = primitive(lambda x: x, lambda grad, out, x: (np.ones(5),), name="wrong_shape")
+    with pytest.raises(ValueError, match="wrong_shape.*shape"):
+        wrong(Value(np.ones((2, 3)))).sum().backward()
+
+
+def test_a_two_operand_primitive_whose_forward_returns_a_numpy_scalar_can_backward():
+    f = primitive(lambda a, b: np.float64(a * b), lambda grad, out, a, b: (grad * b, grad * a),
+                  name="times")
+    a, b = Value(2.0), Value(3.0)
+    out = f(a, b)
+    assert type(out.data) is float
+    out.backward()
+    assert (a.grad, b.grad) == (3.0, 2.0)
+
+
+def test_power_zero_has_gradient_zero_even_at_zero():
+    x = Value([0.0, 2.0])
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+def test_transpose_with_negative_axes_has_the_right_gradient():
+    from tinygrad_xor import gradcheck
+
+    x = Value(np.arange(24.0).reshape(2, 3, 4))
+    assert x.transpose(-1, 0, 1).shape == (4, 2, 3)
+    assert gradcheck(lambda x: (x.transpose(-1, 0, 1) * np.arange(24.0).reshape(4, 2, 3)).sum(),
+                     x)
+
+
+def test_broadcasting_against_an_empty_array_gives_zero_gradients():
+    x = Value(np.ones((1, 3)))
+    (x * np.ones((0, 3))).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros((1, 3)))
+
+
+def test_mean_of_nothing_is_nan_as_in_numpy():
+    m = Value([]).mean()
+    assert np.isnan(m.data)
+    m.backward()
+
+
+def test_gradcheck_changes_no_grad_of_a_value_that_f_only_captures():
+    from tinygrad_xor import gradcheck
+
+    W1, b1 = Value([[1.0, 1.0], [1.0, 1.0]]), Value([0.0, -1.0])
+    W2 = Value([[1.0], [-2.0]])
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    W2.grad = np.array([[0.5], [0.25]])
+    assert gradcheck(lambda W1, b1: ((X @ W1 + b1).tanh() @ W2).sum(), W1, b1)
+    np.testing.assert_array_equal(W2.grad, [[0.5], [0.25]])
+    assert W1._grad is None and b1._grad is None

@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_xor import Value, gradcheck
+from tinygrad_xor import Value, gradcheck, gradgradcheck
 from tinygrad_xor.ops import PRIMITIVES
 
 FLOATS = st.floats(-3, 3, allow_nan=False, allow_infinity=False, width=64)
@@ -119,6 +119,71 @@ def getitem_case(draw):
     return (draw(arrays(shape)),), {"index": index}
 
 
+def _away_from(x, points, gap=0.2):
+    """x moved at least ``gap`` away from each of ``points`` (kinks of the op)."""
+    x = np.array(x, dtype=np.float64)
+    for c in points:
+        near = np.abs(x - c) < gap
+        x = np.where(near, c + np.where(x >= c, gap, -gap), x)
+    return x
+
+
+@st.composite
+def clip_case(draw):
+    shape = draw(st.one_of(st.just(()), shapes()))
+    lo = draw(st.one_of(st.none(), st.floats(-2, 0)))
+    hi = draw(st.one_of(st.none(), st.floats(0.5, 2))) if lo is not None else draw(
+        st.floats(0.5, 2))
+    x = _away_from(draw(hnp.arrays(np.float64, shape, elements=FLOATS)),
+                   [c for c in (lo, hi) if c is not None])
+    return (Value(x),), {"lo": lo, "hi": hi}
+
+
+@st.composite
+def untied_pair(draw):
+    (a, b), _ = draw(broadcast_pair())
+    gap = np.asarray(a.data) - np.asarray(b.data)
+    assume(np.all(np.abs(gap) > 1e-2))  # a tie is a kink
+    return (a, b), {}
+
+
+@st.composite
+def where_case(draw):
+    (a, b), _ = draw(broadcast_pair())
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    cond = draw(hnp.arrays(np.bool_, shape))
+    return (a, b), {"cond": cond}
+
+
+@st.composite
+def join_case(draw, new_axis):
+    shape = draw(shapes())
+    axis = draw(st.integers(-len(shape) - new_axis, len(shape) - 1 + new_axis))
+    n = draw(st.integers(1, 3))
+    values = []
+    for _ in range(n):
+        s = list(shape)
+        if not new_axis:
+            s[axis] = draw(st.integers(1, 3))
+        values.append(draw(arrays(tuple(s))))
+    return tuple(values), {"axis": axis}
+
+
+@st.composite
+def broadcast_to_case(draw):
+    pair = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3))
+    shape = pair.result_shape
+    return (draw(arrays(pair.input_shapes[0])),), {"shape": shape}
+
+
+@st.composite
+def scatter_case(draw):
+    (x,), params = draw(getitem_case())
+    small = np.asarray(x.data)[params["index"]]
+    g = draw(arrays(np.shape(small)))
+    return (g,), {"shape": x.shape, "index": params["index"]}
+
+
 RECIPES = {
     "add": broadcast_pair(),
     "sub": broadcast_pair(),
@@ -136,6 +201,18 @@ RECIPES = {
     "reshape": reshape_case(),
     "transpose": transpose_case(),
     "getitem": getitem_case(),
+    "abs": unary(transform=away_from_zero),
+    "sqrt": unary(st.floats(0.1, 10)),
+    "sin": unary(),
+    "cos": unary(),
+    "clip": clip_case(),
+    "maximum": untied_pair(),
+    "minimum": untied_pair(),
+    "where": where_case(),
+    "concatenate": join_case(new_axis=False),
+    "stack": join_case(new_axis=True),
+    "broadcast_to": broadcast_to_case(),
+    "scatter": scatter_case(),
 }
 
 
@@ -149,6 +226,16 @@ def test_primitive_gradient_matches_finite_differences(name, data):
     inputs, params = data.draw(RECIPES[name], label="inputs")
     prim = PRIMITIVES[name]
     assert gradcheck(lambda *xs: prim(*xs, **params), *inputs)
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+@given(data=st.data())
+def test_primitive_second_derivatives_match_finite_differences(name, data):
+    """Every rule is differentiable again: its gradient's gradient against finite differences
+    of the gradient (as built with create_graph=True)."""
+    inputs, params = data.draw(RECIPES[name], label="inputs")
+    prim = PRIMITIVES[name]
+    assert gradgradcheck(lambda *xs: prim(*xs, **params), *inputs)
 
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))

@@ -165,7 +165,7 @@ def _send_grads(ready: list[Value], users: dict[Value, int], grads: dict[Value, 
                 data = parent.data
                 if type(pg) is not type(data) or (type(data) is np.ndarray and (
                         pg.shape != data.shape or pg.dtype is not data.dtype)):
-                    pg = _reduce(pg, parent, node._op)  # broadcast, dtype or kind differs
+                    pg = _reduce(pg, parent, node._op, create_graph)  # shape, dtype, kind
                 old = get(parent)
                 grads[parent] = pg if old is None else old + pg
             if parent._op is not None:
@@ -188,10 +188,12 @@ def _check_values(prim: Primitive, sent: Any) -> None:
                             f"(create_graph=True)")
 
 
-def _reduce(g: Any, parent: Value, prim: Primitive | None) -> Any:
+def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -> Any:
     """A gradient summed back to its operand's shape (undo broadcasting) and kind."""
     data = parent.data
     name = prim.name if prim is not None else "backward"
+    if isinstance(g, Value) and not create_graph:
+        g = g.data  # a rule that computed with Values on numbers: keep the numbers
     if isinstance(g, Value):  # create_graph: the sum is part of the gradient's graph
         if g.shape == parent.shape:
             return g

@@ -328,8 +328,8 @@ stack_ = _op(lambda *xs, axis: np.stack(xs, axis=axis), _stack_vjp, name="stack"
 broadcast_to = _op(lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
                    lambda grad, out, x, *, shape: (grad,),  # the engine sums it back to x
                    name="broadcast_to")
-scatter = _op(_scatter, lambda grad, out, g, *, shape, index: (getitem(grad, index=index),),
-              name="scatter")
+scatter = _op(_scatter, lambda grad, out, g, *, shape, index: (
+    getitem(grad, index=index) if type(grad) is Value else grad[index],), name="scatter")
 
 #: Every primitive above, by name: the gradient tests walk this table.
 PRIMITIVES: dict[str, Primitive] = {
