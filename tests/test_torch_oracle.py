@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from tinygrad_xor import Value, autograd
-from tinygrad_xor.ops import PRIMITIVES
-
 from test_ops import RECIPES  # noqa: E402  (tests/ is on sys.path: rootdir conftest)
+
+from tinygrad_xor import autograd
+from tinygrad_xor.ops import PRIMITIVES
 
 torch = pytest.importorskip("torch")
 
