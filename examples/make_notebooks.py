@@ -1,6 +1,7 @@
 """Write and run the notebooks of examples/ (their outputs are committed with them).
 
-Run: python examples/make_notebooks.py      (needs the 'notebook' extra and Graphviz's dot)
+Run: python examples/make_notebooks.py [OUT_DIR]   (default: examples/, next to this script;
+needs the 'notebook' extra and Graphviz's dot)
 
 Each notebook is built from the cells below, executed top to bottom in a fresh kernel, and
 saved with its outputs, so GitHub and nbviewer show the drawings and plots inline.
@@ -24,18 +25,17 @@ The blog post trains a 2-2-1 sigmoid network on XOR with hand-derived gradients.
 same network is built from `Value`s: we draw its computation graph, let autograd compute the
 gradients and check the post's against them, train it, draw the trained network, and sweep
 many seeds to see how often training solves XOR."""),
-    ("code", """import numpy as np
-
-from tinygrad_xor import Value
+    ("code", """from tinygrad_xor import Value
 from tinygrad_xor.losses import mse
 from tinygrad_xor.nn import MLP
-from tinygrad_xor.xor import X, Y, solved"""),
+from tinygrad_xor.xor import X, solved"""),
     ("md", """## The graph of one sample
 
 One scalar `Value` per weight (`scalar=True`): every multiplication and addition of the
 forward pass is a node. Parameters are named as in `state_dict()`: `layers.0.weight[1,0]`
 is the weight from input 1 to hidden neuron 0."""),
-    ("code", """model = MLP([2, 2, 1], activation="sigmoid", output_activation="sigmoid", scalar=True, rng=0)
+    ("code", """model = MLP([2, 2, 1], activation="sigmoid", output_activation="sigmoid",
+            scalar=True, rng=0)
 x = [Value(1.0, label="x1", requires_grad=False), Value(0.0, label="x2", requires_grad=False)]
 loss = mse(model(x), 1.0)
 loss.label = "loss"
@@ -65,16 +65,17 @@ print("final loss", round(history.loss[-1], 5), "- solves XOR:", solved(trained(
 
 `run_sweep` trains one network per seed, all as one batched graph; `sweep_figure` returns a
 matplotlib `Figure` of its own (your pyplot figures and backend are left alone)."""),
-    ("code", """from IPython.display import SVG, display
+    ("code", """import io
+
+from IPython.display import SVG, display
 
 from tinygrad_xor.xor.sweep import run_sweep, sweep_figure
 
 result = run_sweep("sigmoid-momentum", 300, steps=600)
-print(f"{result.success_rate:.0%} of {result.seeds.size} seeds solve XOR after {result.steps} steps")
+print(f"{result.success_rate:.0%} of {result.seeds.size} seeds solve XOR "
+      f"after {result.steps} steps")
 fig = sweep_figure(result)
 fig.set_size_inches(9, 3.3)
-import io
-
 buffer = io.StringIO()
 fig.savefig(buffer, format="svg")
 display(SVG(buffer.getvalue()))"""),
@@ -106,7 +107,8 @@ Central finite differences against the VJP. PyTorch's form works too:
 `gradcheck(f, (x,))`, with `fast_mode=True` for one random product per input."""),
     ("code", """x = Value(np.array([-2.0, 0.0, 1.5]), label="x")
 print(gradcheck(softplus, x))
-print(gradcheck(lambda a, b: softplus(a * b).sum(), (x, Value(np.array([0.5, -1.0, 2.0]))), fast_mode=True))
+y = Value(np.array([0.5, -1.0, 2.0]), label="y")
+print(gradcheck(lambda a, b: softplus(a * b).sum(), (x, y), fast_mode=True))
 try:
     gradcheck(softplus_wrong, x)
 except GradcheckError as error:
@@ -155,11 +157,12 @@ def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
 
 
 def main() -> int:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
     for name, cells in [("xor_from_blog_to_autograd", XOR), ("check_your_own_operation", CHECK)]:
         nb = build(cells)
         NotebookClient(nb, timeout=300, kernel_name="python3",
                        resources={"metadata": {"path": str(HERE)}}).execute()
-        path = HERE / f"{name}.ipynb"
+        path = out / f"{name}.ipynb"
         nbformat.write(nb, path)
         print(path)
     return 0
