@@ -49,16 +49,18 @@ clean:
 
 # Build the sdist and the wheel; install the wheel into a fresh venv outside the source tree
 # (it must hold tinygrad_xor and tinygrad_xor.xor only, and import from there), then run the
-# whole test suite from the unpacked sdist. The test dependencies come from $(VENV).
+# whole test suite from the unpacked sdist. The test dependencies come from $(VENV), through a
+# .pth line (so subprocesses see them too; $(VENV)'s editable tinygrad_xor is not activated).
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
 sdist-check: $(STAMP)
 	rm -rf dist && $(PY) -m build --outdir dist . >dist.log 2>&1 || { cat dist.log; exit 1; }
 	@! grep -i "deprecat" dist.log || { echo "setuptools printed a deprecation warning"; exit 1; }
 	rm -f dist.log
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	$(PYTHON) -m venv "$$tmp/venv" && \
-	"$$tmp/venv/bin/python" -m pip install --quiet --no-deps dist/*.whl && \
+	$(PY) -m venv --without-pip "$$tmp/venv" && \
+	echo "$(SITE)" > "$$("$$tmp/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/zz_test_deps.pth" && \
+	$(PY) -m pip --python "$$tmp/venv/bin/python" install --quiet --no-deps dist/*.whl && \
 	"$$tmp/venv/bin/python" -c 'import zipfile, glob; names = zipfile.ZipFile(glob.glob("dist/*.whl")[0]).namelist(); bad = [n for n in names if not n.startswith(("tinygrad_xor/", "tinygrad_xor-"))]; assert not bad, bad; print(len(names), "files in the wheel")' && \
-	(cd "$$tmp" && PYTHONPATH=$(SITE) "$$tmp/venv/bin/python" -c 'import tinygrad_xor, tinygrad_xor.xor; assert "/venv/" in tinygrad_xor.__file__, tinygrad_xor.__file__') && \
+	(cd "$$tmp" && "$$tmp/venv/bin/python" -c 'import tinygrad_xor, tinygrad_xor.xor; assert "/venv/" in tinygrad_xor.__file__, tinygrad_xor.__file__') && \
 	tar -xzf dist/*.tar.gz -C "$$tmp" && \
-	cd "$$tmp"/tinygrad_xor-*/ && PYTHONPATH=$(SITE) "$$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider
+	cd "$$tmp"/tinygrad_xor-*/ && "$$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider
