@@ -40,7 +40,15 @@ def test_each_sub_command_is_implemented(command):
     ([], "required: COMMAND"),
     (["nope"], "invalid choice: 'nope'"),
     (["train"], "--recipe"),
-    (["sweep", "--recipe", "blog", "--seeds", "0"], "must be a positive integer"),
+    (["sweep", "--recipe", "blog", "--seeds", "0"], "from 1 to 1,000,000, got 0"),
+    (["sweep", "--recipe", "blog", "--seeds", "1000000000"], "from 1 to 1,000,000"),
+    (["sweep", "--recipe", "blog", "--steps", "0"], "from 1 to 100,000"),
+    (["sweep", "--recipe", "blog", "--seeds", "ten"], "got 'ten'"),
+    (["train", "--recipe", "blog", "--seed", "-1"], "from 0 to 4,294,967,295, got -1"),
+    (["train", "--recipe", "blog", "--seed", "4294967296"], "from 0 to 4,294,967,295"),
+    (["train", "--recipe", "blog", "--epochs", "0"], "from 1 to 1,000,000"),
+    (["train", "--recipe", "blog", "--epochs", "2000000"], "from 1 to 1,000,000"),
+    (["sweep", "--recipe", "blog", "--plot", "x.bmpq"], "must end in one of"),
     (["draw", "--format", "jpeg"], "invalid choice: 'jpeg'"),
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
@@ -73,3 +81,14 @@ def test_demo_trains_checks_and_draws(tmp_path, capsys):
     assert "W_grad of the post, transposed" in out
     written = sorted(p.suffix for p in tmp_path.iterdir())
     assert len(written) == 3 and set(written) <= {".svg", ".dot"}
+
+
+@pytest.mark.parametrize("command", ["draw", "demo"])
+def test_an_out_folder_that_cannot_be_made_is_refused_before_the_work(command, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--out", str(blocker / "drawings")])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert "is not a folder" in err and out == ""

@@ -78,7 +78,9 @@ def test_cli_folder_that_cannot_be_made_is_an_error_not_a_traceback(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    assert main(["draw", "--out", str(blocker / "d"), "--format", "dot"]) == 1
+    with pytest.raises(SystemExit) as exit_info:  # refused by the parser, before any drawing
+        main(["draw", "--out", str(blocker / "d"), "--format", "dot"])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("tinygrad-xor draw: error: cannot write the drawings into")
+    assert "argument --out" in err and "is not a folder" in err
     assert "Traceback" not in err

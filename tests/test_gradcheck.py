@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_xor import GradcheckError, Value, gradcheck, primitive
+from tinygrad_xor import GradcheckError, Value, gradcheck, gradgradcheck, primitive
 from tinygrad_xor.testing import OPS, expressions, values
 
 # x ** 2 whose VJP forgets the factor 2: wrong everywhere except at x = 0.
@@ -170,3 +170,27 @@ def test_wrong_vjp_is_caught_at_every_nonzero_point(x):
     with pytest.raises(GradcheckError):
         gradcheck(bad_square, x)
     assert gradcheck(lambda x: x ** 2, x)
+
+
+def test_pytorch_form_a_tuple_or_list_of_inputs():
+    """gradcheck(f, (x, y)) as in torch.autograd.gradcheck: the same check as gradcheck(f, x, y)."""
+    a = Value(np.array([[0.3, -1.2], [0.7, 0.1]]))
+    b = Value(np.array([0.5, -0.4]))
+    assert gradcheck(lambda x, y: (x * y).tanh().sum(), (a, b)) is True
+    assert gradcheck(lambda x, y: (x * y).tanh().sum(), [a, b], fast_mode=True) is True
+    assert gradgradcheck(lambda x, y: (x * y).tanh().sum(), (a, b)) is True
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda x: bad_square(x).sum(), (a,))
+    with pytest.raises(ValueError, match="empty"):
+        gradcheck(lambda x: x, ())
+
+
+def test_fast_mode_is_fast():
+    """fast_mode= is PyTorch's name for fast=: it runs the random-product check."""
+    x = Value(np.linspace(-1.0, 1.0, 6))
+    assert gradcheck(lambda v: v.sin() * v, x, fast_mode=True) is True
+    assert gradcheck(lambda v: v.sin() * v, x, fast=True, fast_mode=True) is True
+    with pytest.raises(ValueError, match="disagree"):
+        gradcheck(lambda v: v.sin() * v, x, fast=True, fast_mode=False)
+    with pytest.raises(TypeError, match="fast_mode"):
+        gradcheck(lambda v: v.sin() * v, x, fast_mode="yes")

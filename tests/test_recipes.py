@@ -126,8 +126,10 @@ def test_sweep_plot_without_matplotlib(capsys, tmp_path, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_mpl)
-    assert main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
-                 "--plot", str(tmp_path / "x.png")]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
+              "--plot", str(tmp_path / "x.png")])
+    assert exit_info.value.code == 2
     out, err = capsys.readouterr()
     assert "pip install 'tinygrad_xor[plot]'" in err
     assert out == ""  # said before the sweep ran, not after
@@ -139,10 +141,56 @@ def test_check_command_exit_status(capsys):
 
 
 @pytest.mark.parametrize("name, message", [("x.unknownext", "must end in one of"),
-                                           ("no_such_folder/x.png", "does not exist")])
+                                           ("x.bmpq", "must end in one of"),
+                                           ("no_such_folder/x.png", "does not exist"),
+                                           ("a_file/x.png", "does not exist"),
+                                           ("d.png", "is a folder")])
 def test_sweep_plot_path_is_checked_before_the_sweep(name, message, capsys, tmp_path):
     pytest.importorskip("matplotlib")
-    assert main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
-                 "--plot", str(tmp_path / name)]) == 1
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "d.png").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
+              "--plot", str(tmp_path / name)])
+    assert exit_info.value.code == 2
     out, err = capsys.readouterr()
     assert message in err and out == ""
+
+
+def test_a_sweep_in_chunks_equals_one_batched_graph():
+    """Chunks change the memory, not the result: every seed trains as if alone."""
+    whole = run_sweep("sigmoid-momentum", 25, steps=40)
+    chunked = run_sweep("sigmoid-momentum", 25, steps=40, chunk=7, keep_weights=True)
+    np.testing.assert_allclose(chunked.final_loss, whole.final_loss, rtol=1e-12)
+    np.testing.assert_allclose(chunked.outputs, whole.outputs, rtol=1e-12)
+    assert np.array_equal(chunked.solved, whole.solved)
+    for key, w in whole.weights.items():
+        np.testing.assert_allclose(chunked.weights[key], w, rtol=1e-12)
+    assert chunked.curves.shape == (whole.curves.shape[0], 7)  # the first chunk's curves
+    np.testing.assert_allclose(chunked.curves, whole.curves[:, :7], rtol=1e-6)
+    assert run_sweep("blog", 25, steps=2, chunk=7).weights == {}  # several chunks: not kept
+
+
+def test_the_sweep_plot_leaves_pyplot_alone(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    from tinygrad_xor.xor.sweep import plot_sweep, sweep_figure
+
+    backend = matplotlib.get_backend()
+    result = run_sweep("keras", 12, steps=5)
+    assert type(sweep_figure(result)).__name__ == "Figure"
+    plot_sweep(result, str(tmp_path / "s.svg"))
+    assert matplotlib.get_backend() == backend and (tmp_path / "s.svg").stat().st_size > 1000
+
+
+def test_train_header_says_what_runs(capsys):
+    assert main(["train", "--recipe", "blog", "--epochs", "7"]) == 0
+    assert "7 epochs" in capsys.readouterr().out
+    assert main(["train", "--recipe", "sigmoid-momentum", "--epochs", "3"]) == 0
+    assert "seed 2 (the recipe's default: a typical run)" in capsys.readouterr().out
+
+
+def test_recipe_default_seeds_show_the_typical_outcome():
+    for name, typical in [("blog", False), ("keras", False), ("sigmoid-momentum", True),
+                          ("wide-tanh-adam", True)]:
+        model, _ = train_recipe(name, seed=None)
+        assert bool(solved(predict(model(X)))) == typical

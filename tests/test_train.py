@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_xor import nn, optim
+from tinygrad_xor import nn, optim, train
 from tinygrad_xor.train import History, fit
 from tinygrad_xor.xor import X, Y
 
@@ -64,8 +64,9 @@ def test_scalar_mlp_trains_like_tensor_mlp():
     np.testing.assert_allclose(hs.loss, ht.loss, rtol=0, atol=1e-12)
 
 
-def test_progress_bar_shows_loss(capsys):
+def test_progress_bar_shows_loss(capsys, monkeypatch):
     pytest.importorskip("tqdm")
+    monkeypatch.setattr(train, "_output_kind", lambda: "terminal")
     small_fit(epochs=5, progress=True)
     err = capsys.readouterr().err
     assert "5/5" in err and "loss=" in err
@@ -82,6 +83,7 @@ def test_plain_progress_without_tqdm(capsys, monkeypatch):
     for name in [m for m in sys.modules if m.startswith("tqdm")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    monkeypatch.setattr(train, "_output_kind", lambda: "terminal")
     _, history = small_fit(epochs=20, progress=True)
     err = capsys.readouterr().err
     assert "epoch 20/20" in err and "loss" in err
@@ -117,3 +119,10 @@ def test_bad_input_is_rejected_before_training():
                                                loss="nope", optimizer=optim.SGD(
                                                    nn.MLP([2, 1], rng=0).parameters()),
                                                epochs=1, progress=False).value)
+
+
+def test_progress_prints_nothing_where_no_one_sees_it(capsys):
+    """Not a terminal, not a notebook (a pipe, a file, this test run): no bar, no lines."""
+    assert train._output_kind() is None
+    small_fit(epochs=5, progress=True)
+    assert capsys.readouterr().err == ""

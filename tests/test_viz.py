@@ -272,7 +272,7 @@ def test_svg_of_the_collapsed_graph() -> None:
 @needs_dot
 def test_svg_of_the_network() -> None:
     svg = svg_of(draw_network(goodfellow_model()))
-    assert len(svg_nodes(svg)) == 5
+    assert len(svg_nodes(svg)) == 5 + 2  # the neurons and the layers' headings
     assert len([g for g in svg.iter(f"{SVG}g") if g.get("class") == "edge"]) == 6
     texts = svg_texts(svg)
     for name in ("x1", "x2", "h1", "h2", "y", "ReLU", "b = -1", "-2"):
@@ -285,7 +285,8 @@ def test_svg_of_the_network() -> None:
 def network_numbers(source: str) -> tuple[list[str], list[float], list[float]]:
     """(neuron names, edge weights in order, biases in order) read back from the DOT text."""
     labels = node_labels(source)
-    names = [text.split()[0] for text in labels.values()]
+    names = [text.split()[0] for text in labels.values()
+             if not text.startswith("layers.")]  # not the layers' headings
     weights = [float(w) for w in re.findall(r"(?:head|tail)label=\"?(-?[\d.e+-]+)", source)]
     biases = [float(b) for b in re.findall(r"b = (-?[\d.e+-]+)", source)]
     return names, weights, biases
@@ -339,3 +340,55 @@ def test_model_draw_is_draw_network():
 
     model = goodfellow_model()
     assert model.draw().source == draw_network(model).source
+
+
+# -- fitting a notebook cell, names from the module tree, a missing dot -------------------------
+
+
+def test_drawings_fit_a_notebook_cell_by_default() -> None:
+    from tinygrad_xor.losses import mse
+    from tinygrad_xor.nn import MLP
+    from tinygrad_xor.xor import X as XOR_X
+    from tinygrad_xor.xor import Y as XOR_Y
+
+    loss = mse(MLP([2, 2, 1], rng=0)(XOR_X), XOR_Y)
+    source = draw_graph(loss).source
+    assert 'size="9,30"' in source and "rankdir=TB" in source  # deep: top to bottom
+    assert "rankdir=LR" in draw_graph(loss, rankdir="LR").source
+    assert " size=" not in draw_graph(loss, size=None).source.splitlines()[1]
+    assert 'size="6,4"' in draw_graph(loss, size=(6, 4)).source
+    assert 'size="9,30"' in draw_network(goodfellow_model()).source
+    with pytest.raises(ValueError, match="size"):
+        draw_graph(loss, size="wide")
+
+
+def test_pictures_name_parameters_as_the_module_tree() -> None:
+    from tinygrad_xor.losses import mse
+    from tinygrad_xor.nn import MLP
+
+    scalar = MLP([2, 2, 1], scalar=True, rng=0)
+    source = draw_graph(mse(scalar([1.0, 0.0]), 1.0)).source
+    for name in ("layers.0.weight[1,0]", "layers.0.bias[1]", "layers.1.weight[0,0]"):
+        assert f"<b>{name}</b>" in source
+    tensor = MLP([2, 2, 1], rng=0)
+    source = draw_graph(tensor(np.ones((1, 2)))).source
+    assert "<b>layers.0.weight</b>" in source and "<b>layers.1.bias</b>" in source
+    net = draw_network(tensor).source
+    assert "layers.0.weight[1,0] = " in net and "layers.1.bias[0] = " in net
+    assert ">layers.0<" in net and ">layers.1<" in net
+
+
+def test_a_missing_dot_is_one_line_with_the_install_hint(monkeypatch) -> None:
+    import graphviz
+
+    from tinygrad_xor.viz import GraphvizNotFound
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    graph = draw_network(goodfellow_model())
+    with pytest.raises(GraphvizNotFound, match="apt-get install graphviz") as info:
+        graph.pipe(format="svg")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    with pytest.raises(graphviz.ExecutableNotFound):  # what graphviz's users catch
+        graph.render(outfile="/tmp/never.svg")
+    bundle = graph._repr_mimebundle_()  # what Jupyter calls to display it
+    assert list(bundle) == ["text/plain"] and "apt-get install graphviz" in bundle["text/plain"]

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 # sub-command -> (module, function); the function takes the parsed arguments and returns an
 # exit status.
@@ -24,11 +27,79 @@ COMMANDS = {
 }
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+# The ranges of the numeric options: checked by argparse before any work starts.
+SEED_MAX = 2**32 - 1
+EPOCHS_MAX = 1_000_000
+STEPS_MAX = 100_000
+SEEDS_MAX = 1_000_000
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high], else a usage error that gives the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {low:,} to {high:,}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {low:,} to {high:,}, got {value:,}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+def _writable_folder(path: Path) -> str | None:
+    """Why files cannot be made in folder ``path`` (created if missing), or None if they can."""
+    probe = path
+    while not probe.exists():  # a folder to be made: its nearest existing ancestor must take it
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        return f"cannot write into {probe}: {exc.strerror or exc}"
+    return None
+
+
+def _out_dir(text: str) -> str:
+    """An argparse type: a folder the drawings can be written into (checked before the work)."""
+    problem = _writable_folder(Path(text))
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _plot_file(text: str) -> str:
+    """An argparse type: a plot file matplotlib knows the format of, in a writable folder."""
+    path = Path(text)
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            "plotting needs matplotlib: pip install 'tinygrad_xor[plot]'") from None
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lstrip(".").lower() not in kinds:
+        raise argparse.ArgumentTypeError(
+            f"{text}: the file name must end in one of "
+            + ", ".join(f".{k}" for k in sorted(kinds)))
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder")
+    problem = _writable_folder(path.parent)
+    if problem is None and path.exists() and not os.access(path, os.W_OK):
+        problem = f"{text} cannot be overwritten"
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _recipe(name: str) -> str:
@@ -61,9 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     recipes = ", ".join(RECIPES)
     p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
                    help=f"one of: {recipes}")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="number of epochs (default: the recipe's own)")
+    p.add_argument("--seed", type=_int_in(0, SEED_MAX), default=None,
+                   help=f"random seed, 0 to {SEED_MAX:,} (default: the recipe's own, a seed "
+                        "that shows its typical outcome)")
+    p.add_argument("--epochs", type=_int_in(1, EPOCHS_MAX), default=None,
+                   help=f"number of epochs, 1 to {EPOCHS_MAX:,} (default: the recipe's own)")
 
     sub.add_parser("check", help="compare the blog's hand-derived gradients with autograd",
                    description="Compare, layer by layer, the blog's hand-derived gradients with "
@@ -73,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("draw", help="write the XOR computation graphs and the network picture",
                        description="Write the XOR network's computation graphs and its network "
                                    "picture to files and print their paths.")
-    p.add_argument("--out", default="tinygrad_xor_drawings", metavar="DIR",
+    p.add_argument("--out", default="tinygrad_xor_drawings", metavar="DIR", type=_out_dir,
                    help="output directory (default: ./tinygrad_xor_drawings)")
     p.add_argument("--format", default="svg", choices=["svg", "png", "pdf", "dot"],
                    help="file format (default: svg); 'dot' needs no Graphviz install")
@@ -84,18 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
                                    "that solve XOR.")
     p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
                    help=f"one of: {recipes}")
-    p.add_argument("--seeds", type=_positive_int, default=1000,
-                   help="number of seeds (default: 1000)")
-    p.add_argument("--steps", type=_positive_int, default=None,
-                   help="training steps per network (default: the recipe's own)")
-    p.add_argument("--plot", default=None, metavar="FILE",
+    p.add_argument("--seeds", type=_int_in(1, SEEDS_MAX), default=1000,
+                   help=f"number of seeds, 1 to {SEEDS_MAX:,}, trained in chunks of 10,000 "
+                        "(default: 1000)")
+    p.add_argument("--steps", type=_int_in(1, STEPS_MAX), default=None,
+                   help=f"training steps per network, 1 to {STEPS_MAX:,} (default: the "
+                        "recipe's own)")
+    p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the final losses (needs the 'plot' extra)")
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "
                                    "its gradients against finite differences and the blog's, "
                                    "and draw its graphs.")
-    p.add_argument("--out", default="tinygrad_xor_drawings", metavar="DIR",
+    p.add_argument("--out", default="tinygrad_xor_drawings", metavar="DIR", type=_out_dir,
                    help="where the drawings go (default: ./tinygrad_xor_drawings)")
     return parser
 
@@ -110,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -29,16 +29,27 @@ def _matrix(m: np.ndarray) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: float = 1e-6,
+def _inputs(where: str, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """PyTorch's form ``f, (x, y)``: a single tuple or list of inputs stands for the inputs."""
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
+        if not inputs[0]:
+            raise ValueError(f"{where}: the tuple of inputs is empty")
+        return tuple(inputs[0])
+    return inputs
+
+
+def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: float = 1e-6,
               rtol: float = 1e-4, fast: bool = False, seed: int = 0,
-              raise_exception: bool = True) -> bool:
+              raise_exception: bool = True, fast_mode: bool | None = None) -> bool:
     """Check the gradients of ``f`` at ``inputs`` against central finite differences.
 
     Args:
         f: takes the input Values and returns a Value (scalar or tensor), or a tuple or list
             of Values (several outputs, numbered from 0).
         *inputs: the Values to differentiate with respect to; those with
-            ``requires_grad=False`` are passed to ``f`` but not checked. Data is taken as
+            ``requires_grad=False`` are passed to ``f`` but not checked. PyTorch's form, one
+            tuple or list of Values (``gradcheck(f, (x, y))``), means the same as
+            ``gradcheck(f, x, y)``. Data is taken as
             float64 for the check (float32 inputs too).
         eps: the finite-difference step.
         atol: the absolute tolerance: an analytic entry ``a`` passes when
@@ -50,6 +61,7 @@ def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: fl
             inputs; it catches a wrong gradient with probability 1, but names no element.
         seed: seeds the random vectors of the fast mode.
         raise_exception: when False, return False instead of raising `GradcheckError`.
+        fast_mode: PyTorch's name for ``fast``; give one or the other (or both, equal).
 
     Returns:
         True when every entry agrees.
@@ -75,6 +87,13 @@ def gradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: fl
         raise ValueError("gradcheck: atol and rtol are both 0, so no finite difference could "
                          "ever agree; give a tolerance > 0")
     fast = _checks.boolean("gradcheck", "fast", fast)
+    if fast_mode is not None:
+        fast_mode = _checks.boolean("gradcheck", "fast_mode", fast_mode)
+        if fast and not fast_mode:
+            raise ValueError("gradcheck: fast=True and fast_mode=False disagree; fast_mode is "
+                             "PyTorch's name for fast, give one of them")
+        fast = fast_mode
+    inputs = _inputs("gradcheck", inputs)
     seed = _checks.integer("gradcheck", "seed", seed, minimum=0)
     raise_exception = _checks.boolean("gradcheck", "raise_exception", raise_exception)
     for i, x in enumerate(inputs):
@@ -267,7 +286,7 @@ def _check_fast(f: Callable[..., Any], inputs: tuple[Value, ...], outs: list[Val
                 f" run with fast=False to see the output and input element")
 
 
-def gradgradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol: float = 1e-5,
+def gradgradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-3, seed: int = 0, raise_exception: bool = True) -> bool:
     """Check the second derivatives of ``f`` at ``inputs`` against central finite differences.
 
@@ -275,10 +294,12 @@ def gradgradcheck(f: Callable[..., Any], *inputs: Value, eps: float = 1e-6, atol
     tensor output, weighted by a fixed random vector over its elements, as PyTorch's
     gradgradcheck does), is itself checked with `gradcheck`: its reverse-mode gradient against
     finite differences of it. A mismatch raises `GradcheckError` naming the input and element.
-    Like `gradcheck`, it changes no data and no ``.grad``.
+    Like `gradcheck`, it changes no data and no ``.grad``, and takes PyTorch's form
+    ``gradgradcheck(f, (x, y))`` too.
     """
     if not callable(f):
         raise TypeError(f"gradgradcheck: f must be a function of Values, got {type(f).__name__}")
+    inputs = _inputs("gradgradcheck", inputs)
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"gradgradcheck: input {i} must be a Value, got {type(x).__name__}"

@@ -124,6 +124,24 @@ class Module:
             params.extend(child.parameters())
         return params
 
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """(name, Value) for every parameter, named from the module tree as in `state_dict`:
+        ``layers.0.weight``, or ``layers.0.weight[1,0]`` for a scalar weight."""
+        named: list[tuple[str, Value]] = []
+        for key, owner, kind in self._arrays():
+            held = getattr(owner, kind)
+            if owner.scalar:
+                named.extend((f"{key}[{','.join(str(i) for i in index)}]", v)
+                             for index, v in np.ndenumerate(held))
+            else:
+                named.append((key, held))
+        return named
+
+    def _label_parameters(self) -> None:
+        """Label every parameter with its name (what drawings show)."""
+        for name, value in self.named_parameters():
+            value.label = name
+
     def zero_grad(self) -> None:
         """Reset every parameter's gradient."""
         for p in self.parameters():
@@ -338,15 +356,16 @@ class Linear(Module):
         if scalar:
             self.weight = np.empty((in_features, out_features), dtype=object)
             for (i, j), v in np.ndenumerate(w):
-                self.weight[i, j] = Value(float(v), label=f"w{i}{j}")
+                self.weight[i, j] = Value(float(v))
             self.bias = None
             if b is not None:
                 self.bias = np.empty(out_features, dtype=object)
                 for j, v in enumerate(b):
-                    self.bias[j] = Value(float(v), label=f"b{j}")
+                    self.bias[j] = Value(float(v))
         else:
-            self.weight = Value(w, label="weight")
-            self.bias = Value(b, label="bias") if b is not None else None
+            self.weight = Value(w)
+            self.bias = Value(b) if b is not None else None
+        self._label_parameters()  # weight, bias[0], ...; a container relabels them with its path
 
     def __repr__(self) -> str:
         extra = ", scalar=True" if self.scalar else ""
@@ -444,6 +463,7 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: layer {i} must be a Module (Linear, ReLU, ...), "
                                 f"got {type(layer).__name__}")
         self.layers = list(layers)
+        self._label_parameters()
 
     def children(self) -> list[tuple[str, Module]]:
         """("layers.i", layer) for every layer."""
@@ -490,6 +510,7 @@ class MLP(Module):
         self.output_activation_name = output_activation
         self.layers = [Linear(m, n, rng=gen, scalar=scalar)
                        for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+        self._label_parameters()
 
     def children(self) -> list[tuple[str, Module]]:
         """("layers.i", Linear) for every Linear layer."""

@@ -125,9 +125,36 @@ class _TqdmProgress:
         self.bar.close()
 
 
-def _progress(total: int) -> Any:
+def _output_kind() -> str | None:
+    """"notebook" in a Jupyter kernel, "terminal" when stderr is a terminal, else None."""
+    ipython = sys.modules.get("IPython")  # imported by every Jupyter kernel; never by us
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        return "notebook"
+    isatty = getattr(sys.stderr, "isatty", None)
     try:
-        from tqdm.auto import tqdm
+        return "terminal" if callable(isatty) and isatty() else None
+    except ValueError:  # a closed stream
+        return None
+
+
+def _progress(total: int) -> Any:
+    """A progress bar where someone can see it: tqdm's widget in a notebook (with the
+    ``progress`` extra's ipywidgets; tqdm's text bar without them, so no "IProgress not
+    found" warning), tqdm's bar on a terminal, plain lines without tqdm; None elsewhere (a
+    pipe, a file, a test run): nothing is printed."""
+    kind = _output_kind()
+    if kind is None:
+        return None
+    try:
+        if kind == "notebook":
+            try:
+                import ipywidgets  # noqa: F401
+                from tqdm.notebook import tqdm
+            except ImportError:
+                from tqdm import tqdm
+        else:
+            from tqdm import tqdm
     except ImportError:
         return _TextProgress(total)
     return _TqdmProgress(tqdm, total)
@@ -145,8 +172,9 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
         optimizer: e.g. `optim.SGD(model.parameters(), lr=0.1)`.
         epochs: passes over the data.
         batch_size: samples per step, in order; None is the full batch.
-        progress: show a progress bar (tqdm if installed, else plain text on stderr);
-            False prints nothing.
+        progress: show a progress bar where it can be seen: in a Jupyter notebook (tqdm's
+            widget) or when stderr is a terminal (tqdm's bar, or plain lines without tqdm);
+            elsewhere, and with False, nothing is printed.
 
     Each epoch's loss is the sample-weighted mean of its steps' losses, and its accuracy the
     fraction of samples whose outputs, thresholded at 0.5, equal the targets, both taken

@@ -22,9 +22,21 @@ import numpy as np
 
 from .engine import Value
 
-__all__ = ["draw_graph", "draw_network"]
+__all__ = ["draw_graph", "draw_network", "GraphvizNotFound", "INSTALL_HINT", "CELL_SIZE"]
 
 FONT = "Helvetica,Arial,sans-serif"
+
+#: Graphviz's ``size`` of the drawings by default, in inches (width,height): a bigger layout
+#: is scaled down to fit it, so a drawing fits the width of a notebook cell. None: no limit.
+CELL_SIZE = "9,30"
+
+#: Graphs whose longest path has more operations than this are laid out top to bottom when
+#: ``rankdir`` is not given: left to right, they would be much wider than a notebook cell.
+_LR_MAX_DEPTH = 6
+
+INSTALL_HINT = ("Graphviz's 'dot' program is not installed, so drawings cannot be rendered; "
+                "install it with 'sudo apt-get install graphviz' or 'brew install graphviz' "
+                "(https://graphviz.org/download/); the DOT text is in .source.")
 
 #: Fill colours of the node kinds (the legend in docs/drawing.md).
 COLORS = {
@@ -59,9 +71,7 @@ class Drawing:
 
     def to_digraph(self) -> Any:
         """The same drawing as a `graphviz.Digraph` (needs no ``dot`` binary)."""
-        import graphviz
-
-        g = graphviz.Digraph(self.name, graph_attr=self.graph_attr, node_attr=self.node_attr,
+        g = _digraph_class()(self.name, graph_attr=self.graph_attr, node_attr=self.node_attr,
                              edge_attr=self.edge_attr)
         for name, attrs in self.nodes:
             g.node(name, **attrs)
@@ -72,6 +82,94 @@ class Drawing:
         for tail, head, attrs in self.edges:
             g.edge(tail, head, **attrs)
         return g
+
+
+class GraphvizNotFound(RuntimeError):
+    """Graphviz's ``dot`` program is missing; the message says how to install it."""
+
+
+_DIGRAPH: Any = None
+
+
+def _digraph_class() -> Any:
+    """`graphviz.Digraph` whose rendering, piping and inline display say in one line how to
+    install Graphviz when ``dot`` is missing (instead of graphviz's ExecutableNotFound)."""
+    global _DIGRAPH
+    if _DIGRAPH is not None:
+        return _DIGRAPH
+    import graphviz
+
+    class NotFound(GraphvizNotFound, graphviz.ExecutableNotFound):
+        """GraphvizNotFound that ``except graphviz.ExecutableNotFound`` also catches."""
+
+        def __init__(self) -> None:
+            RuntimeError.__init__(self, INSTALL_HINT)
+
+        def __str__(self) -> str:
+            return INSTALL_HINT
+
+    class Digraph(graphviz.Digraph):  # type: ignore[misc]
+        __doc__ = graphviz.Digraph.__doc__
+
+        def pipe(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound:
+                raise NotFound() from None
+
+        def render(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound:
+                raise NotFound() from None
+
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
+                              **kwargs: Any) -> Any:
+            # Jupyter's display: without dot, one line of text instead of a traceback.
+            try:
+                return super()._repr_mimebundle_(include, exclude, **kwargs)
+            except graphviz.ExecutableNotFound:
+                return {"text/plain": INSTALL_HINT}
+
+    Digraph.__name__ = Digraph.__qualname__ = "Digraph"
+    _DIGRAPH = Digraph
+    return Digraph
+
+
+def _size_attr(where: str, size: Any) -> dict[str, str]:
+    """Graphviz's size attribute from ``size`` (None, "W,H" in inches, or (W, H))."""
+    if size is None:
+        return {}
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        size = f"{size[0]},{size[1]}"
+    if isinstance(size, str):
+        parts = size.rstrip("!").split(",")
+        try:
+            numbers = [float(part) for part in parts]
+        except ValueError:
+            numbers = []
+        if len(numbers) in (1, 2) and all(math.isfinite(n) and n > 0 for n in numbers):
+            return {"size": size}
+    raise ValueError(f"{where}(): size must be None, 'W,H' in inches (e.g. '9,30') or a pair "
+                     f"of numbers > 0, got {size!r}")
+
+
+def _depth(root: Value, kept: set[Value]) -> int:
+    """The most operations on a path from a drawn leaf to ``root``."""
+    depth: dict[Value, int] = {}
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if node in depth:
+            continue
+        parents = [p for p in node._parents if p in kept]
+        if finished:
+            depth[node] = 1 + max((depth[p] for p in parents), default=-1) if node._parents \
+                else 0
+            continue
+        stack.append((node, True))
+        stack.extend((p, False) for p in parents if p not in depth)
+    return depth[root]
 
 
 # -- number and label formatting ------------------------------------------------------------
@@ -210,12 +308,13 @@ def _argument_names(n: int) -> list[str]:
     return ["left", "right"] if n == 2 else [f"arg {i}" for i in range(n)]
 
 
-def graph_drawing(root: Value, *, rankdir: str = "LR", show_data: bool = True,
-                  show_grad: bool = True, max_nodes: int = 500) -> Drawing:
+def graph_drawing(root: Value, *, rankdir: str | None = None, show_data: bool = True,
+                  show_grad: bool = True, max_nodes: int = 500,
+                  size: Any = CELL_SIZE) -> Drawing:
     """The drawing of the graph ending in ``root`` as plain data; see `draw_graph`."""
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph() needs a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "RL", "TB", "BT"):
+    if rankdir is not None and rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)):
         raise TypeError(f"draw_graph(): max_nodes must be a positive integer, got "
@@ -241,6 +340,9 @@ def graph_drawing(root: Value, *, rankdir: str = "LR", show_data: bool = True,
                 queue.append(parent)
     kept = set(queue[:max_nodes])
     hidden = len(queue) - len(kept)
+    size_attr = _size_attr("draw_graph", size)
+    if rankdir is None:
+        rankdir = "TB" if _depth(root, kept) > _LR_MAX_DEPTH else "LR"
 
     # Emit the kept Values in topological order (operands first): an iterative post-order
     # walk, so the layout reads from the inputs to the root.
@@ -263,7 +365,7 @@ def graph_drawing(root: Value, *, rankdir: str = "LR", show_data: bool = True,
     drawing = Drawing(
         "computation_graph",
         graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.25", "ranksep": "0.35",
-                    "bgcolor": "white"},
+                    "bgcolor": "white", **size_attr},
         node_attr={"fontname": FONT, "fontsize": "11", "margin": "0.08,0.04"},
         edge_attr={"fontname": FONT, "fontsize": "9", "color": "#555555", "arrowsize": "0.7"},
     )
@@ -298,25 +400,30 @@ def graph_drawing(root: Value, *, rankdir: str = "LR", show_data: bool = True,
     return drawing
 
 
-def draw_graph(root: Value, *, rankdir: str = "LR", show_data: bool = True,
-               show_grad: bool = True, max_nodes: int = 500) -> Any:
+def draw_graph(root: Value, *, rankdir: str | None = None, show_data: bool = True,
+               show_grad: bool = True, max_nodes: int = 500, size: Any = CELL_SIZE) -> Any:
     """Draw the computation graph that ends in ``root`` as a `graphviz.Digraph`.
 
     Args:
         root: the Value the graph ends in (e.g. a loss).
-        rankdir: Graphviz's direction: "LR" (inputs on the left), "TB", "RL" or "BT".
+        rankdir: Graphviz's direction: "LR" (inputs on the left), "TB", "RL" or "BT"; None
+            (the default) is "LR", or "TB" for a graph more than 6 operations deep, which
+            left to right would be far wider than a notebook cell.
         show_data: show each Value's data (a number; for a tensor its shape and, when it has
             at most 16 elements, its values rounded to 4 significant digits).
         show_grad: show the grad of every Value that requires grad (0 before a backward pass).
         max_nodes: the most Values drawn; the ones farthest from the root beyond it are
             collapsed into one node saying how many Values it stands for.
+        size: the largest size of the picture in inches, "W,H" (default "9,30": the width of
+            a notebook cell): a bigger layout is scaled down to fit; None draws at full size.
 
     Returns:
         A `graphviz.Digraph`: ``.source`` is the DOT text; ``.render(...)``/``.pipe(...)``
-        need Graphviz's ``dot`` program; Jupyter displays it inline.
+        need Graphviz's ``dot`` program (without it they raise `GraphvizNotFound`, whose one
+        line says how to install it); Jupyter displays it inline.
     """
     return graph_drawing(root, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
-                         max_nodes=max_nodes).to_digraph()
+                         max_nodes=max_nodes, size=size).to_digraph()
 
 
 # -- the network ------------------------------------------------------------------------------
@@ -337,8 +444,9 @@ def _is_linear(layer: Any) -> bool:
     return hasattr(layer, "weight") and hasattr(layer, "bias")
 
 
-def _network_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
-    """(weight (in, out), bias (out,) or None, activation name) for each Linear layer."""
+def _network_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray | None, str, str]]:
+    """(weight (in, out), bias (out,) or None, activation name, name in the module tree such
+    as "layers.0") for each Linear layer."""
     if not callable(getattr(model, "state_dict", None)):
         raise TypeError(f"draw_network() needs a model with a state_dict() (an MLP, or a "
                         f"Sequential of Linear layers), got {type(model).__name__}")
@@ -377,8 +485,8 @@ def _network_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray | None, str
             activation = " ∘ ".join(reversed(following)) if following else "identity"
         else:
             activation = _activation_name(output_act if n == len(indices) - 1 else hidden_act)
-        result.append((weight, entry.get("bias"), activation))
-    for (w0, _, _), (w1, _, _) in zip(result, result[1:]):
+        result.append((weight, entry.get("bias"), activation, f"layers.{i}"))
+    for (w0, _, _, _), (w1, _, _, _) in zip(result, result[1:]):
         if w0.shape[1] != w1.shape[0]:
             raise ValueError(f"draw_network(): a layer with {w0.shape[1]} outputs feeds one "
                              f"with {w1.shape[0]} inputs")
@@ -396,7 +504,8 @@ def _neuron_names(sizes: list[int]) -> list[list[str]]:
     return names
 
 
-def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int = 3) -> Drawing:
+def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int = 3,
+                    size: Any = CELL_SIZE) -> Drawing:
     """The drawing of a network's neurons and weights as plain data; see `draw_network`."""
     if edge_labels is not None and not isinstance(edge_labels, (bool, np.bool_)):
         raise TypeError(f"draw_network(): edge_labels must be True, False or None, got "
@@ -407,12 +516,13 @@ def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int 
     if digits < 1:
         raise ValueError(f"draw_network(): digits must be a positive integer, got {digits!r}")
     layers = _network_layers(model)
-    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
+    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _, _ in layers]
     names = _neuron_names(sizes)
     drawing = Drawing(
         "network",
         graph_attr={"rankdir": "LR", "fontname": FONT, "nodesep": "0.5", "ranksep": "1.6",
-                    "splines": "line", "ordering": "out", "bgcolor": "white"},
+                    "splines": "line", "ordering": "out", "bgcolor": "white",
+                    **_size_attr("draw_network", size)},
         node_attr={"fontname": FONT, "fontsize": "11", "shape": "circle", "style": "filled",
                    "fixedsize": "false", "margin": "0.02"},
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.6"},
@@ -422,18 +532,26 @@ def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int 
                                           "fillcolor": COLORS["const"], "width": "0.55",
                                           "fixedsize": "true"}))
     drawing.subgraphs.append(({"rank": "same"}, [f"n0_{j}" for j in range(sizes[0])]))
-    for k, (weight, bias, activation) in enumerate(layers, start=1):
+    for k, (weight, bias, activation, layer) in enumerate(layers, start=1):
         last = k == len(layers)
         for j, name in enumerate(names[k]):
             lines = [f"<b>{_esc(name)}</b>"]
             if bias is not None:
                 lines.append(f"b = {_num(bias[j], digits)}")
             lines.append(f'<font point-size="9"><i>{_esc(activation)}</i></font>')
-            drawing.nodes.append((f"n{k}_{j}", {
-                "label": _html("<br/>".join(lines)),
-                "fillcolor": COLORS["root"] if last else COLORS["param"],
-                "width": "1.05", "fixedsize": "true"}))
-        drawing.subgraphs.append(({"rank": "same"}, [f"n{k}_{j}" for j in range(sizes[k])]))
+            attrs = {"label": _html("<br/>".join(lines)),
+                     "fillcolor": COLORS["root"] if last else COLORS["param"],
+                     "width": "1.05", "fixedsize": "true",
+                     "tooltip": (f"{layer}.bias[{j}] = {_num(bias[j], digits)}"
+                                 if bias is not None else f"{layer}, no bias")}
+            drawing.nodes.append((f"n{k}_{j}", attrs))
+        # the layer's name in the module tree, as a heading above its column
+        drawing.nodes.append((f"head{k}", {
+            "label": _html(f'<font point-size="10" color="#555555">{_esc(layer)}</font>'),
+            "shape": "plaintext", "style": "", "fixedsize": "false", "width": "0",
+            "height": "0.2"}))
+        drawing.subgraphs.append(({"rank": "same"},
+                                  [f"head{k}"] + [f"n{k}_{j}" for j in range(sizes[k])]))
         fan_in, fan_out = weight.shape
         labelled = (weight.size <= 16 and min(fan_in, fan_out) <= 4 if edge_labels is None
                     else edge_labels)
@@ -444,7 +562,8 @@ def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int 
         for i in range(weight.shape[0]):
             for j in range(weight.shape[1]):
                 w = float(weight[i, j])
-                attrs = {"penwidth": _num(0.6 + 2.4 * min(abs(w) / biggest, 1.0), 2)}
+                attrs = {"penwidth": _num(0.6 + 2.4 * min(abs(w) / biggest, 1.0), 2),
+                         "tooltip": f"{layer}.weight[{i},{j}] = {_num(w, digits)}"}
                 if w > 0:
                     attrs["color"] = "#2166ac"
                 elif w < 0:
@@ -458,12 +577,17 @@ def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int 
     return drawing
 
 
-def draw_network(model: Any, *, edge_labels: bool | None = None, digits: int = 3) -> Any:
+def draw_network(model: Any, *, edge_labels: bool | None = None, digits: int = 3,
+                 size: Any = CELL_SIZE) -> Any:
     """Draw a network's neurons in columns, edges labelled with weights, as a graphviz.Digraph.
 
     Works for an `MLP` or a `Sequential` of `Linear` layers and activations, scalar or tensor:
     it reads ``model.state_dict()``. Each neuron shows its bias and activation; blue edges are
     positive weights, red negative, grey dashed zero, thicker the larger. ``edge_labels=None``
-    labels the edges of layers with at most 16 weights; ``digits`` is the rounding.
+    labels the edges of layers with at most 16 weights; ``digits`` is the rounding. Each layer
+    is headed by its name in the module tree (``layers.0``), and each edge and neuron carries
+    its parameter's name (``layers.0.weight[1,0]``, ``layers.0.bias[1]``) as a tooltip.
+    ``size`` is the largest size in inches, as in `draw_graph` (default: a notebook cell).
     """
-    return network_drawing(model, edge_labels=edge_labels, digits=digits).to_digraph()
+    return network_drawing(model, edge_labels=edge_labels, digits=digits,
+                           size=size).to_digraph()

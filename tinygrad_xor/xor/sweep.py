@@ -23,7 +23,7 @@ from ..nn import activation
 from . import X, Y
 from .recipes import Recipe, get_recipe
 
-__all__ = ["SweepResult", "run_sweep", "plot_sweep", "sweep_command"]
+__all__ = ["SweepResult", "run_sweep", "plot_sweep", "sweep_figure", "sweep_command", "CHUNK"]
 
 @dataclass
 class SweepResult:
@@ -75,25 +75,73 @@ def _forward(recipe: Recipe, params: list[Value], x: np.ndarray) -> Value:
     return h
 
 
+#: Seeds trained together as one batched graph; a bigger sweep runs chunk after chunk, so its
+#: memory is that of one chunk plus about 50 bytes of results per seed.
+CHUNK = 10_000
+
+
 def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
-              steps: int | None = None, *, curve_points: int = 200) -> SweepResult:
-    """Train one network per seed (seeds 0..N-1 for an int), all at once; see the module doc."""
+              steps: int | None = None, *, curve_points: int = 200, chunk: int = CHUNK,
+              keep_weights: bool | None = None, progress: bool = False) -> SweepResult:
+    """Train one network per seed (seeds 0..N-1 for an int), all at once; see the module doc.
+
+    The seeds are trained ``chunk`` at a time (each chunk one batched graph): the loss curves
+    are those of the first chunk, and the final weights are kept when ``keep_weights`` (by
+    default when there is a single chunk). ``progress`` shows a bar over the chunks on stderr.
+    """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     seed_list = np.arange(seeds) if isinstance(seeds, (int, np.integer)) else np.asarray(seeds)
     if seed_list.size == 0:
         raise ValueError("run_sweep needs at least one seed")
+    if int(chunk) < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
     n_steps = recipe.epochs if steps is None else int(steps)
     if recipe.init == "goodfellow":
         n_steps = 0
     if n_steps < 0:
         raise ValueError(f"steps must be >= 0, got {n_steps}")
+    keep = seed_list.size <= chunk if keep_weights is None else bool(keep_weights)
     start = time.perf_counter()
+    every = max(1, -(-n_steps // curve_points)) if n_steps else 1
+    record = list(range(0, n_steps, every))
+    final = np.empty(seed_list.size)
+    outputs = np.empty((seed_list.size, np.asarray(Y).size))
+    curves = np.empty((len(record), 0), dtype=np.float32)
+    weights: dict[str, list[np.ndarray]] = {}
+    bar = _progress_bar(seed_list.size) if progress and seed_list.size > chunk else None
+    try:
+        for lo in range(0, seed_list.size, chunk):
+            part = seed_list[lo:lo + chunk]
+            params, part_curves, part_final, part_out = _train_chunk(recipe, part, n_steps,
+                                                                     every, len(record))
+            final[lo:lo + part.size] = part_final
+            outputs[lo:lo + part.size] = part_out
+            if lo == 0:
+                curves = part_curves
+            if keep:
+                for p in params:
+                    weights.setdefault(p.label or "", []).append(p.data)
+            del params, part_curves
+            if bar is not None:
+                bar.update(part.size)
+    finally:
+        if bar is not None:
+            bar.close()
+    target = np.asarray(Y)
+    ok = np.all((outputs > 0.5) == (target.reshape(1, -1) > 0.5), axis=1)
+    return SweepResult(recipe.name, seed_list, n_steps, final, outputs, ok,
+                       np.asarray(record, dtype=int), curves,
+                       seconds=time.perf_counter() - start,
+                       weights={k: np.concatenate(v) for k, v in weights.items()})
+
+
+def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int,
+                 n_records: int) -> tuple[list[Value], np.ndarray, np.ndarray, np.ndarray]:
+    """Train one chunk of seeds as one batched graph: (params, curves, final losses, outputs)."""
     params = _stack(recipe, seed_list)
     loss_fn = recipe.loss_fn()
     target = np.asarray(Y)
-    every = max(1, -(-n_steps // curve_points)) if n_steps else 1
-    record = list(range(0, n_steps, every))
-    curves = np.empty((len(record), seed_list.size), dtype=np.float32)
+    curves = np.empty((n_records, seed_list.size), dtype=np.float32)
     if n_steps:
         opt = recipe.make_optimizer(params)
         x = np.asarray(X)
@@ -112,12 +160,17 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
         out = _forward(recipe, params, np.asarray(X))
         final = loss_fn(out, np.broadcast_to(target, out.shape),
                         reduction="none").mean(axis=(1, 2))
-    outputs = np.asarray(out.data).reshape(seed_list.size, -1)
-    ok = np.all((outputs > 0.5) == (target.reshape(1, -1) > 0.5), axis=1)
-    return SweepResult(recipe.name, seed_list, n_steps, np.asarray(final.data).reshape(-1),
-                       outputs, ok, np.asarray(record, dtype=int), curves,
-                       seconds=time.perf_counter() - start,
-                       weights={p.label: p.data for p in params})
+    return (params, curves, np.asarray(final.data).reshape(-1),
+            np.asarray(out.data).reshape(seed_list.size, -1))
+
+
+def _progress_bar(total: int) -> Any:
+    """A progress bar over seeds on stderr: tqdm's if installed, else None."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="sweep", unit="seed", unit_scale=True, leave=False)
 
 
 def _matplotlib() -> Any:
@@ -146,11 +199,23 @@ def _check_plot_path(path: str) -> None:
 
 
 def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
-    """Write a figure: the final-loss distribution and some loss curves (needs matplotlib)."""
-    _matplotlib().use("Agg")
-    import matplotlib.pyplot as plt
+    """Write a figure: the final-loss distribution and some loss curves (needs matplotlib).
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    The figure is a `matplotlib.figure.Figure` of its own, never pyplot's: the backend and the
+    figures of a notebook or script that calls this are left as they were.
+    """
+    fig = sweep_figure(result, max_curves=max_curves)
+    fig.savefig(path)
+    return path
+
+
+def sweep_figure(result: SweepResult, *, max_curves: int = 100) -> Any:
+    """The figure of `plot_sweep` as a `matplotlib.figure.Figure` (Jupyter shows it inline)."""
+    _matplotlib()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     final = np.maximum(result.final_loss, 1e-12)
     bins = np.logspace(np.log10(final.min()), np.log10(final.max()) + 1e-9, 60)
     ax1.hist(final[result.solved], bins=bins, color="tab:green", alpha=0.7, label="solved")
@@ -166,17 +231,17 @@ def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
         for j in range(shown):
             color = "tab:green" if result.solved[j] else "tab:red"
             ax2.plot(result.curve_steps, result.curves[:, j], color=color, alpha=0.3, lw=0.8)
+        label = ("median of all seeds" if result.curves.shape[1] == result.seeds.size
+                 else f"median of the first {result.curves.shape[1]:,} seeds")
         ax2.plot(result.curve_steps, np.median(result.curves, axis=1), color="black", lw=2,
-                 label="median of all seeds")
+                 label=label)
         ax2.set_yscale("log")
         ax2.legend()
     ax2.set_xlabel("step")
     ax2.set_ylabel("loss")
     ax2.set_title(f"loss curves of the first {min(max_curves, result.seeds.size)} seeds")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -187,11 +252,15 @@ def sweep_command(args: argparse.Namespace) -> int:
             _check_plot_path(args.plot)  # before the sweep, not after it has run
         except RuntimeError as exc:
             print(f"tinygrad-xor sweep: error: {exc}", file=sys.stderr)
-            return 1
-    result = run_sweep(recipe, args.seeds, args.steps)
+            return 2
+    result = run_sweep(recipe, args.seeds, args.steps, keep_weights=False,
+                       progress=sys.stderr.isatty())
     final = result.final_loss
-    print(f"recipe {recipe.name}: {recipe.describe()}")
-    print(f"seeds 0..{result.seeds.size - 1}, {result.steps} steps each, one batched graph: "
+    steps = args.steps if recipe.init != "goodfellow" else None
+    print(f"recipe {recipe.name}: {recipe.describe(steps)}")
+    graphs = ("one batched graph" if result.seeds.size <= CHUNK else
+              f"batched graphs of {CHUNK:,} seeds")
+    print(f"seeds 0..{result.seeds.size - 1}, {result.steps} steps each, {graphs}: "
           f"{result.seconds:.2f} s")
     print(f"solved XOR: {int(result.solved.sum())} of {result.seeds.size} "
           f"({result.success_rate:.2%})")
