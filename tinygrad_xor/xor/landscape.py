@@ -348,7 +348,7 @@ def plot_landscape(result: LandscapeResult, path: str, *, max_lines: int = 12) -
     ax1.set_yticks(range(len(CLASSES)))
     ax1.set_yticklabels([f"{n}\n{np.sum(result.classes == c)}" for c, n in enumerate(CLASSES)])
     ax1.set_xlabel("Hessian eigenvalue / max |eigenvalue| (symlog)")
-    ax1.set_title(f"{result.recipe}: spectra of the {len(result.classes)} unsolved end points")
+    ax1.set_title(f"{result.recipe}: Hessian spectra of {len(result.classes)} unsolved runs")
 
     ratio = result.grad_norm / np.maximum(result.loss, 1e-300)
     if ratio.size:
@@ -365,16 +365,18 @@ def plot_landscape(result: LandscapeResult, path: str, *, max_lines: int = 12) -
     ax2.set_ylabel("end points")
     ax2.set_title(f"gradient at the end point, after {result.steps} steps")
 
-    ts = np.linspace(-6, 6, 241)
-    shown = np.flatnonzero(result.classes == SADDLE)[:max_lines]
+    ts = np.linspace(-8, 8, 321)
+    per_class = max(1, max_lines // 3)
+    shown = np.concatenate([np.flatnonzero(result.classes == c)[:per_class]
+                            for c in (SADDLE, FLAT, STRICT)])
     if not shown.size:
         shown = np.arange(min(max_lines, len(result.classes)))
     for j in shown:
         prof = line_profile(result.recipe, result.theta[j], result.eigvecs[j, :, 0], ts)
-        ax3.plot(ts, prof, color=colors[int(result.classes[j])], alpha=0.6, lw=1)
+        ax3.plot(ts, prof, color=colors[int(result.classes[j])], alpha=0.7, lw=1)
     ax3.set_xlabel("t: distance along the most negative-curvature eigenvector")
     ax3.set_ylabel("loss")
-    ax3.set_title("loss along that direction, from a few end points")
+    ax3.set_title("loss along that direction (colour: class)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -406,6 +408,15 @@ def report(result: LandscapeResult) -> str:
     q = np.quantile(rel, [0.0, 0.25, 0.5, 0.75, 1.0])
     lines.append("smallest eigenvalue / max|eig|: min {:.2g}  25% {:.2g}  median {:.2g}  "
                  "75% {:.2g}  max {:.2g}".format(*q))
+    lines.append("the same end points with other thresholds (strict / saddle / flat / moving):")
+    for e in (1e-2, 1e-4, 1e-5, 1e-6):
+        codes = classify(result.loss, result.grad_norm, result.eigvals, Thresholds(t.grad_rtol, e))
+        share = [np.mean(codes == c) for c in range(len(CLASSES))]
+        lines.append(f"  eig_rtol {e:g}: " + " / ".join(f"{x:.2%}" for x in share))
+    for gr in (1e-2, 1e-4, 1e-5):
+        codes = classify(result.loss, result.grad_norm, result.eigvals, Thresholds(gr, t.eig_rtol))
+        share = [np.mean(codes == c) for c in range(len(CLASSES))]
+        lines.append(f"  grad_rtol {gr:g}: " + " / ".join(f"{x:.2%}" for x in share))
     q = np.quantile(result.loss, [0.0, 0.5, 1.0])
     lines.append("loss: min {:.4g}  median {:.4g}  max {:.4g}".format(*q))
     if result.escaped is not None and result.control is not None:
