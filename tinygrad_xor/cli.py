@@ -24,6 +24,7 @@ COMMANDS = {
     "draw": ("tinygrad_xor.xor.draw", "draw_command"),
     "sweep": ("tinygrad_xor.xor.sweep", "sweep_command"),
     "demo": ("tinygrad_xor.xor.demo", "demo_command"),
+    "landscape": ("tinygrad_xor.xor.landscape", "landscape_command"),
 }
 
 
@@ -172,6 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and draw its graphs.")
     p.add_argument("--out", default="tinygrad_xor_drawings", metavar="DIR", type=_out_dir,
                    help="where the drawings go (default: ./tinygrad_xor_drawings)")
+
+    p = sub.add_parser("landscape", help="classify where the runs that fail XOR stalled",
+                       description="Train many seeds of a recipe; at the end point of each run "
+                                   "that does not solve XOR, classify it from the gradient norm "
+                                   "and the Hessian's eigenvalues (strict local minimum, saddle, "
+                                   "flat region, not yet stationary), print the fractions, and "
+                                   "try the way out along negative curvature.")
+    p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
+                   help=f"one of: {recipes}")
+    p.add_argument("--seeds", type=_positive_int, default=1000,
+                   help="number of seeds (default: 1000)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="training steps per network (default: enough for runs to stop moving)")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="write a plot of the spectra (needs the 'plot' extra)")
     return parser
 
 

@@ -1,0 +1,192 @@
+"""The landscape study: classification of hand-made points, the batched Hessian against the
+per-network one and PyTorch's, and the `tinygrad-xor landscape` command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinygrad_xor import Value, grad, hessian
+from tinygrad_xor.cli import main
+from tinygrad_xor.xor.landscape import (
+    CLASSES,
+    FLAT,
+    MOVING,
+    SADDLE,
+    STRICT,
+    Thresholds,
+    batched_hessian,
+    classify,
+    escape,
+    flatten,
+    losses_of,
+    network_hessian,
+    network_loss,
+    run_landscape,
+    unflatten,
+)
+from tinygrad_xor.xor.recipes import get_recipe
+
+
+def classify_function(f, x):
+    """The class of the point ``x`` of the function ``f`` of a (2,) array."""
+    x = np.asarray(x, dtype=np.float64)
+    y = f(x)
+    loss = float(y.data if isinstance(y, Value) else y)
+    g = np.asarray(grad(f)(x))
+    eig = np.linalg.eigvalsh(np.asarray(hessian(f)(x)))
+    return int(classify(loss, np.linalg.norm(g), eig[None])[0])
+
+
+@pytest.mark.parametrize("f, x, expected", [
+    (lambda v: 1.0 + v[0] * v[0] - v[1] * v[1], [0.0, 0.0], SADDLE),      # a saddle
+    (lambda v: 1.0 + v[0] * v[0] + 3.0 * v[1] * v[1], [0.0, 0.0], STRICT),  # a strict minimum
+    (lambda v: 1.0 + v[0] * v[0] + v[1] ** 4, [0.0, 0.0], FLAT),         # minimum, not strict
+    (lambda v: 1.0 + v[0] * v[0] + 0.0 * v[1], [0.0, 0.0], FLAT),        # a valley floor
+    (lambda v: 1.0 + v[0] * v[0] + v[1] * v[1], [1.0, 0.0], MOVING),     # not stationary
+])
+def test_classify_hand_made_points(f, x, expected):
+    assert CLASSES[classify_function(f, x)] == CLASSES[expected]
+
+
+def test_classify_thresholds_are_relative():
+    eig = np.array([[-1e-6, 1.0, 2.0], [-1e-2, 1.0, 2.0], [1e-6, 1.0, 2.0], [1e-2, 1.0, 2.0]])
+    loss = np.ones(4)
+    codes = classify(loss, np.zeros(4), eig)
+    assert list(codes) == [FLAT, SADDLE, FLAT, STRICT]
+    # the same points scaled by 1e-8 are classified the same
+    assert list(classify(loss * 1e-8, np.zeros(4), eig * 1e-8)) == list(codes)
+    # a gradient is small relative to the loss
+    assert classify(1.0, 2e-3, eig[:1])[0] == MOVING
+    assert classify(1.0, 2e-3, eig[:1], Thresholds(grad_rtol=1e-2))[0] == FLAT
+
+
+def test_the_origin_of_the_blog_network_is_a_degenerate_saddle():
+    # all weights zero: every output is 1/2, the mean of the targets, so the gradient is zero.
+    # The Hessian there has rank one (only the output layer curves the loss), so second order
+    # cannot tell: the point is classified flat. It is a saddle (Sprinkhuizen-Kuyper and Boers)
+    # of higher order: points near it have a lower loss.
+    recipe = get_recipe("blog")
+    loss, g, h = batched_hessian(recipe, np.zeros((1, 9)))
+    assert np.allclose(g, 0.0)
+    eig = np.linalg.eigvalsh(h)
+    assert np.sum(np.abs(eig) > 1e-12) == 1
+    assert classify(loss, np.linalg.norm(g, axis=1), eig)[0] == FLAT
+    near = 0.3 * np.random.default_rng(0).normal(size=(2000, 9))
+    assert losses_of(recipe, near).min() < loss[0]
+
+
+def test_flatten_round_trip():
+    recipe = get_recipe("blog")
+    theta = np.random.default_rng(0).normal(size=(3, 9))
+    stacked = unflatten(recipe, theta)
+    assert stacked["layers.0.weight"].shape == (3, 2, 2)
+    assert stacked["layers.0.bias"].shape == (3, 1, 2)
+    assert np.array_equal(flatten(recipe, stacked), theta)
+
+
+@pytest.mark.parametrize("name", ["blog", "sigmoid-momentum", "keras", "wide-tanh-adam"])
+def test_batched_hessian_equals_per_network_hessian(name):
+    recipe = get_recipe(name)
+    p = flatten(recipe, {k: v[None] for k, v in recipe.init_state(0).items()}).shape[1]
+    theta = 2.0 * np.random.default_rng(1).normal(size=(4, p))
+    loss, g, h = batched_hessian(recipe, theta)
+    f = network_loss(recipe)
+    for j in range(4):
+        args = [w[0, 0] if key.endswith("bias") else w[0]
+                for key, w in unflatten(recipe, theta[j:j + 1]).items()]
+        assert loss[j] == pytest.approx(float(f(*args).data), rel=1e-12)
+        np.testing.assert_allclose(h[j], network_hessian(recipe, theta[j]), rtol=1e-9,
+                                   atol=1e-12 * np.abs(h[j]).max())
+        np.testing.assert_allclose(h[j], h[j].T, atol=1e-15 * np.abs(h[j]).max())
+
+
+def _torch_loss(recipe, torch):
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    y = torch.tensor([[0.0], [1.0], [1.0], [0.0]], dtype=torch.float64)
+    act = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh}[recipe.activation]
+
+    def f(t):
+        h = act(x @ t[0:4].reshape(2, 2) + t[4:6])
+        out = h @ t[6:8].reshape(2, 1) + t[8:9]
+        if recipe.output_activation == "sigmoid":
+            out = torch.sigmoid(out)
+        if recipe.loss == "bce":
+            return torch.nn.functional.binary_cross_entropy(out, y)
+        mse = ((out - y) ** 2).mean()
+        return 0.5 * mse if recipe.loss == "half_mse" else mse
+
+    return f
+
+
+@pytest.mark.parametrize("name", ["blog", "sigmoid-momentum", "keras"])
+def test_batched_hessian_equals_torch(name):
+    torch = pytest.importorskip("torch")
+    recipe = get_recipe(name)
+    theta = 1.5 * np.random.default_rng(2).normal(size=(5, 9))
+    _, g, h = batched_hessian(recipe, theta)
+    f = _torch_loss(recipe, torch)
+    for j in range(5):
+        t = torch.tensor(theta[j], requires_grad=True)
+        expected = torch.autograd.functional.hessian(f, t).numpy()
+        (tg,) = torch.autograd.grad(f(t), t)
+        np.testing.assert_allclose(g[j], tg.numpy(), rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(h[j], expected, rtol=1e-8, atol=1e-12 * np.abs(expected).max())
+
+
+def test_escape_step_never_goes_uphill():
+    recipe = get_recipe("blog")
+    theta = np.vstack([np.zeros(9), 2.0 * np.random.default_rng(3).normal(size=(5, 9))])
+    _, _, h = batched_hessian(recipe, theta)
+    _, vec = np.linalg.eigh(h)
+    stepped, trained = escape(recipe, theta, vec[:, :, 0], steps=0)
+    before, after = losses_of(recipe, theta), losses_of(recipe, stepped)
+    assert np.all(after <= before) and np.sum(after < before) >= 3
+    assert np.array_equal(trained, stepped)
+
+
+def test_run_landscape_small():
+    result = run_landscape("sigmoid-momentum", 12, 300, escape_steps=50)
+    n = len(result.stalled)
+    assert n == int((~result.solved).sum()) and n > 0
+    assert result.eigvals.shape == (n, 9) and result.eigvecs.shape == (n, 9, 9)
+    assert sum(result.fractions().values()) == pytest.approx(1.0)
+    assert result.escaped is not None and result.escaped.shape == (n,)
+
+
+def test_cli_smoke(capsys, tmp_path):
+    plot = tmp_path / "landscape.png"
+    status = main(["landscape", "--recipe", "sigmoid-momentum", "--seeds", "10", "--steps",
+                   "200", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert status == 0
+    for name in CLASSES:
+        assert name in out
+    assert "way out" in out
+    assert plot.exists() and plot.stat().st_size > 0
+
+
+def test_cli_every_run_solved(capsys):
+    assert main(["landscape", "--recipe", "goodfellow", "--seeds", "3"]) == 0
+    assert "nothing to classify" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["landscape"], "--recipe"),
+    (["landscape", "--recipe", "nope"], "unknown recipe 'nope'"),
+    (["landscape", "--recipe", "blog", "--seeds", "0"], "must be a positive integer"),
+    (["landscape", "--recipe", "blog", "--steps", "-5"], "must be a positive integer"),
+    (["landscape", "--recipe", "blog", "--seeds", "many"], "invalid"),
+    (["landscape", "--recipe", "blog", "--bogus"], "unrecognized arguments"),
+])
+def test_cli_bad_options_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_bad_plot_path_exits_1_before_training(capsys, tmp_path):
+    assert main(["landscape", "--recipe", "blog", "--seeds", "2", "--plot",
+                 str(tmp_path / "x.nope")]) == 1
+    assert "--plot" in capsys.readouterr().err
