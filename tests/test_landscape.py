@@ -174,9 +174,10 @@ def test_cli_every_run_solved(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["landscape"], "--recipe"),
     (["landscape", "--recipe", "nope"], "unknown recipe 'nope'"),
-    (["landscape", "--recipe", "blog", "--seeds", "0"], "must be a positive integer"),
-    (["landscape", "--recipe", "blog", "--steps", "-5"], "must be a positive integer"),
-    (["landscape", "--recipe", "blog", "--seeds", "many"], "invalid"),
+    (["landscape", "--recipe", "blog", "--seeds", "0"], "must be an integer from 1 to"),
+    (["landscape", "--recipe", "blog", "--steps", "-5"], "must be an integer from 1 to"),
+    (["landscape", "--recipe", "blog", "--seeds", "many"], "must be an integer"),
+    (["landscape", "--recipe", "blog", "--plot", "x.nope"], "--plot"),
     (["landscape", "--recipe", "blog", "--bogus"], "unrecognized arguments"),
 ])
 def test_cli_bad_options_exit_2(argv, message, capsys):
@@ -186,7 +187,9 @@ def test_cli_bad_options_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_cli_bad_plot_path_exits_1_before_training(capsys, tmp_path):
-    assert main(["landscape", "--recipe", "blog", "--seeds", "2", "--plot",
-                 str(tmp_path / "x.nope")]) == 1
+def test_cli_plot_in_a_missing_folder_exits_2_before_training(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["landscape", "--recipe", "blog", "--seeds", "2", "--plot",
+              str(tmp_path / "missing" / "x.png")])
+    assert exit_info.value.code == 2
     assert "--plot" in capsys.readouterr().err

@@ -182,11 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "try the way out along negative curvature.")
     p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
                    help=f"one of: {recipes}")
-    p.add_argument("--seeds", type=_positive_int, default=1000,
-                   help="number of seeds (default: 1000)")
-    p.add_argument("--steps", type=_positive_int, default=None,
-                   help="training steps per network (default: enough for runs to stop moving)")
-    p.add_argument("--plot", default=None, metavar="FILE",
+    p.add_argument("--seeds", type=_int_in(1, SEEDS_MAX), default=1000,
+                   help=f"number of seeds, 1 to {SEEDS_MAX:,} (default: 1000)")
+    p.add_argument("--steps", type=_int_in(1, STEPS_MAX), default=None,
+                   help=f"training steps per network, 1 to {STEPS_MAX:,} (default: enough for "
+                        f"runs to stop moving)")
+    p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the spectra (needs the 'plot' extra)")
     return parser
 

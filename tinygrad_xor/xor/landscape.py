@@ -322,13 +322,23 @@ def line_profile(recipe: Recipe | str, theta: np.ndarray, direction: np.ndarray,
 
 
 def plot_landscape(result: LandscapeResult, path: str, *, max_lines: int = 12) -> str:
-    """Write a figure: eigenvalue spectra by class, |grad|/loss, and the loss along the most
-    negative-curvature direction of a few stalled points (needs matplotlib)."""
-    _matplotlib().use("Agg")
-    import matplotlib.pyplot as plt
+    """Write `landscape_figure` to ``path``; returns the path."""
+    landscape_figure(result, max_lines=max_lines).savefig(path)
+    return path
+
+
+def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
+    """A figure: eigenvalue spectra by class, |grad|/loss, and the loss along the most
+    negative-curvature direction of a few stalled points (needs matplotlib).
+
+    A `matplotlib.figure.Figure` of its own, never pyplot's: the backend and the figures of the
+    user's session are left alone, and Jupyter shows it inline."""
+    _matplotlib()
+    from matplotlib.figure import Figure
 
     colors = ["tab:blue", "tab:red", "tab:orange", "tab:gray"]
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig = Figure(figsize=(15, 4.5))
+    ax1, ax2, ax3 = fig.subplots(1, 3)
     scale = np.max(np.abs(result.eigvals), axis=1, keepdims=True) if len(result.eigvals) \
         else np.ones((0, 1))
     rel = result.eigvals / np.where(scale > 0, scale, 1.0)
@@ -377,9 +387,7 @@ def plot_landscape(result: LandscapeResult, path: str, *, max_lines: int = 12) -
     ax3.set_ylabel("loss")
     ax3.set_title("loss along that direction (colour: class)")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def report(result: LandscapeResult) -> str:
