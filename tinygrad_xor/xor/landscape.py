@@ -351,13 +351,19 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
         jitter = c + 0.35 * (rng.random(ys.shape) - 0.5)
         ax1.scatter(ys.ravel(), jitter.ravel(), s=2, alpha=0.3, color=colors[c])
     ax1.set_xscale("symlog", linthresh=1e-6)
+    ax1.set_xticks([-1, -1e-3, -1e-6, 0, 1e-6, 1e-3, 1],
+                   ["-1", "-1e-3", "-1e-6", "0", "1e-6", "1e-3", "1"])
+    ax1.set_ylim(-0.6, len(CLASSES) - 0.4)
     ax1.axvspan(-result.thresholds.eig_rtol, result.thresholds.eig_rtol, color="0.9", zorder=0,
                 label=f"|eig| <= {result.thresholds.eig_rtol:g} max|eig|: zero")
     ax1.legend(loc="upper left", fontsize=8)
     ax1.set_yticks(range(len(CLASSES)))
-    ax1.set_yticklabels([f"{n}\n{np.sum(result.classes == c)}" for c, n in enumerate(CLASSES)])
+    ax1.set_yticklabels([f"{n}\n{np.sum(result.classes == c)}" for c, n in enumerate(CLASSES)],
+                        fontsize=8)
     ax1.set_xlabel("Hessian eigenvalue / max |eigenvalue| (symlog)")
-    ax1.set_title(f"{result.recipe}: Hessian spectra of {len(result.classes)} unsolved runs")
+    ax1.set_title("Hessian spectra, by class", fontsize=10)
+    fig.suptitle(f"{result.recipe}: the {len(result.classes)} runs of {result.seeds} that do not "
+                 f"solve XOR after {result.steps} steps")
 
     ratio = result.grad_norm / np.maximum(result.loss, 1e-300)
     if ratio.size:
@@ -372,7 +378,7 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
     ax2.axvline(result.thresholds.grad_rtol, color="black", lw=1, ls="--")
     ax2.set_xlabel("|gradient| / loss")
     ax2.set_ylabel("end points")
-    ax2.set_title(f"gradient at the end point, after {result.steps} steps")
+    ax2.set_title("gradient at the end point", fontsize=10)
 
     ts = np.linspace(-8, 8, 321)
     per_class = max(1, max_lines // 3)
@@ -385,7 +391,7 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
         ax3.plot(ts, prof, color=colors[int(result.classes[j])], alpha=0.7, lw=1)
     ax3.set_xlabel("t: distance along the most negative-curvature eigenvector")
     ax3.set_ylabel("loss")
-    ax3.set_title("loss along that direction (colour: class)")
+    ax3.set_title("loss along that direction (colour: class)", fontsize=10)
     fig.tight_layout()
     return fig
 
