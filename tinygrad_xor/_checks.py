@@ -46,6 +46,20 @@ def boolean(where: str, name: str, value: Any) -> bool:
     return bool(value)
 
 
+def numbers(where: str, name: str, data: Any) -> np.ndarray:
+    """``data`` (numbers, nested lists or an array) as a float64 array; TypeError if it is not
+    numbers (strings, objects, ragged lists)."""
+    try:
+        array = np.asarray(data)
+    except ValueError as exc:  # a ragged list
+        raise TypeError(f"{where}: {name} must be numbers, got a ragged {type(data).__name__}: "
+                        f"{exc}") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: {name} must be numbers, got {type(data).__name__} of dtype "
+                        f"{array.dtype}")
+    return array.astype(np.float64)
+
+
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
         return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _checks
 from .engine import Value
 
 __all__ = ["mse", "binary_cross_entropy", "bce", "LOSSES", "get_loss"]
@@ -32,16 +33,7 @@ def _flatten(x: Any) -> list[Any]:
 
 def _numbers(name: str, what: str, x: Any) -> np.ndarray:
     """x (numbers, an array or a Value) as a float64 array; TypeError if it is not numbers."""
-    data = x.data if isinstance(x, Value) else x
-    try:
-        array = np.asarray(data)
-    except ValueError as exc:  # a ragged list
-        raise TypeError(f"{name}: {what} must be numbers, got a ragged {type(x).__name__}: "
-                        f"{exc}") from None
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: {what} must be numbers, got {type(x).__name__} of dtype "
-                        f"{array.dtype}")
-    return array.astype(np.float64)
+    return _checks.numbers(name, what, x.data if isinstance(x, Value) else x)
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:

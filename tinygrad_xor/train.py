@@ -42,15 +42,7 @@ def predict(output: Any) -> np.ndarray:
 def _as_2d(name: str, data: Any) -> np.ndarray:
     if isinstance(data, Value):
         data = data.data
-    try:
-        array = np.asarray(data)
-    except ValueError as exc:  # a ragged list
-        raise TypeError(f"fit: {name} must be numbers, got a ragged {type(data).__name__}: "
-                        f"{exc}") from None
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"fit: {name} must be numbers, got {type(data).__name__} of dtype "
-                        f"{array.dtype}")
-    array = array.astype(np.float64)
+    array = _checks.numbers("fit", name, data)
     if array.ndim == 1 and name == "y":
         array = array[:, None]
     if array.ndim != 2:
