@@ -1,13 +1,13 @@
 """Reverse mode: one backward pass over a graph of Values.
 
-A pass (`backprop`) keeps all its state in its own two dicts, the way PyTorch's engine keeps a
-graph task per call: ``users`` counts, for each computed node, the operands' uses still to come,
-and ``grads`` holds the partial sums. Nothing is written into the graph while the pass runs, so
-passes in several threads over shared nodes cannot see each other's counts, and a pass stopped
-by an exception or a KeyboardInterrupt at any point leaves nothing behind: the next pass starts
-clean. `backward` then adds the finished gradients into ``.grad`` under one lock (`_commit`),
-so concurrent passes add their sums one after another and no update is lost while NumPy has
-released the GIL.
+A pass (`backprop`) keeps all its state to itself, the way PyTorch's engine keeps a graph task
+per call: it numbers the nodes it reaches (a dict of its own), and by number it counts each
+node's uses still to come and holds its partial sum (lists of its own). Nothing is written into
+the graph while the pass runs, so passes in several threads over shared nodes cannot see each
+other's counts, and a pass stopped by an exception or a KeyboardInterrupt at any point leaves
+nothing behind: the next pass starts clean. `backward` then adds the finished gradients into
+``.grad`` under one lock (`_commit`), so concurrent passes add their sums one after another and
+no update is lost while NumPy has released the GIL.
 
 A pass runs on plain floats and ndarrays; with ``create_graph=True`` it runs on Values, so the
 gradients it returns have their own graph and can be differentiated again.
@@ -66,25 +66,50 @@ def seed(root: Value, grad: Any, what: str) -> Any:
     return float(g) if type(data) is float else g
 
 
+class Gradients:
+    """What one pass computed: ``dL/dnode`` for every node it reached that requires grad.
+
+    ``nodes[i]`` and ``sums[i]`` belong together (``None``: no gradient reached the node);
+    ``index`` maps a node to its ``i``. Lists indexed by a number of the pass's own cost one
+    dict lookup per edge where dicts of counts and sums cost four.
+    """
+
+    __slots__ = ("index", "nodes", "sums")
+
+    def __init__(self, index: dict[Value, int], nodes: list[Value], sums: list[Any]) -> None:
+        self.index, self.nodes, self.sums = index, nodes, sums
+
+    def get(self, node: Value) -> Any:
+        """The gradient of ``node``, or None if the pass did not reach it."""
+        i = self.index.get(node)
+        return None if i is None else self.sums[i]
+
+
 def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *,
-             create_graph: bool) -> dict[Value, Any]:
+             create_graph: bool) -> Gradients:
     """One reverse pass from ``roots`` (each starting from its seed gradient).
 
-    Returns ``{node: dL/dnode}`` for every node the pass reached that requires grad. With
+    Returns the gradient of every node the pass reached that requires grad. With
     ``create_graph`` the seeds and results are Values whose graph can be differentiated again.
     """
-    grads: dict[Value, Any] = {}
+    index: dict[Value, int] = {}  # every node of the pass that requires grad -> its number
+    users: list[int] = []         # by number: the uses as an operand still to send a gradient
+    sums: list[Any] = []          # by number: the partial sum of the node's gradient
+    stack = []
     for root, g in zip(roots, seeds):
         if root.requires_grad:
-            old = grads.get(root)
-            grads[root] = g if old is None else old + g
-    # Pass 1: count, for every computed node, its uses as an operand inside this graph. A node
-    # is ready once all its users have sent their share. Leaves are not counted: they are
-    # finished when the pass ends.
-    users: dict[Value, int] = {}
-    stack = [root for root in grads if root._op is not None]
-    for root in stack:
-        users[root] = 0
+            i = index.get(root)
+            if i is None:
+                index[root] = len(sums)
+                users.append(0)
+                sums.append(g)
+                if root._op is not None:
+                    stack.append(root)
+            else:
+                sums[i] = sums[i] + g
+    first = len(sums)
+    # Pass 1: number the nodes and count, for each, its uses as an operand inside this graph.
+    # A node is ready once all its users have sent their share.
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
@@ -92,39 +117,44 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *,
         b: Any = node._in1
         for parent in ((a,) if b is None else (a, b) if node._in_more is None else
                        node._parents):
-            if parent._op is not None and parent.requires_grad:
-                n = users.get(parent)
-                if n is None:
-                    users[parent] = 1
-                    push(parent)
+            if parent.requires_grad:
+                i = index.get(parent)
+                if i is None:
+                    index[parent] = len(sums)
+                    users.append(1)
+                    sums.append(None)
+                    if parent._op is not None:
+                        push(parent)
                 else:
-                    users[parent] = n + 1
-    ready = [root for root in grads if root._op is not None and users[root] == 0]
+                    users[i] += 1
+    nodes = list(index)  # in the order of their numbers
+    ready = [i for i in range(first) if users[i] == 0 and nodes[i]._op is not None]
     ident = get_ident()  # a pass records a graph exactly when it builds one (as _mode does)
     previous = ident not in _off
     try:
         _set_mode(ident, create_graph)
-        _send_grads(ready, users, grads, create_graph)
+        _send_grads(ready, index, nodes, users, sums, create_graph)
     finally:
         _set_mode(ident, previous)
-    return grads
+    return Gradients(index, nodes, sums)
 
 
-def _send_grads(ready: list[Value], users: dict[Value, int], grads: dict[Value, Any],
-                create_graph: bool) -> None:
+def _send_grads(ready: list[int], index: dict[Value, int], nodes: list[Value],
+                users: list[int], sums: list[Any], create_graph: bool) -> None:
     """Pass 2: in reverse topological order, send each node's gradient on to its operands.
 
     The rule of each node is called here, in one place: with the numbers of the node and its
     operands, or with the Values themselves when ``create_graph`` (so the rule records a graph).
     """
-    pop, push, get = ready.pop, ready.append, grads.get
+    pop, push = ready.pop, ready.append
     while ready:
-        node = pop()
+        i = pop()
+        node = nodes[i]
         a: Any = node._in0
         b: Any = node._in1
         parents: tuple[Value, ...] = (
             (a,) if b is None else (a, b) if node._in_more is None else node._parents)
-        g = get(node)
+        g = sums[i]
         if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
             sent: Any = (None,) * len(parents)
         else:
@@ -163,19 +193,19 @@ def _send_grads(ready: list[Value], users: dict[Value, int], grads: dict[Value, 
         for parent, pg in zip(parents, sent):
             if not parent.requires_grad:
                 continue
+            j = index[parent]
             if pg is not None:
                 data = parent.data
                 if type(pg) is not type(data) or (type(data) is np.ndarray and (
                         pg.shape != data.shape or pg.dtype is not data.dtype)):
                     pg = _reduce(pg, parent, node._op, create_graph)  # shape, dtype, kind
-                old = get(parent)
-                grads[parent] = pg if old is None else old + pg
+                old = sums[j]
+                sums[j] = pg if old is None else old + pg
             if parent._op is not None:
-                n = users[parent]
-                if n == 1:  # its last user: the common case, one dict write less
-                    push(parent)
-                else:
-                    users[parent] = n - 1
+                n = users[j] - 1
+                users[j] = n
+                if n == 0:
+                    push(j)
 
 
 _NO_PARAMS: dict[str, Any] = {}
@@ -228,7 +258,7 @@ def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -
     return g
 
 
-def _commit(grads: dict[Value, Any]) -> None:
+def _commit(grads: Gradients) -> None:
     """Add a finished pass's gradients into ``.grad``, one pass at a time.
 
     A leaf (a parameter) gets an array of its own on its first gradient, so changing it in
@@ -238,7 +268,9 @@ def _commit(grads: dict[Value, Any]) -> None:
     out read-only).
     """
     with _commit_lock:
-        for node, g in grads.items():
+        for node, g in zip(grads.nodes, grads.sums):
+            if g is None:
+                continue
             old = node._grad
             if old is None:
                 node._grad = g.copy() if type(g) is np.ndarray and node._op is None else g
