@@ -1,13 +1,19 @@
 """Reverse mode: one backward pass over a graph of Values.
 
-A pass (`backprop`) keeps all its state to itself, the way PyTorch's engine keeps a graph task
-per call: it numbers the nodes it reaches (a dict of its own), and by number it counts each
-node's uses still to come and holds its partial sum (lists of its own). Nothing is written into
-the graph while the pass runs, so passes in several threads over shared nodes cannot see each
-other's counts, and a pass stopped by an exception or a KeyboardInterrupt at any point leaves
-nothing behind: the next pass starts clean. `backward` then adds the finished gradients into
-``.grad`` under one lock (`_commit`), so concurrent passes add their sums one after another and
-no update is lost while NumPy has released the GIL.
+A pass counts, for every computed node, its uses as an operand in the graph (pass 1), then
+sends gradients back in reverse topological order (pass 2). Its bookkeeping lives in three
+slots of each node it reaches, `_count` (uses still to send), `_sum` (the partial sum of the
+gradient) and `_pass`, the pass they belong to: a pass reads a node's count and sum only when
+`_pass` is itself, so what an interrupted pass left behind (an exception or a
+KeyboardInterrupt at any moment) is stale and never read: the next pass starts clean.
+
+Passes are mutually exclusive: each holds `_pass_lock` from its first step to its last, so
+passes from several threads over shared nodes run one after another, and each adds its
+gradients into ``.grad`` (as a node's gradient is complete) without losing another's update,
+even while NumPy has released the GIL. A pass started inside another one in the same thread
+(a vjp that calls ``backward`` or ``autograd.grad``) takes the lock again and keeps a journal
+of the slots it overwrites, which it puts back when it ends, so the outer pass goes on with
+its own counts and sums.
 
 A pass runs on plain floats and ndarrays; with ``create_graph=True`` it runs on Values, so the
 gradients it returns have their own graph and can be differentiated again.
@@ -26,17 +32,18 @@ from .engine import Primitive, Value, _describe, _off, _set_mode
 
 __all__ = ["backward", "backprop"]
 
-#: Held while a finished pass adds its gradients into .grad (see `_commit`).
-_commit_lock = threading.Lock()
+#: Held by a pass from its first step to its last (reentrant: a pass inside a pass).
+_pass_lock = threading.RLock()
+#: The passes running now, innermost last: more than one only when passes nest in one thread.
+_running: list[object] = []
 
 
 def backward(root: Value, grad: Any) -> None:
-    """``root.backward(grad)``: one pass, then its gradients added into every ``.grad``."""
+    """``root.backward(grad)``: one pass that adds dL/dnode into every node's ``.grad``."""
     if not root.requires_grad:
         raise ValueError("backward() on a Value that does not require grad"
                          " (made under no_grad(), from constants, or requires_grad=False)")
-    grads = backprop((root,), (seed(root, grad, "backward()"),), create_graph=False)
-    _commit(grads)
+    backprop((root,), (seed(root, grad, "backward()"),), create_graph=False)
 
 
 def seed(root: Value, grad: Any, what: str) -> Any:
@@ -66,50 +73,45 @@ def seed(root: Value, grad: Any, what: str) -> Any:
     return float(g) if type(data) is float else g
 
 
-class Gradients:
-    """What one pass computed: ``dL/dnode`` for every node it reached that requires grad.
+def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: bool,
+             wanted: tuple[Value, ...] | None = None) -> dict[Value, Any]:
+    """One reverse pass from ``roots``, each starting from its seed gradient.
 
-    ``nodes[i]`` and ``sums[i]`` belong together (``None``: no gradient reached the node);
-    ``index`` maps a node to its ``i``. Lists indexed by a number of the pass's own cost one
-    dict lookup per edge where dicts of counts and sums cost four.
+    With ``wanted`` None (``backward``), every node's gradient is added into its ``.grad`` and
+    an empty dict is returned. Otherwise (``autograd.grad``) no ``.grad`` changes and the
+    gradients of the ``wanted`` nodes are returned, by node (one the pass does not reach is
+    missing). With ``create_graph`` the seeds and gradients are Values whose graph can be
+    differentiated again.
     """
+    with _pass_lock:
+        token = object()
+        journal: list[tuple[Value, Any, Any, Any]] | None = [] if _running else None
+        _running.append(token)
+        ident = get_ident()  # a pass records a graph exactly when it builds one (as _mode does)
+        previous = ident not in _off
+        try:
+            _set_mode(ident, create_graph)
+            return _run(roots, seeds, create_graph, wanted, token, journal)
+        finally:
+            _set_mode(ident, previous)
+            _running.pop()
+            if journal:  # a pass inside a pass: put back what the outer pass had in the slots
+                for node, owner, count, partial in reversed(journal):
+                    node._pass, node._count, node._sum = owner, count, partial
 
-    __slots__ = ("index", "nodes", "sums")
 
-    def __init__(self, index: dict[Value, int], nodes: list[Value], sums: list[Any]) -> None:
-        self.index, self.nodes, self.sums = index, nodes, sums
-
-    def get(self, node: Value) -> Any:
-        """The gradient of ``node``, or None if the pass did not reach it."""
-        i = self.index.get(node)
-        return None if i is None else self.sums[i]
-
-
-def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *,
-             create_graph: bool) -> Gradients:
-    """One reverse pass from ``roots`` (each starting from its seed gradient).
-
-    Returns the gradient of every node the pass reached that requires grad. With
-    ``create_graph`` the seeds and results are Values whose graph can be differentiated again.
-    """
-    index: dict[Value, int] = {}  # every node of the pass that requires grad -> its number
-    users: list[int] = []         # by number: the uses as an operand still to send a gradient
-    sums: list[Any] = []          # by number: the partial sum of the node's gradient
+def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
+         wanted: tuple[Value, ...] | None, token: object,
+         journal: list[tuple[Value, Any, Any, Any]] | None) -> dict[Value, Any]:
+    # Pass 1: tag every computed node of the graph with this pass and count its uses as an
+    # operand. A node is ready once all its users have sent their share. Leaves are not
+    # counted: they are finished when the pass ends.
     stack = []
-    for root, g in zip(roots, seeds):
-        if root.requires_grad:
-            i = index.get(root)
-            if i is None:
-                index[root] = len(sums)
-                users.append(0)
-                sums.append(g)
-                if root._op is not None:
-                    stack.append(root)
-            else:
-                sums[i] = sums[i] + g
-    first = len(sums)
-    # Pass 1: number the nodes and count, for each, its uses as an operand inside this graph.
-    # A node is ready once all its users have sent their share.
+    for root in roots:
+        if root.requires_grad and root._op is not None and root._pass is not token:
+            _claim(root, token, 0, journal)
+            stack.append(root)
+    ready = list(stack)
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
@@ -117,44 +119,88 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *,
         b: Any = node._in1
         for parent in ((a,) if b is None else (a, b) if node._in_more is None else
                        node._parents):
-            if parent.requires_grad:
-                i = index.get(parent)
-                if i is None:
-                    index[parent] = len(sums)
-                    users.append(1)
-                    sums.append(None)
-                    if parent._op is not None:
-                        push(parent)
-                else:
-                    users[i] += 1
-    nodes = list(index)  # in the order of their numbers
-    ready = [i for i in range(first) if users[i] == 0 and nodes[i]._op is not None]
-    ident = get_ident()  # a pass records a graph exactly when it builds one (as _mode does)
-    previous = ident not in _off
-    try:
-        _set_mode(ident, create_graph)
-        _send_grads(ready, index, nodes, users, sums, create_graph)
-    finally:
-        _set_mode(ident, previous)
-    return Gradients(index, nodes, sums)
+            if parent._op is not None and parent.requires_grad:
+                if parent._pass is token:
+                    parent._count += 1
+                else:  # _claim(parent, token, 1, journal), written out: once per node
+                    if journal is not None:
+                        _note(journal, parent)
+                    parent._pass = token
+                    parent._count = 1
+                    parent._sum = None
+                    push(parent)
+    leaves: list[Value] = []
+    for root, g in zip(roots, seeds):
+        if root.requires_grad:
+            _send(root, g, token, leaves, journal)
+    ready = [root for root in ready if root._count == 0]
+    found: dict[Value, Any] | None = None if wanted is None else dict.fromkeys(wanted)
+    _send_grads(ready, token, leaves, journal, found, create_graph)
+    # The leaves are finished now.
+    for leaf in leaves:
+        g = leaf._sum
+        leaf._sum = None
+        if found is None:
+            _accumulate(leaf, g)
+        elif leaf in found:
+            found[leaf] = g
+    if found is None:
+        return {}
+    return {node: g for node, g in found.items() if g is not None}
 
 
-def _send_grads(ready: list[int], index: dict[Value, int], nodes: list[Value],
-                users: list[int], sums: list[Any], create_graph: bool) -> None:
+def _claim(node: Value, token: object, count: int,
+           journal: list[tuple[Value, Any, Any, Any]] | None) -> None:
+    """Make ``node``'s bookkeeping slots this pass's (noting the old ones in a nested pass)."""
+    if journal is not None:
+        _note(journal, node)
+    node._pass = token
+    node._count = count
+    node._sum = None
+
+
+def _note(journal: list[tuple[Value, Any, Any, Any]], node: Value) -> None:
+    """Note a node's bookkeeping slots before a nested pass overwrites them."""
+    journal.append((node, node._pass, getattr(node, "_count", None), getattr(node, "_sum", None)))
+
+
+def _send(node: Value, g: Any, token: object, leaves: list[Value],
+          journal: list[tuple[Value, Any, Any, Any]] | None) -> None:
+    """Add ``g`` into a node's partial sum in this pass (for the roots' seeds)."""
+    if node._pass is not token:  # a leaf this pass has not met yet
+        _claim(node, token, 0, journal)
+        leaves.append(node)
+    old = node._sum
+    node._sum = g if old is None else old + g
+
+
+def _send_grads(ready: list[Value], token: object, leaves: list[Value],
+                journal: list[tuple[Value, Any, Any, Any]] | None,
+                found: dict[Value, Any] | None, create_graph: bool) -> None:
     """Pass 2: in reverse topological order, send each node's gradient on to its operands.
 
-    The rule of each node is called here, in one place: with the numbers of the node and its
-    operands, or with the Values themselves when ``create_graph`` (so the rule records a graph).
+    A node's gradient is complete when it is taken from ``ready``: it is added into its
+    ``.grad`` then (or kept in ``found`` for ``autograd.grad``). The rule of each node is called
+    here, in one place: with the numbers of the node and its operands, or with the Values
+    themselves when ``create_graph`` (so the rule records a graph).
     """
     pop, push = ready.pop, ready.append
     while ready:
-        i = pop()
-        node = nodes[i]
+        node = pop()
         a: Any = node._in0
         b: Any = node._in1
         parents: tuple[Value, ...] = (
             (a,) if b is None else (a, b) if node._in_more is None else node._parents)
-        g = sums[i]
+        g = node._sum
+        node._sum = None
+        if found is None:
+            if g is not None:
+                if node._grad is None and type(g) is not Value:
+                    node._grad = g  # what _accumulate does for a computed node's first gradient
+                else:
+                    _accumulate(node, g)
+        elif node in found:
+            found[node] = g
         if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
             sent: Any = (None,) * len(parents)
         else:
@@ -193,19 +239,21 @@ def _send_grads(ready: list[int], index: dict[Value, int], nodes: list[Value],
         for parent, pg in zip(parents, sent):
             if not parent.requires_grad:
                 continue
-            j = index[parent]
             if pg is not None:
                 data = parent.data
                 if type(pg) is not type(data) or (type(data) is np.ndarray and (
                         pg.shape != data.shape or pg.dtype is not data.dtype)):
                     pg = _reduce(pg, parent, node._op, create_graph)  # shape, dtype, kind
-                old = sums[j]
-                sums[j] = pg if old is None else old + pg
+                if parent._pass is not token:  # a leaf this pass has not met yet
+                    _claim(parent, token, 0, journal)
+                    leaves.append(parent)
+                old = parent._sum
+                parent._sum = pg if old is None else old + pg
             if parent._op is not None:
-                n = users[j] - 1
-                users[j] = n
+                n = parent._count - 1
+                parent._count = n
                 if n == 0:
-                    push(j)
+                    push(parent)
 
 
 _NO_PARAMS: dict[str, Any] = {}
@@ -258,8 +306,8 @@ def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -
     return g
 
 
-def _commit(grads: Gradients) -> None:
-    """Add a finished pass's gradients into ``.grad``, one pass at a time.
+def _accumulate(node: Value, g: Any) -> None:
+    """Add one pass's gradient into ``node.grad`` (the pass holds `_pass_lock`).
 
     A leaf (a parameter) gets an array of its own on its first gradient, so changing it in
     place cannot change another Value's grad, and later passes add into it in place; an
@@ -267,19 +315,18 @@ def _commit(grads: Gradients) -> None:
     several operands, so the engine never writes into it, and the ``grad`` property hands it
     out read-only).
     """
-    with _commit_lock:
-        for node, g in zip(grads.nodes, grads.sums):
-            if g is None:
-                continue
-            old = node._grad
-            if old is None:
-                node._grad = g.copy() if type(g) is np.ndarray and node._op is None else g
-            elif type(g) is float or type(old) is not np.ndarray:
-                node._grad = old + g
-            elif node._op is None and old.flags.writeable and old.shape == g.shape:
-                old += g
-            else:
-                node._grad = old + g
+    if type(g) is Value:  # create_graph: .grad holds numbers, never a Value
+        g = g.data
+    old = node._grad
+    if old is None:
+        node._grad = g.copy() if type(g) is np.ndarray and node._op is None else g
+    elif type(g) is float or type(old) is not np.ndarray:
+        node._grad = old + g
+    elif node._op is None and old.flags.writeable and old.shape == g.shape:
+        old += g
+    else:
+        node._grad = old + g
+
 
 
 from . import ops as _ops  # noqa: E402  (the op table: sums of Values for create_graph)

@@ -117,11 +117,13 @@ class Value:
     # _op: the Primitive that made this Value (None for a leaf); _in0, _in1: its first two
     # operands (None when it has fewer), _in_more: a tuple of the others (None when there are
     # none); _params: the op's keyword parameters (axis, shape, ...) or None; _grad: the
-    # gradient that backward stored (None until one reaches it). The operands are not one
+    # gradient that backward stored (None until one reaches it); _pass, _count, _sum: a
+    # backward pass's bookkeeping (see backward.py): the pass they belong to, the node's uses
+    # still to send a gradient in that pass, and its partial sum. The operands are not one
     # tuple: a tuple per node is one more object for the cyclic garbage collector to walk while
     # a graph is built (about half the cost of building a scalar graph).
     __slots__ = ("data", "_grad", "label", "requires_grad", "_op", "_in0", "_in1", "_in_more",
-                 "_params", "__weakref__")
+                 "_params", "_pass", "_count", "_sum", "__weakref__")
 
     data: Any
     _grad: Any
@@ -132,6 +134,9 @@ class Value:
     _in1: Value | None
     _in_more: tuple[Value, ...] | None
     _params: dict[str, Any] | None
+    _pass: object | None
+    _count: int
+    _sum: Any
 
     def __init__(self, data: Any, *, label: str = "", requires_grad: bool = True) -> None:
         if type(requires_grad) is not bool and not isinstance(requires_grad, np.bool_):
@@ -144,7 +149,7 @@ class Value:
         self.label = label
         self.requires_grad = bool(requires_grad)
         self._op = self._in0 = self._in1 = self._in_more = None
-        self._params = None
+        self._params = self._pass = None
 
     # -- attributes -------------------------------------------------------------------------
     @property
@@ -418,7 +423,7 @@ def _node(op: Primitive | None, out: Any, a: Value | None, b: Value | None,
         out = float(out) if out.ndim == 0 else out.astype(np.float64)  # ints, bools, 0-d
     v = _new(Value)
     v.data = out
-    v._grad = None
+    v._grad = v._pass = None
     v.label = ""
     if (not _off or get_ident() not in _off) and a is not None and (  # _recording(), inline
             a.requires_grad or (b is not None and b.requires_grad)
