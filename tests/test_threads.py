@@ -211,3 +211,57 @@ def test_keyboard_interrupts_at_random_moments_never_leave_a_wrong_gradient():
         y.backward()  # the pass after an interrupt is right
         assert x.grad == 1.0
     assert interrupted >= 5
+
+
+# -- a pass inside a pass ----------------------------------------------------------------------
+
+
+def test_a_pass_inside_a_pass_over_shared_nodes_leaves_both_right():
+    from tinygrad_xor import autograd
+
+    x = Value(2.0)
+    h = x * 3.0  # in the outer graph and in both inner ones
+    inner = {}
+
+    def vjp(grad, out, y):
+        with enable_grad():  # a first-order pass records nothing, as in PyTorch
+            (inner["dx"],) = autograd.grad(h * h, x)  # 18 x = 36, no .grad changed
+            (h * x).backward()  # adds 3x + h = 12 into x.grad and x = 2 into h.grad
+        return (grad * 2.0,)
+
+    double = primitive(lambda y: y * 2.0, vjp, name="double_nested")
+    loss = double(h) + h * h
+    loss.backward()
+    assert inner["dx"].data == 36.0
+    # outer: d/dh (2h + h^2) = 2 + 2h = 14, times 3 for x = 42; the inner backward adds 12 and 2
+    assert x.grad == 42.0 + 12.0
+    assert h.grad == 14.0 + 2.0
+    x.zero_grad()
+    h.zero_grad()
+    loss.backward()  # and the slots the passes used are no one's now
+    assert x.grad == 54.0
+
+
+def test_a_backward_in_another_thread_waits_for_the_running_pass():
+    x = Value(np.ones(4))
+    started, release = threading.Event(), threading.Event()
+
+    def vjp(grad, out, y):
+        started.set()
+        release.wait(10)
+        return (grad,)
+
+    slow = primitive(lambda y: y, vjp, name="slow")
+    first = slow(x * 2.0).sum()
+    second = (x * 3.0).sum()
+    t = threading.Thread(target=first.backward)
+    t.start()
+    assert started.wait(10)
+    other = threading.Thread(target=second.backward)
+    other.start()
+    other.join(0.2)
+    assert other.is_alive()  # waits: passes are one at a time
+    release.set()
+    t.join()
+    other.join()
+    np.testing.assert_array_equal(x.grad, np.full(4, 5.0))
