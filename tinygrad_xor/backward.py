@@ -86,15 +86,16 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: 
     with _pass_lock:
         token = object()
         journal: list[tuple[Value, Any, Any, Any]] | None = [] if _running else None
-        _running.append(token)
         ident = get_ident()  # a pass records a graph exactly when it builds one (as _mode does)
         previous = ident not in _off
+        depth = len(_running)
         try:
+            _running.append(token)
             _set_mode(ident, create_graph)
             return _run(roots, seeds, create_graph, wanted, token, journal)
         finally:
             _set_mode(ident, previous)
-            _running.pop()
+            del _running[depth:]
             if journal:  # a pass inside a pass: put back what the outer pass had in the slots
                 for node, owner, count, partial in reversed(journal):
                     node._pass, node._count, node._sum = owner, count, partial
