@@ -34,8 +34,9 @@ __all__ = ["backward", "backprop"]
 
 #: Held by a pass from its first step to its last (reentrant: a pass inside a pass).
 _pass_lock = threading.RLock()
-#: The passes running now, innermost last: more than one only when passes nest in one thread.
-_running: list[object] = []
+#: How many passes are running now (held under `_pass_lock`): more than one only when passes
+#: nest in one thread.
+_depth = [0]
 
 
 def backward(root: Value, grad: Any) -> None:
@@ -85,17 +86,19 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: 
     """
     with _pass_lock:
         token = object()
-        journal: list[tuple[Value, Any, Any, Any]] | None = [] if _running else None
+        depth = _depth[0]
+        journal: list[tuple[Value, Any, Any, Any]] | None = [] if depth else None
         ident = get_ident()  # a pass records a graph exactly when it builds one (as _mode does)
         previous = ident not in _off
-        depth = len(_running)
         try:
-            _running.append(token)
-            _set_mode(ident, create_graph)
+            _depth[0] = depth + 1
+            if previous != create_graph:
+                _set_mode(ident, create_graph)
             return _run(roots, seeds, create_graph, wanted, token, journal)
         finally:
-            _set_mode(ident, previous)
-            del _running[depth:]
+            if previous != create_graph:
+                _set_mode(ident, previous)
+            _depth[0] = depth
             if journal:  # a pass inside a pass: put back what the outer pass had in the slots
                 for node, owner, count, partial in reversed(journal):
                     node._pass, node._count, node._sum = owner, count, partial
@@ -214,13 +217,16 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
                     g = Value(g, requires_grad=False)
             else:
                 out = node.data
-                xs = None if params is None and prim.vjps is None and len(parents) < 3 else (
+                xs = None if params is None and prim.vjps is None and node._in_more is None else (
+                    (a.data,) if b is None else (a.data, b.data) if len(parents) == 2 else
                     tuple([p.data for p in parents]))
             try:
                 if xs is None:  # the common case, spelled out: no tuple of operands to build
                     sent = (prim.vjp(g, out, a.data) if b is None else
                             prim.vjp(g, out, a.data, b.data))
-                elif prim.vjps is not None and not all([p.requires_grad for p in parents]):
+                elif prim.vjps is not None and not (
+                        a.requires_grad and (b is None or b.requires_grad) and (
+                            node._in_more is None or all([p.requires_grad for p in parents]))):
                     # per-input rules: skip the work for operands that need no gradient
                     sent = [rule(g, out, *xs, **(params or _NO_PARAMS)) if p.requires_grad
                             else None for rule, p in zip(prim.vjps, parents)]
@@ -245,8 +251,12 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
                 if type(pg) is not type(data) or (type(data) is np.ndarray and (
                         pg.shape != data.shape or pg.dtype is not data.dtype)):
                     pg = _reduce(pg, parent, node._op, create_graph)  # shape, dtype, kind
-                if parent._pass is not token:  # a leaf this pass has not met yet
-                    _claim(parent, token, 0, journal)
+                if parent._pass is not token:  # a leaf this pass has not met yet: claim it
+                    if journal is not None:
+                        _note(journal, parent)
+                    parent._pass = token
+                    parent._count = 0
+                    parent._sum = None
                     leaves.append(parent)
                 old = parent._sum
                 parent._sum = pg if old is None else old + pg

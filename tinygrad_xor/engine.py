@@ -513,6 +513,19 @@ class Primitive:
         return f"primitive({self.name!r})"
 
     def __call__(self, *operands: Any, **params: Any) -> Value:
+        if len(operands) == 1:  # one operand (relu, sum, reshape, ...): no tuples to build
+            a = operands[0]
+            if type(a) is not Value:
+                a = _lift(a)
+            x = a.data
+            try:
+                if type(x) is float and self.scalar is not None:
+                    out = self.scalar(x, **params)
+                else:
+                    out = self.forward(x, **params)
+            except ValueError as exc:
+                raise _shape_error(self, [x], exc) from None
+            return _node(self, out, a, None, None, params or None)
         values = tuple(map(_lift, operands))
         xs = tuple(map(_data, values))
         n = len(values)

@@ -33,7 +33,7 @@ def _data(x: Any) -> Any:
 
 
 def _shape(x: Any) -> tuple[int, ...]:
-    return x.shape if type(x) is Value else np.shape(x)
+    return x.shape if type(x) is Value or type(x) is np.ndarray else np.shape(x)
 
 
 def _reshape(g: Any, shape: tuple[int, ...]) -> Any:
@@ -448,6 +448,8 @@ UFUNCS: dict[Any, Any] = {
 def reduction_params(what: str, x: Value, axis: Any, keepdims: Any) -> dict[str, Any]:
     """``axis`` (None, an int or a tuple of ints, negative ones counted from the end) checked
     against ``x`` and normalised to non-negative ints; ``keepdims`` a bool."""
+    if axis is None and keepdims is False and (what != "max" or x.size):
+        return {"axis": None, "keepdims": False}  # the common case: nothing to check
     if not isinstance(keepdims, (bool, np.bool_)):
         raise TypeError(f"{what}(): keepdims must be True or False, got {_describe(keepdims)}")
     if axis is not None:
