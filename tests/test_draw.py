@@ -84,3 +84,10 @@ def test_cli_folder_that_cannot_be_made_is_an_error_not_a_traceback(
     err = capsys.readouterr().err
     assert "argument --out" in err and "is not a folder" in err
     assert "Traceback" not in err
+
+
+def test_cli_empty_out_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["draw", "--out", "", "--format", "dot"])
+    assert exit_info.value.code == 2
+    assert "empty" in capsys.readouterr().err

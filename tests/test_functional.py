@@ -123,3 +123,21 @@ def test_against_pytorch():
                                F.jacobian(lambda x: torch.sin(x) * x, xt).numpy(), rtol=1e-12)
     np.testing.assert_allclose(jvp(g, (X,), (v,))[1],
                                F.jvp(lambda x: torch.sin(x) * x, xt, vt)[1].numpy(), rtol=1e-12)
+
+
+def test_a_nested_result_that_depends_on_a_finished_inner_variable_is_plain_data():
+    # the inner gradient still depends on the inner variable y; once the inner transform has
+    # returned, y is a number like any other, so the outer result is data, not a Value
+    g = grad(lambda x: grad(lambda y: x * y * y)(2.0))(3.0)
+    assert type(g) is float and g == 4.0
+    g = grad(lambda x: grad(lambda y: (x * y).sin())(2.0))(3.0)
+    assert type(g) is float and g == pytest.approx(np.cos(6.0) - 6.0 * np.sin(6.0))
+    t = grad(lambda x: jvp(lambda y: (y * x).sin(), (2.0,), (1.0,))[1])(0.5)
+    assert type(t) is float and t == pytest.approx(np.cos(1.0) - np.sin(1.0))
+    j = jacobian(lambda x: x * grad(lambda y: (x * y * y).sum())(np.ones(2)))(np.array([1.0, 2.0]))
+    assert isinstance(j, np.ndarray)
+    np.testing.assert_allclose(j, np.diag([4.0, 8.0]))
+    h = hvp(lambda x: (x * grad(lambda y: (x * y * y).sum())(np.ones(2))).sum(),
+            np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    assert isinstance(h, np.ndarray)
+    np.testing.assert_allclose(h, [4.0, 0.0])

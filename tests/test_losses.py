@@ -62,3 +62,14 @@ def test_reductions_and_errors():
         losses.mse(p, [0, 0], reduction="max")
     with pytest.raises(ValueError, match="unknown loss"):
         losses.get_loss("hinge")
+
+
+def test_bce_gradient_at_a_prediction_of_exactly_0_or_1_points_the_right_way():
+    # PyTorch: (p - t) / max(p (1 - p), 1e-12); here 1 / max(p, e^-100) for each log: both huge,
+    # with the sign that moves the prediction towards the target
+    p = Value(np.array([0.0, 1.0, 0.0]))
+    loss = losses.binary_cross_entropy(p, np.array([1.0, 0.0, 0.3]))
+    assert loss.data == pytest.approx(200.0 / 3 + 30.0 / 3)
+    loss.backward()
+    assert p.grad[0] < -1e11 and p.grad[1] > 1e11 and p.grad[2] < -1e11
+    assert np.all(np.isfinite(p.grad))

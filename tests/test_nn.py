@@ -369,3 +369,9 @@ def test_load_of_weights_that_do_not_fit_names_the_path_and_changes_nothing(tmp_
         model.load(tmp_path / "nowhere.npz")
     with pytest.raises(FileNotFoundError, match="folder"):
         model.save(tmp_path / "no" / "such" / "w.npz")
+
+
+def test_save_onto_a_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        nn.MLP([2, 2, 1], rng=0).save(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind

@@ -72,6 +72,8 @@ def _writable_folder(path: Path) -> str | None:
 
 def _out_dir(text: str) -> str:
     """An argparse type: a folder the drawings can be written into (checked before the work)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
     problem = _writable_folder(Path(text))
     if problem:
         raise argparse.ArgumentTypeError(problem)

@@ -11,6 +11,8 @@ order: the inner one's result is differentiated by the outer one.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,20 +38,42 @@ def _argnums(argnums: Any, nargs: int, what: str) -> tuple[int, ...]:
     return tuple(int(n) % nargs for n in nums)
 
 
+#: Every leaf a transform made for an argument given as data (weakly: they die with their
+#: graphs). Once its transform has returned, such a leaf is a number like any other: a result
+#: that still depends on it (an inner gradient of y, used by an outer transform of x) is not
+#: a reason for the outer transform to return Values.
+_made: weakref.WeakSet[Value] = weakref.WeakSet()
+
+
+class _Running(threading.local):
+    """The leaves of the transforms running now in this thread, innermost last."""
+
+    def __init__(self) -> None:
+        self.leaves: list[set[int]] = []
+
+
+_running = _Running()
+
+
 def _leaf(x: Any, what: str) -> Value:
     """An argument as the Value to differentiate by: a Value as it is, data as a new leaf."""
     if isinstance(x, Value):
         return x
     try:
-        return Value(np.asarray(x, dtype=np.float64) if isinstance(x, (list, tuple)) else x)
+        v = Value(np.asarray(x, dtype=np.float64) if isinstance(x, (list, tuple)) else x)
     except TypeError:
         raise TypeError(f"{what}: arguments to differentiate must be numbers, arrays or Values,"
                         f" got {_describe(x)}") from None
+    _made.add(v)
+    return v
 
 
 def _reaches_other(roots: Sequence[Value], own: Sequence[Value]) -> bool:
-    """True when the graph of ``roots`` holds a Value that requires grad besides ``own``."""
+    """True when the graph of ``roots`` holds a Value that requires grad besides ``own``: a
+    Value of the user's (a parameter), or the variable of a transform that encloses this one.
+    The variables of transforms that have returned do not count."""
     mine = {id(v) for v in own}
+    enclosing = set().union(*_running.leaves)
     seen = set(mine)
     stack = [r for r in roots if r.requires_grad]
     while stack:
@@ -58,7 +82,9 @@ def _reaches_other(roots: Sequence[Value], own: Sequence[Value]) -> bool:
             continue
         seen.add(id(v))
         if v._op is None:
-            return True  # a leaf that requires grad and is not one of ours
+            if v not in _made or id(v) in enclosing:
+                return True  # a leaf that requires grad and is not one of ours
+            continue
         stack.extend(p for p in v._parents if p.requires_grad)
     return False
 
@@ -82,8 +108,12 @@ def _call(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...],
     for n in nums:
         call[n] = _leaf(call[n], what)
         leaves.append(call[n])
-    with enable_grad():
-        out = f(*call)
+    _running.leaves.append({id(v) for v in leaves})
+    try:
+        with enable_grad():
+            out = f(*call)
+    finally:
+        _running.leaves.pop()
     return tuple(leaves), out
 
 
@@ -263,6 +293,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         zero = Value(np.zeros_like(out.data) if out.shape else 0.0, requires_grad=False)
         return (out, zero) if nested else (out.data, zero.data)
     u = Value(np.zeros_like(out.data) if out.shape else 0.0)  # the vector of u^T J
+    _made.add(u)
     vjps = autograd.grad(out, leaves, u, create_graph=True, allow_unused=True)
     pairs = [(g, d) for g, d in zip(vjps, dirs) if g.requires_grad]
     if not pairs:

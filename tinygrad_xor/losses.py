@@ -118,8 +118,19 @@ def mse(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
 
 
 def _clamped_log(p: Value) -> Value:
-    """log(max(p, e^-100)); max(p, c) = relu(p − c) + c, so no new primitive is needed."""
-    return ((p - _TINY).relu() + _TINY).log()
+    """log(max(p, e^-100)), whose derivative is 1 / max(p, e^-100) everywhere.
+
+    The clamp is a constant added to p (computed from its numbers), not a max, so the gradient
+    at a prediction of exactly 0 or 1 keeps its sign and size order, as PyTorch's does (which
+    divides by max(p (1 - p), 1e-12)); through a max the gradient there would be 0 and the
+    other term's would stand alone, with the wrong sign.
+    """
+    data = p.data
+    if type(data) is float:
+        lift: Any = _TINY - data if data < _TINY else 0.0
+    else:
+        lift = np.maximum(data, _TINY) - data
+    return (p + lift).log()
 
 
 def binary_cross_entropy(pred: Any, target: Any, *, reduction: str = "mean") -> Any:

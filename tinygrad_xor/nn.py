@@ -198,6 +198,8 @@ class Module:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"save: the folder {folder!r} of {path!r} does not exist")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"save: {path!r} is a folder; give the path of a file")
         fd, tmp = _temporary_file(folder, os.path.basename(path))
         try:
             with os.fdopen(fd, "wb") as f:
