@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from .engine import Primitive, Value, _describe, _off, _set_mode
+from .engine import Primitive, Value, _describe, _like, _off, _set_mode
 
 __all__ = ["backward", "backprop"]
 
@@ -55,23 +55,7 @@ def seed(root: Value, grad: Any, what: str) -> Any:
             return 1.0
         raise ValueError(f"{what} on a tensor of shape {data.shape} needs a gradient of that"
                          f" shape (dL/dself); only a scalar's is implied")
-    if isinstance(grad, Value):
-        grad = grad.data
-    if isinstance(grad, (bool, np.bool_)) or not (
-            isinstance(grad, (int, float, np.number, list, tuple, np.ndarray))):
-        raise TypeError(f"{what}: the gradient must be a number or an array, got "
-                        f"{_describe(grad)}")
-    if type(data) is float and np.ndim(grad) != 0:
-        raise ValueError(f"{what}: the gradient of a scalar must be a number, got "
-                         f"{_describe(grad)}")
-    try:
-        g = np.asarray(grad, dtype=np.float64 if type(data) is float else data.dtype)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what}: the gradient must hold numbers, got {_describe(grad)}") from None
-    if g.shape != np.shape(data):
-        raise ValueError(f"{what}: the gradient has shape {g.shape}, the Value has shape "
-                         f"{np.shape(data)}")
-    return float(g) if type(data) is float else g
+    return _like(grad.data if isinstance(grad, Value) else grad, data, f"{what}: the gradient")
 
 
 def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: bool,

@@ -102,6 +102,24 @@ def _as_data(data: Any, what: str = "Value()") -> float | np.ndarray:
     return np.array(array, dtype=np.float64)
 
 
+def _like(value: Any, data: Any, what: str) -> Any:
+    """``value`` as numbers of the kind and shape of ``data``: a float for a scalar, else an
+    array of its dtype (the same array when it already is one). TypeError for what is not
+    numbers, ValueError for a wrong shape; ``what`` names it in the message."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.number, list, tuple, np.ndarray)):
+        raise TypeError(f"{what} must be a number or an array, got {_describe(value)}")
+    if type(data) is float and np.ndim(value) != 0:
+        raise ValueError(f"{what} of a scalar must be a number, got {_describe(value)}")
+    try:
+        array = np.asarray(value, dtype=np.float64 if type(data) is float else data.dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must hold numbers, got {_describe(value)}") from None
+    if array.shape != np.shape(data):
+        raise ValueError(f"{what} has shape {array.shape}, the Value has shape {np.shape(data)}")
+    return float(array) if type(data) is float else array
+
+
 class Value:
     """A scalar or tensor in a computation graph, with its gradient.
 
@@ -174,23 +192,7 @@ class Value:
         if isinstance(value, Value):
             raise TypeError("a Value's grad holds data (a float or an ndarray), not a Value; "
                             "assign v.data")
-        data = self.data
-        if isinstance(value, (bool, np.bool_)) or not isinstance(
-                value, (int, float, np.number, list, tuple, np.ndarray)):
-            raise TypeError(f"grad must be a number or an array, got {_describe(value)}")
-        if type(data) is float:
-            if np.ndim(value) != 0:
-                raise ValueError(f"the grad of a scalar Value must be a number, got shape "
-                                 f"{np.shape(value)}")
-            self._grad = float(np.asarray(value))
-            return
-        if not (type(value) is np.ndarray and value.dtype == data.dtype):
-            try:
-                value = np.array(value, dtype=data.dtype)
-            except (TypeError, ValueError):
-                raise TypeError(f"grad must hold numbers, got {_describe(value)}") from None
-        if value.shape != data.shape:
-            raise ValueError(f"grad has shape {value.shape}, the Value has shape {data.shape}")
+        value = _like(value, self.data, "grad")
         self._grad = value
 
     @property

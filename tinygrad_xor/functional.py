@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .engine import Value, _describe, enable_grad
+from .engine import Value, _describe, _like, enable_grad
 from .ops import reshape, stack
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp"]
@@ -258,14 +258,7 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
 
 
 def _direction(v: Any, x: Value, what: str) -> Any:
-    data = v.data if isinstance(v, Value) else v
-    try:
-        d = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what}: the direction must be numbers, got {_describe(v)}") from None
-    if d.shape != x.shape:
-        raise ValueError(f"{what}: the direction has shape {d.shape}, x has shape {x.shape}")
-    return float(d) if not x.shape else d
+    return _like(v.data if isinstance(v, Value) else v, x.data, f"{what}: the direction")
 
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
