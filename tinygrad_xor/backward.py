@@ -204,29 +204,17 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
                 xs = None if params is None and prim.vjps is None and node._in_more is None else (
                     (a.data,) if b is None else (a.data, b.data) if len(parents) == 2 else
                     tuple([p.data for p in parents]))
-            try:
-                if xs is None:  # the common case, spelled out: no tuple of operands to build
-                    sent = (prim.vjp(g, out, a.data) if b is None else
-                            prim.vjp(g, out, a.data, b.data))
-                elif prim.vjps is not None and not (
-                        a.requires_grad and (b is None or b.requires_grad) and (
-                            node._in_more is None or all([p.requires_grad for p in parents]))):
-                    # per-input rules: skip the work for operands that need no gradient
-                    sent = [rule(g, out, *xs, **(params or _NO_PARAMS)) if p.requires_grad
-                            else None for rule, p in zip(prim.vjps, parents)]
-                else:
-                    sent = prim.vjp(g, out, *xs, **(params or _NO_PARAMS))
-            except (TypeError, AttributeError) as exc:
-                if create_graph and not prim.builtin:
-                    raise TypeError(f"{prim.name}: its vjp cannot take Values, so it cannot be "
-                                    f"differentiated again (create_graph=True): {exc}") from exc
-                raise
-            if (type(sent) is not tuple and type(sent) is not list) or (
-                    len(sent) != len(parents)):
-                raise ValueError(f"{prim.name}: its vjp must return a tuple with one gradient "
-                                 f"per input ({len(parents)}), got {_describe(sent)}")
-            if create_graph:
-                _check_values(prim, sent)
+            # (a user's rule checks what it returns: see engine._checked)
+            if xs is None:  # the common case, spelled out: no tuple of operands to build
+                sent = prim.vjp(g, out, a.data) if b is None else prim.vjp(g, out, a.data, b.data)
+            elif prim.vjps is not None and not (
+                    a.requires_grad and (b is None or b.requires_grad) and (
+                        node._in_more is None or all([p.requires_grad for p in parents]))):
+                # per-input rules: skip the work for operands that need no gradient
+                sent = [rule(g, out, *xs, **(params or _NO_PARAMS)) if p.requires_grad
+                        else None for rule, p in zip(prim.vjps, parents)]
+            else:
+                sent = prim.vjp(g, out, *xs, **(params or _NO_PARAMS))
         for parent, pg in zip(parents, sent):
             if not parent.requires_grad:
                 continue
@@ -252,15 +240,6 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
 
 
 _NO_PARAMS: dict[str, Any] = {}
-
-
-def _check_values(prim: Primitive, sent: Any) -> None:
-    """With create_graph, a rule must return Values: data would cut the gradient's graph."""
-    for x in sent:
-        if x is not None and not isinstance(x, Value):
-            raise TypeError(f"{prim.name}: its vjp returned {_describe(x)}, not a Value, when "
-                            f"called with Values, so it cannot be differentiated again "
-                            f"(create_graph=True)")
 
 
 def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -> Any:

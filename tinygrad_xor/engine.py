@@ -506,10 +506,14 @@ class Primitive:
             raise TypeError(f"primitive(): name must be a str, got {_describe(name)}")
         self.name: str = name or getattr(forward, "__name__", None) or "op"
         self.forward = forward
-        self.vjp = vjp
         self.scalar = scalar
-        self.vjps = vjps
         self.builtin = builtin
+        if builtin:  # the table's own rules are tested; a user's are checked at every call
+            self.vjp, self.vjps = vjp, vjps
+        else:
+            self.vjp = _checked(self.name, vjp, tuple)
+            self.vjps = None if vjps is None else tuple(_checked(self.name, r, None)
+                                                        for r in vjps)
 
     def __repr__(self) -> str:
         return f"primitive({self.name!r})"
@@ -561,6 +565,35 @@ def _binary(op: Primitive, a: Any, b: Any) -> Value:
 
 
 _data = attrgetter("data")
+
+
+def _checked(name: str, rule: Callable[..., Any], kind: type | None) -> Callable[..., Any]:
+    """A user's vjp, with what it returns checked: one gradient per input (``kind`` tuple),
+    and, when called with Values (a gradient's graph is being built), Values or None. A rule
+    that cannot take Values is a TypeError naming the operation."""
+    def vjp(grad: Any, out: Any, *xs: Any, **params: Any) -> Any:
+        values = type(grad) is Value
+        try:
+            sent = rule(grad, out, *xs, **params)
+        except (TypeError, AttributeError) as exc:
+            if values:
+                raise TypeError(f"{name}: its vjp cannot take Values, so it cannot be "
+                                f"differentiated again (create_graph=True): {exc}") from exc
+            raise
+        if kind is not None and (
+                (type(sent) is not tuple and type(sent) is not list) or len(sent) != len(xs)):
+            raise ValueError(f"{name}: its vjp must return a tuple with one gradient per input"
+                             f" ({len(xs)}), got {_describe(sent)}")
+        if values:
+            for x in (sent if kind is not None else (sent,)):
+                if x is not None and not isinstance(x, Value):
+                    raise TypeError(f"{name}: its vjp returned {_describe(x)}, not a Value, when"
+                                    f" called with Values, so it cannot be differentiated "
+                                    f"again (create_graph=True)")
+        return sent
+
+    vjp.__name__ = getattr(rule, "__name__", "vjp")
+    return vjp
 
 
 def _shape_error(prim: Primitive, xs: list[Any], exc: Exception) -> ValueError:
