@@ -96,7 +96,7 @@ def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
     # counted: they are finished when the pass ends.
     stack = []
     for root in roots:
-        if root.requires_grad and root._op is not None and root._pass is not token:
+        if root._op is not None and root._pass is not token:
             _claim(root, token, 0, journal)
             stack.append(root)
     ready = list(stack)
@@ -107,7 +107,7 @@ def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
         b: Any = node._in1
         for parent in ((a,) if b is None else (a, b) if node._in_more is None else
                        node._parents):
-            if parent._op is not None and parent.requires_grad:
+            if parent._op is not None:  # computed (so it requires grad: see Value.requires_grad)
                 if parent._pass is token:
                     parent._count += 1
                 else:  # _claim(parent, token, 1, journal), written out: once per node
@@ -119,7 +119,7 @@ def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
                     push(parent)
     leaves: list[Value] = []
     for root, g in zip(roots, seeds):
-        if root.requires_grad:
+        if root._requires_grad:
             _send(root, g, token, leaves, journal)
     ready = [root for root in ready if root._count == 0]
     found: dict[Value, Any] | None = None if wanted is None else dict.fromkeys(wanted)
@@ -208,31 +208,27 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
             if xs is None:  # the common case, spelled out: no tuple of operands to build
                 sent = prim.vjp(g, out, a.data) if b is None else prim.vjp(g, out, a.data, b.data)
             elif prim.vjps is not None and not (
-                    a.requires_grad and (b is None or b.requires_grad) and (
-                        node._in_more is None or all([p.requires_grad for p in parents]))):
+                    a._requires_grad and (b is None or b._requires_grad) and (
+                        node._in_more is None or all([p._requires_grad for p in parents]))):
                 # per-input rules: skip the work for operands that need no gradient
-                sent = [rule(g, out, *xs, **(params or _NO_PARAMS)) if p.requires_grad
+                sent = [rule(g, out, *xs, **(params or _NO_PARAMS)) if p._requires_grad
                         else None for rule, p in zip(prim.vjps, parents)]
             else:
                 sent = prim.vjp(g, out, *xs, **(params or _NO_PARAMS))
         for parent, pg in zip(parents, sent):
-            if not parent.requires_grad:
-                continue
-            if pg is not None:
+            computed = parent._op is not None  # then it requires grad and this pass claimed it
+            if pg is not None and (computed or parent._requires_grad):
                 data = parent.data
-                if type(pg) is not type(data) or (type(data) is np.ndarray and (
-                        pg.shape != data.shape or pg.dtype is not data.dtype)):
+                if (type(pg) is not float or type(data) is not float) and (
+                        type(pg) is not np.ndarray or type(data) is not np.ndarray
+                        or pg.shape != data.shape or pg.dtype is not data.dtype):
                     pg = _reduce(pg, parent, node._op, create_graph)  # shape, dtype, kind
-                if parent._pass is not token:  # a leaf this pass has not met yet: claim it
-                    if journal is not None:
-                        _note(journal, parent)
-                    parent._pass = token
-                    parent._count = 0
-                    parent._sum = None
+                if not computed and parent._pass is not token:  # a leaf met for the first time
+                    _claim(parent, token, 0, journal)
                     leaves.append(parent)
                 old = parent._sum
                 parent._sum = pg if old is None else old + pg
-            if parent._op is not None:
+            if computed:
                 n = parent._count - 1
                 parent._count = n
                 if n == 0:

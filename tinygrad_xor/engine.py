@@ -140,13 +140,13 @@ class Value:
     # still to send a gradient in that pass, and its partial sum. The operands are not one
     # tuple: a tuple per node is one more object for the cyclic garbage collector to walk while
     # a graph is built (about half the cost of building a scalar graph).
-    __slots__ = ("data", "_grad", "label", "requires_grad", "_op", "_in0", "_in1", "_in_more",
+    __slots__ = ("data", "_grad", "label", "_requires_grad", "_op", "_in0", "_in1", "_in_more",
                  "_params", "_pass", "_count", "_sum", "__weakref__")
 
     data: Any
     _grad: Any
     label: str
-    requires_grad: bool
+    _requires_grad: bool
     _op: Primitive | None
     _in0: Value | None
     _in1: Value | None
@@ -165,7 +165,7 @@ class Value:
         self.data = _as_data(data)
         self._grad = None
         self.label = label
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         self._op = self._in0 = self._in1 = self._in_more = None
         self._params = self._pass = None
 
@@ -194,6 +194,21 @@ class Value:
                             "assign v.data")
         value = _like(value, self.data, "grad")
         self._grad = value
+
+    @property
+    def requires_grad(self) -> bool:
+        """True when backward passes compute this Value's gradient: a leaf made with
+        ``requires_grad=True``, or a result computed from one while grad mode was on."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if type(value) is not bool and not isinstance(value, np.bool_):
+            raise TypeError(f"requires_grad must be True or False, got {_describe(value)}")
+        if self._op is not None and not value:
+            raise ValueError(f"requires_grad can only be changed on a leaf; this Value was made by"
+                             f" {self._op.name!r} (use .detach() for a leaf without grad)")
+        self._requires_grad = bool(value)
 
     @property
     def _parents(self) -> tuple[Value, ...]:
@@ -428,16 +443,16 @@ def _node(op: Primitive | None, out: Any, a: Value | None, b: Value | None,
     v._grad = v._pass = None
     v.label = ""
     if (not _off or get_ident() not in _off) and a is not None and (  # _recording(), inline
-            a.requires_grad or (b is not None and b.requires_grad)
-            or (more is not None and any([m.requires_grad for m in more]))):
-        v.requires_grad = True
+            a._requires_grad or (b is not None and b._requires_grad)
+            or (more is not None and any([m._requires_grad for m in more]))):
+        v._requires_grad = True
         v._op = op
         v._in0 = a
         v._in1 = b
         v._in_more = more
         v._params = params
         return v
-    v.requires_grad = False
+    v._requires_grad = False
     v._op = v._in0 = v._in1 = v._in_more = v._params = None
     return v
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -280,11 +281,11 @@ def _op(forward: Any, vjp: Any = None, *, name: str, **kwargs: Any) -> Primitive
 
 
 add = _op(kernels.spread(np.add), lambda grad, out, a, b: (grad, grad),
-          name="add", scalar=lambda a, b: a + b)
+          name="add", scalar=operator.add)
 sub = _op(kernels.spread(np.subtract), lambda grad, out, a, b: (grad, -grad),
-          name="sub", scalar=lambda a, b: a - b)
+          name="sub", scalar=operator.sub)
 mul = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad * b, grad * a),
-          name="mul", scalar=lambda a, b: a * b)
+          name="mul", scalar=operator.mul)
 pow = _op(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
           name="pow", scalar=kernels.pow_scalar)
 matmul = _op(kernels.matmul, lambda grad, out, a, b: (
