@@ -237,6 +237,19 @@ def test_detach_and_requires_grad_false():
         (c * 2).backward()
 
 
+def test_requires_grad_of_a_leaf_can_change_and_of_a_result_cannot():
+    w = Value(2.0, requires_grad=False)
+    w.requires_grad = True  # a leaf: as PyTorch, it may be switched
+    y = w * 3.0
+    y.requires_grad = True  # setting what it already is is fine
+    with pytest.raises(ValueError, match="leaf"):
+        y.requires_grad = False  # would cut the graph silently: PyTorch refuses too
+    y.backward()
+    assert w.grad == 3.0 and y.requires_grad
+    w.requires_grad = False
+    assert not (w * 3.0).requires_grad
+
+
 def test_data_and_grad_can_be_assigned():
     x = Value([1.0, 2.0])
     x.data = x.data - 0.5

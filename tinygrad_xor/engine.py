@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import attrgetter
 from threading import get_ident
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -307,23 +307,18 @@ class Value:
         _backward.backward(self, grad)
 
     # -- operations: the table is in ops.py ------------------------------------------------
-    def __add__(self, other: Any) -> Value:
-        return _binary(_ops.add, self, other)
-
-    def __radd__(self, other: Any) -> Value:
-        return _binary(_ops.add, other, self)
-
-    def __sub__(self, other: Any) -> Value:
-        return _binary(_ops.sub, self, other)
-
-    def __rsub__(self, other: Any) -> Value:
-        return _binary(_ops.sub, other, self)
-
-    def __mul__(self, other: Any) -> Value:
-        return _binary(_ops.mul, self, other)
-
-    def __rmul__(self, other: Any) -> Value:
-        return _binary(_ops.mul, other, self)
+    # + - * @ and their reflected forms are made from the op table below the class
+    # (`_operator`), so that an operator costs one call before `_node`; declared here for
+    # type checkers.
+    if TYPE_CHECKING:
+        def __add__(self, other: Any) -> Value: ...
+        def __radd__(self, other: Any) -> Value: ...
+        def __sub__(self, other: Any) -> Value: ...
+        def __rsub__(self, other: Any) -> Value: ...
+        def __mul__(self, other: Any) -> Value: ...
+        def __rmul__(self, other: Any) -> Value: ...
+        def __matmul__(self, other: Any) -> Value: ...
+        def __rmatmul__(self, other: Any) -> Value: ...
 
     def __truediv__(self, other: Any) -> Value:
         return _ops.div(self, other)
@@ -339,12 +334,6 @@ class Value:
 
     def __rpow__(self, other: Any) -> Value:
         return _ops.power(other, self)
-
-    def __matmul__(self, other: Any) -> Value:
-        return _binary(_ops.matmul, self, other)
-
-    def __rmatmul__(self, other: Any) -> Value:
-        return _binary(_ops.matmul, other, self)
 
     def __getitem__(self, index: Any) -> Value:
         return _ops.getitem(self, index=index)
@@ -562,21 +551,35 @@ class Primitive:
                      values[2:] if n > 2 else None, params or None)
 
 
-def _binary(op: Primitive, a: Any, b: Any) -> Value:
-    """Fast path of `Primitive.__call__` for the operators: two operands, no params."""
-    if type(a) is not Value:
-        a = _lift(a)
-    if type(b) is not Value:
-        b = _lift(b)
-    x, y = a.data, b.data
-    try:
-        if type(x) is float and type(y) is float and op.scalar is not None:
-            out = op.scalar(x, y)
-        else:
-            out = op.forward(x, y)
-    except ValueError as exc:
-        raise _shape_error(op, [x, y], exc) from None
-    return _node(op, out, a, b, None, None)
+def _operator(op: Primitive) -> tuple[Callable[[Any, Any], Value], Callable[[Any, Any], Value]]:
+    """Value's operator methods for a two-operand primitive (``__add__`` and ``__radd__``).
+
+    The first is the labelled fast path of `Primitive.__call__` for two operands and no
+    parameters: the operators run it directly, so ``a * b`` costs one call before `_node`.
+    """
+    def method(a: Any, b: Any) -> Value:
+        if type(a) is not Value:
+            a = _lift(a)
+        if type(b) is not Value:
+            b = _lift(b)
+        x, y = a.data, b.data
+        try:
+            if type(x) is float and type(y) is float and op.scalar is not None:
+                out = op.scalar(x, y)
+            else:
+                out = op.forward(x, y)
+        except ValueError as exc:
+            raise _shape_error(op, [x, y], exc) from None
+        return _node(op, out, a, b, None, None)
+
+    def reflected(b: Any, a: Any) -> Value:
+        return method(a, b)
+
+    method.__name__ = f"__{op.name}__"
+    reflected.__name__ = f"__r{op.name}__"
+    method.__qualname__ = f"Value.{method.__name__}"
+    reflected.__qualname__ = f"Value.{reflected.__name__}"
+    return method, reflected
 
 
 _data = attrgetter("data")
@@ -625,3 +628,8 @@ def primitive(forward: Callable[..., Any], vjp: Callable[..., Any], *,
 # The op table and the reverse pass need Value defined first; Value's methods call them.
 from . import backward as _backward  # noqa: E402
 from . import ops as _ops  # noqa: E402
+
+# The operators of the class (declared in it for type checkers): a + b is add's fast path.
+for _prim in (_ops.add, _ops.sub, _ops.mul, _ops.matmul):
+    for _method in _operator(_prim):
+        setattr(Value, _method.__name__, _method)

@@ -280,15 +280,15 @@ def _op(forward: Any, vjp: Any = None, *, name: str, **kwargs: Any) -> Primitive
     return Primitive(forward, vjp, name=name, builtin=True, **kwargs)
 
 
-add = _op(kernels.spread(np.add), lambda grad, out, a, b: (grad, grad),
+add: Primitive = _op(kernels.spread(np.add), lambda grad, out, a, b: (grad, grad),
           name="add", scalar=operator.add)
-sub = _op(kernels.spread(np.subtract), lambda grad, out, a, b: (grad, -grad),
+sub: Primitive = _op(kernels.spread(np.subtract), lambda grad, out, a, b: (grad, -grad),
           name="sub", scalar=operator.sub)
-mul = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad * b, grad * a),
+mul: Primitive = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad * b, grad * a),
           name="mul", scalar=operator.mul)
 pow = _op(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
           name="pow", scalar=kernels.pow_scalar)
-matmul = _op(kernels.matmul, lambda grad, out, a, b: (
+matmul: Primitive = _op(kernels.matmul, lambda grad, out, a, b: (
     _matmul_vjp_a(grad, out, a, b), _matmul_vjp_b(grad, out, a, b)), name="matmul",
     vjps=(_matmul_vjp_a, _matmul_vjp_b))  # and one rule per operand: skip constants
 relu = _op(lambda x: np.maximum(x, 0),
