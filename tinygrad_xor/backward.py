@@ -105,7 +105,7 @@ def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
         node = pop()
         a: Any = node._in0  # never None: only computed nodes are pushed
         b: Any = node._in1
-        for parent in ((a,) if b is None else (a, b) if node._in_more is None else
+        for parent in ((a,) if b is None else (a, b) if node._rest is None else
                        node._parents):
             if parent._op is not None:  # computed (so it requires grad: see Value.requires_grad)
                 if parent._pass is token:
@@ -178,7 +178,7 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
         a: Any = node._in0
         b: Any = node._in1
         parents: tuple[Value, ...] = (
-            (a,) if b is None else (a, b) if node._in_more is None else node._parents)
+            (a,) if b is None else (a, b) if node._rest is None else node._parents)
         g = node._sum
         node._sum = None
         if found is None:
@@ -193,7 +193,7 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
             sent: Any = (None,) * len(parents)
         else:
             prim: Primitive = node._op  # type: ignore[assignment]  # only computed nodes
-            params = node._params
+            rest = node._rest
             if create_graph:
                 out: Any = node
                 xs: Any = parents
@@ -201,20 +201,19 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
                     g = Value(g, requires_grad=False)
             else:
                 out = node.data
-                xs = None if params is None and prim.vjps is None and node._in_more is None else (
-                    (a.data,) if b is None else (a.data, b.data) if len(parents) == 2 else
-                    tuple([p.data for p in parents]))
+                xs = None if rest is None and prim.vjps is None else tuple(
+                    [p.data for p in parents])
             # (a user's rule checks what it returns: see engine._checked)
-            if xs is None:  # the common case, spelled out: no tuple of operands to build
+            if xs is None:  # the common case, spelled out: no tuple of operands, no parameters
                 sent = prim.vjp(g, out, a.data) if b is None else prim.vjp(g, out, a.data, b.data)
-            elif prim.vjps is not None and not (
-                    a._requires_grad and (b is None or b._requires_grad) and (
-                        node._in_more is None or all([p._requires_grad for p in parents]))):
-                # per-input rules: skip the work for operands that need no gradient
-                sent = [rule(g, out, *xs, **(params or _NO_PARAMS)) if p._requires_grad
-                        else None for rule, p in zip(prim.vjps, parents)]
             else:
-                sent = prim.vjp(g, out, *xs, **(params or _NO_PARAMS))
+                params = _NO_PARAMS if rest is None or rest.params is None else rest.params
+                if prim.vjps is not None and not all([p._requires_grad for p in parents]):
+                    # per-input rules: skip the work for operands that need no gradient
+                    sent = [rule(g, out, *xs, **params) if p._requires_grad else None
+                            for rule, p in zip(prim.vjps, parents)]
+                else:
+                    sent = prim.vjp(g, out, *xs, **params)
         for parent, pg in zip(parents, sent):
             computed = parent._op is not None  # then it requires grad and this pass claimed it
             if pg is not None and (computed or parent._requires_grad):

@@ -133,25 +133,23 @@ class Value:
     """
 
     # _op: the Primitive that made this Value (None for a leaf); _in0, _in1: its first two
-    # operands (None when it has fewer), _in_more: a tuple of the others (None when there are
-    # none); _params: the op's keyword parameters (axis, shape, ...) or None; _grad: the
-    # gradient that backward stored (None until one reaches it); _pass, _count, _sum: a
-    # backward pass's bookkeeping (see backward.py): the pass they belong to, the node's uses
-    # still to send a gradient in that pass, and its partial sum. The operands are not one
-    # tuple: a tuple per node is one more object for the cyclic garbage collector to walk while
-    # a graph is built (about half the cost of building a scalar graph).
-    __slots__ = ("data", "_grad", "label", "_requires_grad", "_op", "_in0", "_in1", "_in_more",
-                 "_params", "_pass", "_count", "_sum", "__weakref__")
+    # operands (None when it has fewer); _rest: None, or a `_Rest` with what few Values have
+    # (more operands, the op's keyword parameters, a label); _grad: the gradient that backward
+    # stored (None until one reaches it); _pass, _count, _sum: a backward pass's bookkeeping
+    # (see backward.py): the pass they belong to, the node's uses still to send a gradient in
+    # that pass, and its partial sum. Slots are few because the cyclic garbage collector walks
+    # each one of every new Value while a graph is built (each costs about 1.5 % of W1's step),
+    # and the operands are not one tuple: that would be one more object for it to walk.
+    __slots__ = ("data", "_grad", "_requires_grad", "_op", "_in0", "_in1", "_rest", "_pass",
+                 "_count", "_sum", "__weakref__")
 
     data: Any
     _grad: Any
-    label: str
     _requires_grad: bool
     _op: Primitive | None
     _in0: Value | None
     _in1: Value | None
-    _in_more: tuple[Value, ...] | None
-    _params: dict[str, Any] | None
+    _rest: _Rest | None
     _pass: object | None
     _count: int
     _sum: Any
@@ -164,10 +162,9 @@ class Value:
             raise TypeError(f"Value(): label must be a str, got {_describe(label)}")
         self.data = _as_data(data)
         self._grad = None
-        self.label = label
         self._requires_grad = bool(requires_grad)
-        self._op = self._in0 = self._in1 = self._in_more = None
-        self._params = self._pass = None
+        self._op = self._in0 = self._in1 = self._pass = None
+        self._rest = _Rest(None, None, label) if label else None
 
     # -- attributes -------------------------------------------------------------------------
     @property
@@ -211,6 +208,21 @@ class Value:
         self._requires_grad = bool(value)
 
     @property
+    def label(self) -> str:
+        """A name for this Value, shown in drawings and its repr ("" for none)."""
+        rest = self._rest
+        return "" if rest is None else rest.label
+
+    @label.setter
+    def label(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"label must be a str, got {_describe(value)}")
+        if self._rest is not None:
+            self._rest.label = value
+        elif value:
+            self._rest = _Rest(None, None, value)
+
+    @property
     def _parents(self) -> tuple[Value, ...]:
         """The operands this Value was computed from, in order (() for a leaf)."""
         a, b = self._in0, self._in1
@@ -218,8 +230,13 @@ class Value:
             return ()
         if b is None:
             return (a,)
-        more = self._in_more
+        more = None if self._rest is None else self._rest.more
         return (a, b) if more is None else (a, b, *more)
+
+    @property
+    def _params(self) -> dict[str, Any] | None:
+        """The keyword parameters of the operation that made this Value (None for none)."""
+        return None if self._rest is None else self._rest.params
 
     @property
     def op(self) -> str:
@@ -296,7 +313,7 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data, no history and ``requires_grad=False``."""
-        return _node(None, self.data, None, None, None, None)
+        return _node(None, self.data, None, None, None)
 
     def backward(self, grad: Any = None) -> None:
         """Reverse-mode pass from this Value; adds dself/dx into x.grad for every x in the graph.
@@ -412,13 +429,13 @@ _new = object.__new__
 
 
 def _node(op: Primitive | None, out: Any, a: Value | None, b: Value | None,
-          more: tuple[Value, ...] | None, params: dict[str, Any] | None) -> Value:
+          rest: _Rest | None) -> Value:
     """The one constructor of every Value but the user's own leaves (`Value.__init__`).
 
     ``out`` becomes a float for shape () and a float ndarray otherwise. The Value records its
-    operation and operands (``a``, ``b`` and ``more``, in order) when this thread's grad mode is
-    on and an operand requires grad; otherwise (constants, ``detach()``, results under
-    ``no_grad``) it is a leaf that requires no grad.
+    operation and operands (``a``, ``b`` and ``rest.more``, in order, with ``rest.params``)
+    when this thread's grad mode is on and an operand requires grad; otherwise (constants,
+    ``detach()``, results under ``no_grad``) it is a leaf that requires no grad.
     """
     if type(out) is not float and (type(out) is not np.ndarray or out.ndim == 0
                                    or out.dtype.kind != "f"):
@@ -430,20 +447,32 @@ def _node(op: Primitive | None, out: Any, a: Value | None, b: Value | None,
     v = _new(Value)
     v.data = out
     v._grad = v._pass = None
-    v.label = ""
     if (not _off or get_ident() not in _off) and a is not None and (  # _recording(), inline
-            a._requires_grad or (b is not None and b._requires_grad)
-            or (more is not None and any([m._requires_grad for m in more]))):
+            a._requires_grad or (b is not None and b._requires_grad) or (
+                rest is not None and rest.more is not None
+                and any([m._requires_grad for m in rest.more]))):
         v._requires_grad = True
         v._op = op
         v._in0 = a
         v._in1 = b
-        v._in_more = more
-        v._params = params
+        v._rest = rest
         return v
     v._requires_grad = False
-    v._op = v._in0 = v._in1 = v._in_more = v._params = None
+    v._op = v._in0 = v._in1 = v._rest = None
     return v
+
+
+class _Rest:
+    """What few Values have: operands after the first two (``more``), the keyword parameters
+    of the operation (``params``), a ``label``. One object, in one slot of the Value."""
+
+    __slots__ = ("more", "params", "label")
+
+    def __init__(self, more: tuple[Value, ...] | None, params: dict[str, Any] | None,
+                 label: str) -> None:
+        self.more = more
+        self.params = params
+        self.label = label
 
 
 # Number operands become constant Values, shared between the graphs that use the same number
@@ -460,7 +489,7 @@ def _lift(x: Any) -> Value:
     if type(x) is float or type(x) is int:
         v = _CONSTANTS.get(x)
         if v is None:
-            v = _node(None, float(x), None, None, None, None)
+            v = _node(None, float(x), None, None, None)
             if x and len(_CONSTANTS) < 4096:  # not 0: 0.0 and -0.0 are equal keys
                 _CONSTANTS[x] = v
         return v
@@ -473,7 +502,7 @@ def _lift(x: Any) -> Value:
             data = _as_data(x)
         except TypeError:
             raise TypeError(f"unsupported operand: {_describe(x)}") from None
-    return _node(None, data, None, None, None, None)
+    return _node(None, data, None, None, None)
 
 
 class Primitive:
@@ -535,7 +564,7 @@ class Primitive:
                     out = self.forward(x, **params)
             except ValueError as exc:
                 raise _shape_error(self, [x], exc) from None
-            return _node(self, out, a, None, None, params or None)
+            return _node(self, out, a, None, _Rest(None, params, "") if params else None)
         values = tuple(map(_lift, operands))
         xs = tuple(map(_data, values))
         n = len(values)
@@ -548,7 +577,7 @@ class Primitive:
         except ValueError as exc:
             raise _shape_error(self, list(xs), exc) from None
         return _node(self, out, values[0] if n else None, values[1] if n > 1 else None,
-                     values[2:] if n > 2 else None, params or None)
+                     _Rest(values[2:], params or None, "") if n > 2 or params else None)
 
 
 def _operator(op: Primitive) -> tuple[Callable[[Any, Any], Value], Callable[[Any, Any], Value]]:
@@ -570,7 +599,7 @@ def _operator(op: Primitive) -> tuple[Callable[[Any, Any], Value], Callable[[Any
                 out = op.forward(x, y)
         except ValueError as exc:
             raise _shape_error(op, [x, y], exc) from None
-        return _node(op, out, a, b, None, None)
+        return _node(op, out, a, b, None)
 
     def reflected(b: Any, a: Any) -> Value:
         return method(a, b)
