@@ -321,6 +321,20 @@ def test_custom_primitive_is_recorded_broadcast_and_differentiated():
     assert "square" not in PRIMITIVES  # users' ops do not enter the built-in table
 
 
+def test_custom_primitive_may_return_a_number_for_an_array_input():
+    # one number for every element: broadcast to the input, as an array of its shape and dtype
+    total = primitive(lambda x: float(np.sum(x)), lambda grad, out, x: (grad,), name="total")
+    for x in (Value(np.ones((2, 3))), Value(np.ones(4, dtype=np.float32))):
+        total(x).backward()
+        assert isinstance(x.grad, np.ndarray) and x.grad.shape == x.shape
+        assert x.grad.dtype == x.dtype and (x.grad == 1.0).all()
+    scaled = primitive(lambda x, y: x * y, lambda grad, out, x, y: (2.0, 3), name="scaled")
+    x, y = Value(np.ones(3)), Value(np.ones(3))
+    scaled(x, y).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(y.grad, [3.0, 3.0, 3.0])
+
+
 def test_custom_primitive_with_a_wrongly_shaped_gradient_says_so():
     bad = primitive(lambda x: x.sum(axis=0), lambda grad, out, x: (np.ones((5, 5)),), name="bad")
     with pytest.raises(ValueError, match=r"bad.*\(5, 5\).*\(2, 3\)"):

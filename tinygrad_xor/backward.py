@@ -177,61 +177,85 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
         node = pop()
         a: Any = node._in0
         b: Any = node._in1
+        rest = node._rest
         parents: tuple[Value, ...] = (
-            (a,) if b is None else (a, b) if node._rest is None else node._parents)
+            (a,) if b is None else (a, b) if rest is None else node._parents)
         g = node._sum
         node._sum = None
-        if found is None:
-            if g is not None:
-                if node._grad is None and type(g) is not Value:
-                    node._grad = g  # what _accumulate does for a computed node's first gradient
-                else:
-                    _accumulate(node, g)
-        elif node in found:
-            found[node] = g
         if g is None:  # no gradient reached this node (e.g. a max that was not the maximum)
             sent: Any = (None,) * len(parents)
         else:
+            if found is not None:
+                if node in found:
+                    found[node] = g
+            elif node._grad is None and not create_graph:
+                node._grad = g  # what _accumulate does for a computed node's first gradient
+            else:
+                _accumulate(node, g)
             prim: Primitive = node._op  # type: ignore[assignment]  # only computed nodes
-            rest = node._rest
-            if create_graph:
-                out: Any = node
-                xs: Any = parents
-                if type(g) is not Value:
-                    g = Value(g, requires_grad=False)
+            if rest is None and prim.vjps is None and not create_graph:
+                # the common case, spelled out: numbers, one or two operands, no parameters
+                sent = (prim.vjp(g, node.data, a.data) if b is None else
+                        prim.vjp(g, node.data, a.data, b.data))
             else:
-                out = node.data
-                xs = None if rest is None and prim.vjps is None else tuple(
-                    [p.data for p in parents])
-            # (a user's rule checks what it returns: see engine._checked)
-            if xs is None:  # the common case, spelled out: no tuple of operands, no parameters
-                sent = prim.vjp(g, out, a.data) if b is None else prim.vjp(g, out, a.data, b.data)
-            else:
-                params = _NO_PARAMS if rest is None or rest.params is None else rest.params
-                if prim.vjps is not None and not all([p._requires_grad for p in parents]):
-                    # per-input rules: skip the work for operands that need no gradient
-                    sent = [rule(g, out, *xs, **params) if p._requires_grad else None
-                            for rule, p in zip(prim.vjps, parents)]
-                else:
-                    sent = prim.vjp(g, out, *xs, **params)
-        for parent, pg in zip(parents, sent):
-            computed = parent._op is not None  # then it requires grad and this pass claimed it
-            if pg is not None and (computed or parent._requires_grad):
-                data = parent.data
-                if (type(pg) is not float or type(data) is not float) and (
-                        type(pg) is not np.ndarray or type(data) is not np.ndarray
-                        or pg.shape != data.shape or pg.dtype is not data.dtype):
-                    pg = _reduce(pg, parent, node._op, create_graph)  # shape, dtype, kind
-                if not computed and parent._pass is not token:  # a leaf met for the first time
-                    _claim(parent, token, 0, journal)
-                    leaves.append(parent)
-                old = parent._sum
-                parent._sum = pg if old is None else old + pg
-            if computed:
+                sent = _call_rule(prim, node, parents, g, create_graph)
+        i = 0  # (an index, not zip: this loop runs once per edge of the graph)
+        for parent in parents:
+            pg = sent[i]
+            i += 1
+            if parent._op is not None:  # computed: it requires grad, this pass claimed it
+                if pg is not None:
+                    if type(pg) is not float:  # (rules send a float only to a float)
+                        pg = _fit(pg, parent, node, create_graph)
+                    old = parent._sum
+                    parent._sum = pg if old is None else old + pg
                 n = parent._count - 1
                 parent._count = n
                 if n == 0:
                     push(parent)
+            elif pg is not None and parent._requires_grad:  # a leaf
+                if type(pg) is not float:
+                    pg = _fit(pg, parent, node, create_graph)
+                if parent._pass is not token:  # met for the first time
+                    _claim(parent, token, 0, journal)
+                    leaves.append(parent)
+                old = parent._sum
+                parent._sum = pg if old is None else old + pg
+
+
+def _fit(g: Any, parent: Value, node: Value, create_graph: bool) -> Any:
+    """A gradient that is not a float: as it is when it fits ``parent`` (an array of its shape
+    and dtype), else summed back to its shape and kind (`_reduce`). A float needs no check: a
+    rule sends a float only to an operand that is a float (the table's rules by their
+    arithmetic, tested in tests/test_gradients.py; a user's rule because `engine._checked`
+    turns a float for an array into an array)."""
+    data = parent.data
+    if (type(g) is np.ndarray and type(data) is np.ndarray and g.shape == data.shape
+            and g.dtype is data.dtype):
+        return g
+    return _reduce(g, parent, node._op, create_graph)
+
+
+def _call_rule(prim: Primitive, node: Value, parents: tuple[Value, ...], g: Any,
+               create_graph: bool) -> Any:
+    """The gradients ``node``'s rule sends to its operands: called with their numbers, or with
+    the Values themselves when ``create_graph`` (so the rule records a graph); per input when
+    the op has per-input rules and an operand needs no gradient. (A user's rule checks what it
+    returns: see engine._checked.)"""
+    rest = node._rest
+    params = _NO_PARAMS if rest is None or rest.params is None else rest.params
+    if create_graph:
+        out: Any = node
+        xs: Any = parents
+        if type(g) is not Value:
+            g = Value(g, requires_grad=False)
+    else:
+        out = node.data
+        xs = tuple([p.data for p in parents])
+    if prim.vjps is not None and not all([p._requires_grad for p in parents]):
+        return [rule(g, out, *xs, **params) if p._requires_grad else None
+                for rule, p in zip(prim.vjps, parents)]
+    return prim.vjp(g, out, *xs, **params)
 
 
 _NO_PARAMS: dict[str, Any] = {}

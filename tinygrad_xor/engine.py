@@ -544,9 +544,9 @@ class Primitive:
         if builtin:  # the table's own rules are tested; a user's are checked at every call
             self.vjp, self.vjps = vjp, vjps
         else:
-            self.vjp = _checked(self.name, vjp, tuple)
-            self.vjps = None if vjps is None else tuple(_checked(self.name, r, None)
-                                                        for r in vjps)
+            self.vjp = _checked(self.name, vjp, None)
+            self.vjps = None if vjps is None else tuple(_checked(self.name, r, i)
+                                                        for i, r in enumerate(vjps))
 
     def __repr__(self) -> str:
         return f"primitive({self.name!r})"
@@ -614,10 +614,12 @@ def _operator(op: Primitive) -> tuple[Callable[[Any, Any], Value], Callable[[Any
 _data = attrgetter("data")
 
 
-def _checked(name: str, rule: Callable[..., Any], kind: type | None) -> Callable[..., Any]:
-    """A user's vjp, with what it returns checked: one gradient per input (``kind`` tuple),
-    and, when called with Values (a gradient's graph is being built), Values or None. A rule
-    that cannot take Values is a TypeError naming the operation."""
+def _checked(name: str, rule: Callable[..., Any], index: int | None) -> Callable[..., Any]:
+    """A user's vjp, with what it returns checked: one gradient per input (``index`` None), or
+    the gradient of input ``index`` (a per-input rule); Values or None when called with
+    Values (a gradient's graph is being built). A rule that cannot take Values is a TypeError
+    naming the operation. A number returned for an array input becomes a 0-d array, which the
+    pass broadcasts: the pass takes a float to be the gradient of a float."""
     def vjp(grad: Any, out: Any, *xs: Any, **params: Any) -> Any:
         values = type(grad) is Value
         try:
@@ -627,17 +629,21 @@ def _checked(name: str, rule: Callable[..., Any], kind: type | None) -> Callable
                 raise TypeError(f"{name}: its vjp cannot take Values, so it cannot be "
                                 f"differentiated again (create_graph=True): {exc}") from exc
             raise
-        if kind is not None and (
+        if index is None and (
                 (type(sent) is not tuple and type(sent) is not list) or len(sent) != len(xs)):
             raise ValueError(f"{name}: its vjp must return a tuple with one gradient per input"
                              f" ({len(xs)}), got {_describe(sent)}")
-        if values:
-            for x in (sent if kind is not None else (sent,)):
-                if x is not None and not isinstance(x, Value):
-                    raise TypeError(f"{name}: its vjp returned {_describe(x)}, not a Value, when"
+        gs = list(sent) if index is None else [sent]
+        inputs = xs if index is None else (xs[index],)
+        for i, (g, x) in enumerate(zip(gs, inputs)):
+            if values:
+                if g is not None and not isinstance(g, Value):
+                    raise TypeError(f"{name}: its vjp returned {_describe(g)}, not a Value, when"
                                     f" called with Values, so it cannot be differentiated "
                                     f"again (create_graph=True)")
-        return sent
+            elif type(g) is float and type(x) is not float:
+                gs[i] = np.asarray(g)
+        return tuple(gs) if index is None else gs[0]
 
     vjp.__name__ = getattr(rule, "__name__", "vjp")
     return vjp
