@@ -64,7 +64,7 @@ def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
             continue
         s = seed(out, w, what)
         seeds.append(Value(s, requires_grad=False) if create_graph else s)
-    grads = backprop(outs, tuple(seeds), create_graph=bool(create_graph), wanted=ins)
+    grads = backprop(outs, tuple(seeds), create_graph=bool(create_graph), wanted=ins) or {}
     result = []
     for i, x in enumerate(ins):
         g = grads.get(x)

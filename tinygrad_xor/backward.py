@@ -41,7 +41,7 @@ _depth = [0]
 
 def backward(root: Value, grad: Any) -> None:
     """``root.backward(grad)``: one pass that adds dL/dnode into every node's ``.grad``."""
-    if not root.requires_grad:
+    if not root._requires_grad:
         raise ValueError("backward() on a Value that does not require grad"
                          " (made under no_grad(), from constants, or requires_grad=False)")
     backprop((root,), (seed(root, grad, "backward()"),), create_graph=False)
@@ -59,11 +59,11 @@ def seed(root: Value, grad: Any, what: str) -> Any:
 
 
 def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: bool,
-             wanted: tuple[Value, ...] | None = None) -> dict[Value, Any]:
+             wanted: tuple[Value, ...] | None = None) -> dict[Value, Any] | None:
     """One reverse pass from ``roots``, each starting from its seed gradient.
 
     With ``wanted`` None (``backward``), every node's gradient is added into its ``.grad`` and
-    an empty dict is returned. Otherwise (``autograd.grad``) no ``.grad`` changes and the
+    None is returned. Otherwise (``autograd.grad``) no ``.grad`` changes and the
     gradients of the ``wanted`` nodes are returned, by node (one the pass does not reach is
     missing). With ``create_graph`` the seeds and gradients are Values whose graph can be
     differentiated again.
@@ -76,8 +76,11 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: 
         previous = ident not in _off
         try:
             _depth[0] = depth + 1
-            if previous != create_graph:
-                _set_mode(ident, create_graph)
+            if previous != create_graph:  # (engine._set_mode, inline)
+                if create_graph:
+                    _off.discard(ident)
+                else:
+                    _off.add(ident)
             return _run(roots, seeds, create_graph, wanted, token, journal)
         finally:
             if previous != create_graph:
@@ -90,16 +93,17 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: 
 
 def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
          wanted: tuple[Value, ...] | None, token: object,
-         journal: list[tuple[Value, Any, Any, Any]] | None) -> dict[Value, Any]:
+         journal: list[tuple[Value, Any, Any, Any]] | None) -> dict[Value, Any] | None:
+    # The roots take their seeds (a root that is a leaf is finished when the pass ends).
+    stack: list[Value] = []
+    leaves: list[Value] = []
+    for root, g in zip(roots, seeds):
+        if root._requires_grad:
+            _send(root, g, token, leaves if root._op is None else stack, journal)
+    ready = stack[:]
     # Pass 1: tag every computed node of the graph with this pass and count its uses as an
     # operand. A node is ready once all its users have sent their share. Leaves are not
     # counted: they are finished when the pass ends.
-    stack = []
-    for root in roots:
-        if root._op is not None and root._pass is not token:
-            _claim(root, token, 0, journal)
-            stack.append(root)
-    ready = list(stack)
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
@@ -117,11 +121,8 @@ def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
                     parent._count = 1
                     parent._sum = None
                     push(parent)
-    leaves: list[Value] = []
-    for root, g in zip(roots, seeds):
-        if root._requires_grad:
-            _send(root, g, token, leaves, journal)
-    ready = [root for root in ready if root._count == 0]
+    if len(ready) > 1:  # roots used by other roots wait for them
+        ready = [root for root in ready if root._count == 0]
     found: dict[Value, Any] | None = None if wanted is None else dict.fromkeys(wanted)
     _send_grads(ready, token, leaves, journal, found, create_graph)
     # The leaves are finished now.
@@ -133,7 +134,7 @@ def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
         elif leaf in found:
             found[leaf] = g
     if found is None:
-        return {}
+        return None
     return {node: g for node, g in found.items() if g is not None}
 
 
@@ -152,12 +153,13 @@ def _note(journal: list[tuple[Value, Any, Any, Any]], node: Value) -> None:
     journal.append((node, node._pass, getattr(node, "_count", None), getattr(node, "_sum", None)))
 
 
-def _send(node: Value, g: Any, token: object, leaves: list[Value],
+def _send(node: Value, g: Any, token: object, met: list[Value],
           journal: list[tuple[Value, Any, Any, Any]] | None) -> None:
-    """Add ``g`` into a node's partial sum in this pass (for the roots' seeds)."""
-    if node._pass is not token:  # a leaf this pass has not met yet
+    """Add a root's seed ``g`` into its partial sum in this pass (claiming it, into ``met``,
+    the first time)."""
+    if node._pass is not token:
         _claim(node, token, 0, journal)
-        leaves.append(node)
+        met.append(node)
     old = node._sum
     node._sum = g if old is None else old + g
 
@@ -204,36 +206,26 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
             pg = sent[i]
             i += 1
             if parent._op is not None:  # computed: it requires grad, this pass claimed it
-                if pg is not None:
-                    if type(pg) is not float:  # (rules send a float only to a float)
-                        pg = _fit(pg, parent, node, create_graph)
-                    old = parent._sum
-                    parent._sum = pg if old is None else old + pg
                 n = parent._count - 1
                 parent._count = n
-                if n == 0:
+                if n == 0:  # its last user: ready once this gradient is added (below)
                     push(parent)
-            elif pg is not None and parent._requires_grad:  # a leaf
-                if type(pg) is not float:
-                    pg = _fit(pg, parent, node, create_graph)
-                if parent._pass is not token:  # met for the first time
-                    _claim(parent, token, 0, journal)
-                    leaves.append(parent)
+            elif pg is None or not parent._requires_grad:
+                continue
+            elif parent._pass is not token:  # a leaf met for the first time: _claim, inline
+                if journal is not None:
+                    _note(journal, parent)
+                parent._pass = token
+                parent._count = 0
+                parent._sum = None
+                leaves.append(parent)
+            if pg is not None:
+                if type(pg) is not float and (  # a float is sent only to a float (see _reduce)
+                        type(pg) is not np.ndarray or type(parent.data) is not np.ndarray
+                        or pg.shape != parent.data.shape or pg.dtype is not parent.data.dtype):
+                    pg = _reduce(pg, parent, node._op, create_graph)
                 old = parent._sum
                 parent._sum = pg if old is None else old + pg
-
-
-def _fit(g: Any, parent: Value, node: Value, create_graph: bool) -> Any:
-    """A gradient that is not a float: as it is when it fits ``parent`` (an array of its shape
-    and dtype), else summed back to its shape and kind (`_reduce`). A float needs no check: a
-    rule sends a float only to an operand that is a float (the table's rules by their
-    arithmetic, tested in tests/test_gradients.py; a user's rule because `engine._checked`
-    turns a float for an array into an array)."""
-    data = parent.data
-    if (type(g) is np.ndarray and type(data) is np.ndarray and g.shape == data.shape
-            and g.dtype is data.dtype):
-        return g
-    return _reduce(g, parent, node._op, create_graph)
 
 
 def _call_rule(prim: Primitive, node: Value, parents: tuple[Value, ...], g: Any,
@@ -262,7 +254,13 @@ _NO_PARAMS: dict[str, Any] = {}
 
 
 def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -> Any:
-    """A gradient summed back to its operand's shape (undo broadcasting) and kind."""
+    """A gradient summed back to its operand's shape (undo broadcasting) and kind.
+
+    The pass calls it for every gradient but a float, and for an array only when it does not
+    fit already: a float is taken to be a float operand's gradient. The table's rules send a
+    float only to a float (the gradient tests check every rule's gradient kind and shape), and
+    the wrapper of a user's rule (engine._checked) makes a number sent to an array an array.
+    """
     data = parent.data
     name = prim.name if prim is not None else "backward"
     if isinstance(g, Value) and not create_graph:
