@@ -243,8 +243,12 @@ def _call_rule(prim: Primitive, node: Value, parents: tuple[Value, ...], g: Any,
             g = Value(g, requires_grad=False)
     else:
         out = node.data
-        xs = tuple([p.data for p in parents])
-    if prim.vjps is not None and not all([p._requires_grad for p in parents]):
+        xs = ((parents[0].data,) if len(parents) == 1 else
+              (parents[0].data, parents[1].data) if len(parents) == 2 else
+              tuple([p.data for p in parents]))
+    if prim.vjps is not None and not (
+            parents[0]._requires_grad and (len(parents) == 1 or parents[1]._requires_grad)
+            and (len(parents) < 3 or all([p._requires_grad for p in parents]))):
         return [rule(g, out, *xs, **params) if p._requires_grad else None
                 for rule, p in zip(prim.vjps, parents)]
     return prim.vjp(g, out, *xs, **params)
