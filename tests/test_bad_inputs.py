@@ -357,6 +357,7 @@ CORE_CASES: list[Case] = [
      "requires_grad"),
     ("Value requires_grad int", lambda: Value(1.0, requires_grad=1), TypeError, "requires_grad"),
     ("Value label int", lambda: Value(1.0, label=3), TypeError, "label"),
+    ("label set to an int", lambda: setattr(Value(1.0), "label", 3), TypeError, "label"),
     ("requires_grad set to a str", lambda: setattr(Value(1.0), "requires_grad", "no"),
      TypeError, "requires_grad"),
     ("requires_grad turned off on a result", lambda: setattr(Value(1.0) * 2, "requires_grad",

@@ -56,6 +56,17 @@ def test_bad_data_raises_type_error_naming_it(bad, word):
         Value(bad)
 
 
+def test_a_label_can_be_set_on_leaves_and_results_alike():
+    w = Value(np.ones(2))
+    y = (w * 2.0).sum()
+    w.label, y.label = "w", "loss"
+    assert (w.label, y.label, y.op, y._parents[0].label) == ("w", "loss", "sum", "")
+    y.label = ""
+    assert y.label == "" and "label" not in repr(y)
+    y.backward()  # a label changes nothing in the graph
+    np.testing.assert_array_equal(w.grad, [2.0, 2.0])
+
+
 def test_label_and_requires_grad_are_keyword_only():
     v = Value(1.0, label="w", requires_grad=False)
     assert v.label == "w" and not v.requires_grad
