@@ -266,24 +266,24 @@ def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -
     the wrapper of a user's rule (engine._checked) makes a number sent to an array an array.
     """
     data = parent.data
-    name = prim.name if prim is not None else "backward"
-    if isinstance(g, Value) and not create_graph:
-        g = g.data  # a rule that computed with Values on numbers: keep the numbers
-    if isinstance(g, Value):  # create_graph: the sum is part of the gradient's graph
-        if g.shape == parent.shape:
-            return g
-        summed = _ops.sum_to(g, parent.shape)
-        if summed is None:
-            raise ValueError(f"{name}: its vjp returned a gradient of shape {g.shape} for an"
-                             f" input of shape {parent.shape}")
-        return summed
     if type(g) is not np.ndarray:
-        if not isinstance(g, (int, float, np.number, list, tuple)) or isinstance(g, bool):
-            raise ValueError(f"{name}: its vjp returned {_describe(g)} as a gradient, not a "
-                             f"number or an array")
-        g = np.asarray(g)
+        if isinstance(g, Value):
+            if create_graph:  # the sum is part of the gradient's graph
+                if g.shape == parent.shape:
+                    return g
+                summed = _ops.sum_to(g, parent.shape)
+                if summed is None:
+                    raise ValueError(f"{_name(prim)}: its vjp returned a gradient of shape "
+                                     f"{g.shape} for an input of shape {parent.shape}")
+                return summed
+            g = g.data  # a rule that computed with Values on numbers: keep the numbers
+        if type(g) is not np.ndarray:
+            if not isinstance(g, (int, float, np.number, list, tuple)) or isinstance(g, bool):
+                raise ValueError(f"{_name(prim)}: its vjp returned {_describe(g)} as a "
+                                 f"gradient, not a number or an array")
+            g = np.asarray(g)
     if g.dtype.kind not in "fiu":
-        raise ValueError(f"{name}: its vjp returned a gradient of dtype {g.dtype}")
+        raise ValueError(f"{_name(prim)}: its vjp returned a gradient of dtype {g.dtype}")
     if type(data) is float:
         return float(np.sum(g))
     shape = data.shape
@@ -293,12 +293,16 @@ def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -
             try:
                 reduced = np.broadcast_to(g, shape)
             except ValueError:
-                raise ValueError(f"{name}: its vjp returned a gradient of shape {g.shape} for"
-                                 f" an input of shape {shape}") from None
+                raise ValueError(f"{_name(prim)}: its vjp returned a gradient of shape "
+                                 f"{g.shape} for an input of shape {shape}") from None
         g = reduced
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
     return g
+
+
+def _name(prim: Primitive | None) -> str:
+    return prim.name if prim is not None else "backward"
 
 
 def _accumulate(node: Value, g: Any) -> None:
