@@ -50,6 +50,8 @@ def test_each_sub_command_is_implemented(command):
     (["train", "--recipe", "blog", "--epochs", "2000000"], "from 1 to 1,000,000"),
     (["sweep", "--recipe", "blog", "--plot", "x.bmpq"], "must end in one of"),
     (["draw", "--format", "jpeg"], "invalid choice: 'jpeg'"),
+    (["check", "--foo"], "usage: tinygrad-xor check"),
+    (["check", "--foo", "x"], "unrecognized arguments: --foo x"),
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

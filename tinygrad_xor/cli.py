@@ -191,12 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
                         f"runs to stop moving)")
     p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the spectra (needs the 'plot' extra)")
+    for command_parser in sub.choices.values():  # for main's message on an unknown argument
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's own parser, so its usage line is the one shown
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     module_name, function_name = COMMANDS[args.command]
     command = getattr(importlib.import_module(module_name), function_name)
     try:
