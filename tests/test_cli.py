@@ -94,3 +94,11 @@ def test_an_out_folder_that_cannot_be_made_is_refused_before_the_work(command, t
     assert exit_info.value.code == 2
     out, err = capsys.readouterr()
     assert "is not a folder" in err and out == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc takes no new files")
+def test_a_folder_that_takes_no_files_is_refused_before_the_work(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--recipe", "blog", "--plot", "/proc/a.png"])
+    assert exit_info.value.code == 2
+    assert "cannot create a file in /proc" in capsys.readouterr().err

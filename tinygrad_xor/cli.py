@@ -66,7 +66,7 @@ def _writable_folder(path: Path) -> str | None:
         with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
-        return f"cannot write into {probe}: {exc.strerror or exc}"
+        return f"cannot create a file in {probe} (the system said: {exc.strerror or exc})"
     return None
 
 
