@@ -117,6 +117,22 @@ def test_sweep_plot(capsys, tmp_path):
     assert str(path) in capsys.readouterr().out
 
 
+def test_sweep_plot_that_cannot_be_written_exits_1_with_a_message(capsys, tmp_path,
+                                                                  monkeypatch):
+    pytest.importorskip("matplotlib")
+    from tinygrad_xor.xor import sweep
+
+    def disk_full(result, path):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(sweep, "plot_sweep", disk_full)
+    path = tmp_path / "sweep.png"
+    assert main(["sweep", "--recipe", "blog", "--seeds", "3", "--steps", "2",
+                 "--plot", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"tinygrad-xor sweep: error: cannot write the plot {path}: No space left" in err
+
+
 def test_sweep_plot_without_matplotlib(capsys, tmp_path, monkeypatch):
     real_import = builtins.__import__
 

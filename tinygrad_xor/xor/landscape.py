@@ -36,7 +36,7 @@ from .. import autograd, hessian
 from ..engine import Value, no_grad
 from . import X, Y
 from .recipes import Recipe, get_recipe
-from .sweep import _check_plot_path, _forward, _matplotlib, run_sweep
+from .sweep import _check_plot_path, _forward, _matplotlib, _write_plot, run_sweep
 
 __all__ = ["CLASSES", "Thresholds", "SETTLE_STEPS", "LandscapeResult", "flatten", "unflatten",
            "param_shapes", "stacked_loss", "network_loss", "network_hessian", "batched_hessian",
@@ -463,10 +463,5 @@ def landscape_command(args: argparse.Namespace) -> int:
     result = run_landscape(recipe, args.seeds, args.steps)
     print(report(result))
     if args.plot and len(result.classes):
-        try:
-            print(f"plot: {plot_landscape(result, args.plot)}")
-        except (RuntimeError, OSError) as exc:
-            print(f"tinygrad-xor landscape: error: cannot write the plot {args.plot}: {exc}",
-                  file=sys.stderr)
-            return 1
+        return _write_plot("landscape", plot_landscape, result, args.plot)
     return 0

@@ -267,10 +267,17 @@ def sweep_command(args: argparse.Namespace) -> int:
     q = np.quantile(final, [0.0, 0.25, 0.5, 0.75, 1.0])
     print("final loss: min {:.3g}  25% {:.3g}  median {:.3g}  75% {:.3g}  max {:.3g}".format(*q))
     if args.plot:
-        try:
-            print(f"plot: {plot_sweep(result, args.plot)}")
-        except (RuntimeError, OSError) as exc:
-            print(f"tinygrad-xor sweep: error: cannot write the plot {args.plot}: {exc}",
-                  file=sys.stderr)
-            return 1
+        return _write_plot("sweep", plot_sweep, result, args.plot)
+    return 0
+
+
+def _write_plot(command: str, plot: Any, result: Any, path: str) -> int:
+    """Write ``plot(result, path)`` and print where it went: the exit status of ``command``
+    (1, with a message, when the file cannot be written)."""
+    try:
+        print(f"plot: {plot(result, path)}")
+    except (RuntimeError, OSError) as exc:
+        print(f"tinygrad-xor {command}: error: cannot write the plot {path}: {exc}",
+              file=sys.stderr)
+        return 1
     return 0
