@@ -193,3 +193,23 @@ def test_cli_plot_in_a_missing_folder_exits_2_before_training(capsys, tmp_path):
               str(tmp_path / "missing" / "x.png")])
     assert exit_info.value.code == 2
     assert "--plot" in capsys.readouterr().err
+
+
+def test_run_landscape_in_chunks_equals_one_chunk():
+    whole = run_landscape("sigmoid-momentum", 11, 60, escape_steps=20)
+    chunked = run_landscape("sigmoid-momentum", 11, 60, escape_steps=20, chunk=4)
+    assert len(chunked.stalled) > 4  # the stalled runs span several chunks
+    assert np.array_equal(chunked.stalled, whole.stalled)
+    np.testing.assert_allclose(chunked.theta, whole.theta, rtol=1e-12)
+    np.testing.assert_allclose(chunked.eigvals, whole.eigvals, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(chunked.classes, whole.classes)
+    for name in ("escaped", "control", "newton"):
+        assert np.array_equal(getattr(chunked, name), getattr(whole, name)), name
+
+
+def test_cli_more_seeds_than_one_chunk_runs_to_the_report(capsys):
+    # over 10,000 seeds the sweep kept no end points: a traceback after the whole training
+    status = main(["landscape", "--recipe", "blog", "--seeds", "10001", "--steps", "1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "seeds 0..10000" in out and "10001 do not" in out and "way out" in out

@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", required=True, metavar="NAME", type=_recipe,
                    help=f"one of: {recipes}")
     p.add_argument("--seeds", type=_int_in(1, SEEDS_MAX), default=1000,
-                   help=f"number of seeds, 1 to {SEEDS_MAX:,} (default: 1000)")
+                   help=f"number of seeds, 1 to {SEEDS_MAX:,}, 10,000 at a time (default: "
+                        "1000)")
     p.add_argument("--steps", type=_int_in(1, STEPS_MAX), default=None,
                    help=f"training steps per network, 1 to {STEPS_MAX:,} (default: enough for "
                         f"runs to stop moving)")

@@ -36,7 +36,7 @@ from .. import autograd, hessian
 from ..engine import Value, no_grad
 from . import X, Y
 from .recipes import Recipe, get_recipe
-from .sweep import _check_plot_path, _forward, _matplotlib, _write_plot, run_sweep
+from .sweep import CHUNK, _check_plot_path, _forward, _matplotlib, _write_plot, run_sweep
 
 __all__ = ["CLASSES", "Thresholds", "SETTLE_STEPS", "LandscapeResult", "flatten", "unflatten",
            "param_shapes", "stacked_loss", "network_loss", "network_hessian", "batched_hessian",
@@ -273,44 +273,58 @@ class LandscapeResult:
 
 
 def run_landscape(recipe: Recipe | str, seeds: int = 1000, steps: int | None = None, *,
-                  thresholds: Thresholds = Thresholds(), escape_steps: int | None = None
-                  ) -> LandscapeResult:
+                  thresholds: Thresholds = Thresholds(), escape_steps: int | None = None,
+                  chunk: int = CHUNK) -> LandscapeResult:
     """Train seeds 0..seeds-1, classify the unsolved end points, try the way out (skipped with
-    ``escape_steps=0``; default: as many steps again as the training had)."""
+    ``escape_steps=0``; default: as many steps again as the training had).
+
+    Everything runs ``chunk`` networks at a time (the training as `run_sweep` does, then the
+    Hessians and the way out), so the memory is that of one chunk for any number of seeds;
+    every network is on its own, so the results do not depend on ``chunk``."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    if int(chunk) < 1:
+        raise ValueError(f"run_landscape: chunk must be >= 1, got {chunk}")
     n_steps = SETTLE_STEPS.get(recipe.name, 10 * recipe.epochs) if steps is None else steps
     times = {}
     start = time.perf_counter()
-    sweep = run_sweep(recipe, seeds, n_steps, curve_points=1)
+    # the end points are needed whatever the number of chunks (72 bytes a seed for 2-2-1)
+    sweep = run_sweep(recipe, seeds, n_steps, curve_points=1, chunk=chunk, keep_weights=True)
     times["train"] = time.perf_counter() - start
     stalled = np.flatnonzero(~sweep.solved)
     p = sum(int(np.prod(s)) for _, s in param_shapes(recipe))
     theta = flatten(recipe, sweep.weights)[stalled] if sweep.weights else np.zeros((0, p))
     start = time.perf_counter()
-    if len(stalled):
-        loss, grads, hess = batched_hessian(recipe, theta)
-        eigvals, eigvecs = np.linalg.eigh(hess)
-    else:
-        loss, grads = np.zeros(0), np.zeros((0, p))
-        eigvals, eigvecs = np.zeros((0, p)), np.zeros((0, p, p))
-    grad_norm = np.linalg.norm(grads, axis=1)
+    n = len(stalled)
+    loss, grad_norm = np.zeros(n), np.zeros(n)
+    eigvals, eigvecs = np.zeros((n, p)), np.zeros((n, p, p))
+    for part in _chunks(n, chunk):
+        part_loss, part_grads, part_hess = batched_hessian(recipe, theta[part])
+        loss[part], grad_norm[part] = part_loss, np.linalg.norm(part_grads, axis=1)
+        eigvals[part], eigvecs[part] = np.linalg.eigh(part_hess)
     times["hessian"] = time.perf_counter() - start
     classes = classify(loss, grad_norm, eigvals, thresholds)
     result = LandscapeResult(recipe.name, int(sweep.seeds.size), sweep.steps, sweep.solved,
                              stalled, theta, loss, grad_norm, eigvals, eigvecs, classes,
                              thresholds, seconds=times)
     n_escape = sweep.steps if escape_steps is None else escape_steps
-    if n_escape and len(stalled):
+    if n_escape and n:
         start = time.perf_counter()
-        direction = eigvecs[:, :, 0]
-        _, after = escape(recipe, theta, direction, n_escape)
-        result.escaped = solves(recipe, after)
-        result.control = solves(recipe, train_stacked(recipe, theta, n_escape))
-        result.newton = solves(recipe, train_stacked(recipe, saddle_free_newton(
-            recipe, theta, eig_rtol=thresholds.eig_rtol), n_escape))
+        result.escaped, result.control, result.newton = (np.zeros(n, dtype=bool)
+                                                         for _ in range(3))
+        for part in _chunks(n, chunk):
+            _, after = escape(recipe, theta[part], eigvecs[part, :, 0], n_escape)
+            result.escaped[part] = solves(recipe, after)
+            result.control[part] = solves(recipe, train_stacked(recipe, theta[part], n_escape))
+            result.newton[part] = solves(recipe, train_stacked(recipe, saddle_free_newton(
+                recipe, theta[part], eig_rtol=thresholds.eig_rtol), n_escape))
         result.escape_steps = n_escape
         times["escape"] = time.perf_counter() - start
     return result
+
+
+def _chunks(n: int, chunk: int) -> list[slice]:
+    """Slices of ``range(n)``, ``chunk`` long (the last shorter)."""
+    return [slice(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
 
 
 def line_profile(recipe: Recipe | str, theta: np.ndarray, direction: np.ndarray,
