@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import stat
 import subprocess
 import sys
 
@@ -215,6 +216,139 @@ def test_save_over_an_existing_file_replaces_it(tmp_path):
     np.testing.assert_array_equal(other.state_dict()["layers.0.weight"],
                                   model.state_dict()["layers.0.weight"])
     assert files(tmp_path) == ["w.npz"]
+
+
+def weight(path) -> np.ndarray:
+    model = nn.MLP([2, 3, 1], rng=99)
+    model.load(path)
+    return model.state_dict()["layers.0.weight"]
+
+
+def new_weight() -> np.ndarray:
+    return nn.MLP([2, 3, 1], rng=1).state_dict()["layers.0.weight"]
+
+
+posix_modes = pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def symlink(target, link) -> None:
+    try:
+        os.symlink(target, link)
+    except (OSError, NotImplementedError) as exc:   # Windows without the privilege
+        pytest.skip(f"cannot make a symbolic link: {exc}")
+
+
+@posix_modes
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o604, 0o664, 0o666], ids=oct)
+def test_save_over_a_file_keeps_its_permission_bits(tmp_path, monkeypatch, umask_022, mode):
+    path = tmp_path / "w.npz"
+    nn.MLP([2, 3, 1], rng=0).save(path)
+    os.chmod(path, mode)
+    seen = []
+    real_savez = np.savez
+
+    def savez(f, **arrays):       # the weights are never readable by more than the old file
+        seen.append(stat.S_IMODE(os.fstat(f.fileno()).st_mode))
+        real_savez(f, **arrays)
+
+    monkeypatch.setattr(nn.np, "savez", savez)
+    nn.MLP([2, 3, 1], rng=1).save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode and seen == [mode]
+    np.testing.assert_array_equal(weight(path), new_weight())
+
+
+@posix_modes
+def test_save_of_a_new_file_gets_the_mode_open_would_give(tmp_path):
+    old = os.umask(0o027)
+    try:
+        nn.MLP([2, 3, 1], rng=0).save(tmp_path / "w.npz")
+        with open(tmp_path / "opened", "wb"):
+            pass
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "w.npz").stat().st_mode) == 0o640
+    assert (tmp_path / "w.npz").stat().st_mode == (tmp_path / "opened").stat().st_mode
+
+
+@posix_modes
+def test_save_where_chmod_is_refused(tmp_path, monkeypatch, umask_022):
+    path, private = tmp_path / "w.npz", tmp_path / "private.npz"
+    nn.MLP([2, 3, 1], rng=0).save(path)      # the mode a new file gets
+    nn.MLP([2, 3, 1], rng=0).save(private)
+    os.chmod(private, 0o660)                  # the umask takes 0o020: only chmod can keep it
+    before = private.read_bytes()
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(nn.os, "fchmod", refused)    # as on FAT, where all files share a mode
+    monkeypatch.setattr(nn.os, "chmod", refused)
+    nn.MLP([2, 3, 1], rng=1).save(path)               # no chmod needed: it works
+    np.testing.assert_array_equal(weight(path), new_weight())
+    with pytest.raises(PermissionError, match=r"save: .*0o660 of .*private\.npz"):
+        nn.MLP([2, 3, 1], rng=1).save(private)
+    assert private.read_bytes() == before
+    assert files(tmp_path) == ["private.npz", "w.npz"]
+
+
+def test_save_onto_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    nn.MLP([2, 3, 1], rng=0).save(runs / "run42.npz")
+    if os.name != "nt":
+        os.chmod(runs / "run42.npz", 0o600)
+    symlink("runs/run42.npz", tmp_path / "latest.npz")         # relative, into another folder
+    symlink("latest.npz", tmp_path / "newest.npz")              # a link to the link
+    nn.MLP([2, 3, 1], rng=1).save(tmp_path / "newest.npz")
+    assert os.readlink(tmp_path / "newest.npz") == "latest.npz"
+    assert os.readlink(tmp_path / "latest.npz") == "runs/run42.npz"
+    assert files(tmp_path) == ["latest.npz", "newest.npz", "runs"]
+    assert files(runs) == ["run42.npz"]                          # no temporary file left
+    for path in ("newest.npz", "latest.npz", "runs/run42.npz"):
+        np.testing.assert_array_equal(weight(tmp_path / path), new_weight())
+    if os.name != "nt":
+        assert stat.S_IMODE((runs / "run42.npz").stat().st_mode) == 0o600
+
+
+def test_a_failed_save_onto_a_symlink_leaves_link_and_target_whole(tmp_path, monkeypatch):
+    nn.MLP([2, 3, 1], rng=0).save(tmp_path / "run42.npz")
+    before = (tmp_path / "run42.npz").read_bytes()
+    symlink("run42.npz", tmp_path / "latest.npz")
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(nn.os, "replace", broken)
+    with pytest.raises(OSError):
+        nn.MLP([2, 3, 1], rng=1).save(tmp_path / "latest.npz")
+    assert (tmp_path / "run42.npz").read_bytes() == before
+    assert os.readlink(tmp_path / "latest.npz") == "run42.npz"
+    assert files(tmp_path) == ["latest.npz", "run42.npz"]
+
+
+def test_save_onto_a_dangling_symlink_creates_its_target_as_open_would(tmp_path):
+    symlink("run43.npz", tmp_path / "latest.npz")
+    nn.MLP([2, 3, 1], rng=1).save(tmp_path / "latest.npz")
+    assert os.readlink(tmp_path / "latest.npz") == "run43.npz"
+    assert files(tmp_path) == ["latest.npz", "run43.npz"]
+    np.testing.assert_array_equal(weight(tmp_path / "latest.npz"), new_weight())
+    symlink("gone/run.npz", tmp_path / "nowhere.npz")            # the target's folder is missing
+    with pytest.raises(FileNotFoundError, match=r"save: the folder .*gone.* of .*nowhere\.npz"):
+        nn.MLP([2, 3, 1], rng=1).save(tmp_path / "nowhere.npz")
+    symlink("loop_b", tmp_path / "loop_a")
+    symlink("loop_a", tmp_path / "loop_b")
+    with pytest.raises(OSError, match="save: .*loop_a.* loop of symbolic links") as info:
+        nn.MLP([2, 3, 1], rng=1).save(tmp_path / "loop_a")
+    assert info.value.errno == errno.ELOOP
+    assert files(tmp_path) == ["latest.npz", "loop_a", "loop_b", "nowhere.npz", "run43.npz"]
+    assert os.path.islink(tmp_path / "loop_a") and os.path.islink(tmp_path / "loop_b")
 
 
 class DiskFull:

@@ -6,14 +6,17 @@ as in the blog's network picture. Both give the same numbers and gradients.
 
 Weights are read and set as plain ndarrays with `Module.state_dict` /
 `Module.load_state_dict`, and saved to ``.npz`` without pickle with `Module.save` (at
-exactly the path given, replaced atomically) / `Module.load`.
+exactly the path given, or through the symbolic link there, replaced atomically with its
+permission bits kept) / `Module.load`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -189,25 +192,36 @@ class Module:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state_dict to an ``.npz`` file at exactly ``path`` (no pickle), atomically.
 
-        The archive is written to a temporary file in the same folder, flushed to disk, then
-        moved onto ``path`` with `os.replace`: a crash or a full disk leaves the previous file
-        whole, and the temporary file is removed on any failure.
+        A symbolic link is written through: its target gets the new weights (a dangling link's
+        target is created, as `open` would) and the link stays a link.
+        The archive is written to a temporary file in the target's folder, flushed to disk, then
+        moved onto the target with `os.replace`: a crash or a full disk leaves the previous file
+        whole, and the temporary file is removed on any failure. A file that is replaced keeps
+        its permission bits; a new one gets the mode `open` would give it.
         """
         path = _path("save", path)
         state = self.state_dict()
-        folder = os.path.dirname(os.path.abspath(path))
+        target = os.path.realpath(path)  # a dangling link resolves to the file it names
+        where = repr(path) if target == os.path.abspath(path) else f"{target!r} (from {path!r})"
+        if os.path.islink(target):       # realpath stops inside a loop of links
+            raise OSError(errno.ELOOP, f"save: {path!r} is a loop of symbolic links")
+        folder = os.path.dirname(target)
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"save: the folder {folder!r} of {path!r} does not exist")
-        if os.path.isdir(path):
-            raise IsADirectoryError(f"save: {path!r} is a folder; give the path of a file")
-        fd, tmp = _temporary_file(folder, os.path.basename(path))
+            raise FileNotFoundError(f"save: the folder {folder!r} of {where} does not exist")
+        if os.path.isdir(target):
+            raise IsADirectoryError(f"save: {where} is a folder; give the path of a file")
+        try:
+            mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = None
+        fd, tmp = _temporary_file(folder, os.path.basename(target), mode)
         try:
             with os.fdopen(fd, "wb") as f:
                 savez: Any = np.savez  # NumPy's stubs mistype its **arrays
                 savez(f, **state)      # a file object: np.savez adds no ".npz" suffix
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -234,16 +248,47 @@ class Module:
         return None
 
 
-def _temporary_file(folder: str, name: str) -> tuple[int, str]:
-    """A new file beside the target, opened for writing, with the permissions umask allows."""
+def _temporary_file(folder: str, name: str, mode: int | None) -> tuple[int, str]:
+    """A new file beside the target, opened for writing, with the given permission bits.
+
+    With mode None (no file to replace) it gets what `open` would give, 0o666 less the umask.
+    It is created with no more than mode allows and set to mode before anything is written, so
+    the weights are never readable by more people than the file they replace.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                           0o666), tmp
+            fd = os.open(tmp, flags, 0o666 if mode is None else mode & 0o777)
         except FileExistsError:
             continue
+        if mode is not None:
+            try:      # the umask may have taken bits the old file had
+                if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+                    _chmod(fd, tmp, mode, os.path.join(folder, name))
+            except BaseException:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        return fd, tmp
     raise FileExistsError(f"save: could not create a temporary file in {folder!r}")
+
+
+def _chmod(fd: int, tmp: str, mode: int, target: str) -> None:
+    """Give the open temporary file the permission bits of target (by name without fchmod).
+
+    Only called when they differ, so a folder that refuses chmod (FAT, some network shares),
+    where every file has the same mode, still takes a save.
+    """
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        else:
+            os.chmod(tmp, mode)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"save: cannot keep the permission bits {mode:#o} of "
+                                   f"{target!r}: {exc.strerror}") from None
 
 
 def _sync_folder(folder: str) -> None:
