@@ -3,6 +3,8 @@ tests beside the modules that own them)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 
@@ -102,3 +104,60 @@ def test_a_folder_that_takes_no_files_is_refused_before_the_work(capsys):
         main(["sweep", "--recipe", "blog", "--plot", "/proc/a.png"])
     assert exit_info.value.code == 2
     assert "cannot create a file in /proc" in capsys.readouterr().err
+
+
+TOO_LONG = os.strerror(errno.ENAMETOOLONG)  # "File name too long"
+
+
+def refusal(argv, capsys):
+    """The stderr of ``main(argv)``, which must refuse it with a usage line and exit 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("usage: tinygrad-xor ") and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("command", ["draw", "demo"])
+def test_an_out_name_over_255_bytes_is_refused_in_the_systems_words(command, tmp_path, capsys):
+    # it was a 49-line traceback (Path.exists raises for a name the system refuses)
+    for out in ["a" * 300, str(tmp_path / ("a" * 300) / "drawings")]:
+        assert f"(the system said: {TOO_LONG})" in refusal([command, "--out", out], capsys)
+
+
+@pytest.mark.parametrize("command", ["sweep", "landscape"])
+def test_a_plot_name_over_255_bytes_is_refused_in_the_systems_words(command, tmp_path, capsys):
+    for plot in ["a" * 300 + ".png", str(tmp_path / ("a" * 300) / "x.png")]:
+        err = refusal([command, "--recipe", "blog", "--seeds", "1", "--steps", "1",
+                       "--plot", plot], capsys)
+        assert f"argument --plot: {plot}: cannot be used (the system said: {TOO_LONG})" in err
+
+
+def test_an_out_folder_that_leaves_no_room_for_the_file_names_is_refused(tmp_path, capsys):
+    # each part is a legal name, the folder itself could be made, the files in it could not
+    room = 4096 - len(str(tmp_path)) - 20
+    parts = [("b" * 200)] * (room // 201) + ["c" * (room % 201 or 1)]
+    out = str(tmp_path.joinpath(*parts))
+    err = refusal(["draw", "--out", out, "--format", "dot"], capsys)
+    assert "no room left in the path for the names of files inside it" in err
+    assert not (tmp_path / parts[0]).exists()  # refused before anything was made
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32", reason="links")
+def test_links_that_lead_nowhere_are_refused_before_the_work(tmp_path, capsys):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "nowhere").symlink_to(tmp_path / "missing" / "gone")
+    (tmp_path / "nowhere.png").symlink_to(tmp_path / "missing" / "gone.png")
+    err = refusal(["draw", "--out", str(tmp_path / "loop")], capsys)
+    assert "cannot be used (the system said: " in err            # ELOOP, in the system's words
+    err = refusal(["draw", "--out", str(tmp_path / "nowhere")], capsys)
+    assert "is a link to" in err and "which does not exist" in err  # was exit 1 after the work
+    err = refusal(["sweep", "--recipe", "blog", "--plot", str(tmp_path / "nowhere.png")], capsys)
+    missing = os.path.realpath(tmp_path / "missing")
+    assert f"the folder {missing} does not exist" in err  # was exit 1 after the work
+
+
+def test_an_empty_plot_name_is_refused_as_such(capsys):
+    assert "--plot: must name a file, got an empty string" in refusal(
+        ["sweep", "--recipe", "blog", "--plot", ""], capsys)

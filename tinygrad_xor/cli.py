@@ -53,20 +53,58 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _writable_folder(path: Path) -> str | None:
-    """Why files cannot be made in folder ``path`` (created if missing), or None if they can."""
+def _system_words(exc: OSError) -> str:
+    """What the system said, in its words (``File name too long``), for a message."""
+    return exc.strerror or str(exc)
+
+
+def _lookup(path: Path) -> bool:
+    """Whether something is at ``path`` (a link: where it leads); OSError when the system
+    refuses the name itself (too long, a loop of links, no permission to look)."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (yet)
+        return False
+    return True
+
+
+def _refused(text: str, exc: OSError | ValueError) -> str:
+    """The message for a name the system refuses, in its words (os.stat's ValueError: a NUL)."""
+    if isinstance(exc, OSError):
+        return f"{text}: cannot be used (the system said: {_system_words(exc)})"
+    return f"{text!r}: a name cannot contain a NUL character"
+
+
+#: A folder must leave room in a path for a file name this long (the drawings' are shorter).
+FILE_NAME_ROOM = 32
+
+
+def _writable_folder(path: Path, room: int = FILE_NAME_ROOM) -> str | None:
+    """Why files cannot be made in folder ``path`` (created if missing), or None if they can;
+    ``room``: the length of file name the path must leave room for (0: not checked)."""
     probe = path
-    while not probe.exists():  # a folder to be made: its nearest existing ancestor must take it
-        if probe.parent == probe:
-            break
-        probe = probe.parent
+    try:
+        while not _lookup(probe):  # a folder to be made: its nearest existing ancestor takes it
+            if probe.is_symlink():
+                return f"{probe} is a link to {os.readlink(probe)}, which does not exist"
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+    except (OSError, ValueError) as exc:
+        return _refused(str(path), exc)
     if not probe.is_dir():
         return f"{probe} is not a folder"
+    try:
+        if room:
+            _lookup(path / ("x" * room))
+    except OSError as exc:
+        return (f"{path}: no room left in the path for the names of files inside it (the "
+                f"system said: {_system_words(exc)})")
     try:
         with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
-        return f"cannot create a file in {probe} (the system said: {exc.strerror or exc})"
+        return f"cannot create a file in {probe} (the system said: {_system_words(exc)})"
     return None
 
 
@@ -82,6 +120,8 @@ def _out_dir(text: str) -> str:
 
 def _plot_file(text: str) -> str:
     """An argparse type: a plot file matplotlib knows the format of, in a writable folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a file, got an empty string")
     path = Path(text)
     try:
         from matplotlib.backend_bases import FigureCanvasBase
@@ -93,12 +133,20 @@ def _plot_file(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text}: the file name must end in one of "
             + ", ".join(f".{k}" for k in sorted(kinds)))
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
-    if path.is_dir():
+    name = text
+    try:
+        exists, folder_exists = _lookup(path), _lookup(path.parent)
+        if not exists and path.is_symlink():  # savefig would write where it leads
+            path = Path(os.path.realpath(path))
+            name, folder_exists = f"{text} (a link to {path})", _lookup(path.parent)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(_refused(text, exc)) from None
+    if not folder_exists or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{name}: the folder {path.parent} does not exist")
+    if exists and path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder")
-    problem = _writable_folder(path.parent)
-    if problem is None and path.exists() and not os.access(path, os.W_OK):
+    problem = _writable_folder(path.parent, room=0)  # the file's own name was looked up
+    if problem is None and exists and not os.access(path, os.W_OK):
         problem = f"{text} cannot be overwritten"
     if problem:
         raise argparse.ArgumentTypeError(problem)
