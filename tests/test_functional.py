@@ -141,3 +141,18 @@ def test_a_nested_result_that_depends_on_a_finished_inner_variable_is_plain_data
             np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     assert isinstance(h, np.ndarray)
     np.testing.assert_allclose(h, [4.0, 0.0])
+
+
+def test_autograd_grad_takes_torchs_call_forms_of_grad_outputs():
+    x = Value(np.array([1.0, 2.0, 3.0]))
+    y = x * 2.0
+    w = np.array([1.0, 1.0, 2.0])
+    want = [2.0, 2.0, 4.0]
+    for outputs, weights in [(y, [w]), ([y], w), (y, w), ([y], [w]), (y, [1.0, 1.0, 2.0]),
+                             (y, (Value(w),))]:
+        (g,) = autograd.grad(outputs, [x], grad_outputs=weights)
+        np.testing.assert_array_equal(g.data, want)
+    s = (x * x).sum()
+    np.testing.assert_array_equal(autograd.grad(s, x, [2.0])[0].data, [4.0, 8.0, 12.0])
+    with pytest.raises(ValueError, match="1 grad_outputs for 2 outputs"):
+        autograd.grad([y, y], [x], grad_outputs=w)

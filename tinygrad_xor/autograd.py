@@ -26,6 +26,23 @@ def _values(xs: Any, what: str) -> tuple[Value, ...]:
                     f"Values, got {_describe(xs)}")
 
 
+def _weights(grad_outputs: Any, outputs: Any, outs: tuple[Value, ...]) -> list[Any]:
+    """``grad_outputs`` as one weight per output. As torch, a sequence of weights or, for one
+    output, a single one: an array, a Value or a number. For one output given as a Value, a
+    list of one weight (an array, a Value or a number) is taken as the sequence, any other list
+    as the weight's numbers."""
+    if grad_outputs is None:
+        return [None] * len(outs)
+    if isinstance(grad_outputs, (Value, np.ndarray, int, float, np.number)):
+        return [grad_outputs]
+    if isinstance(grad_outputs, Sequence) and not isinstance(grad_outputs, str):
+        if isinstance(outputs, Sequence) or (
+                len(grad_outputs) == 1 and isinstance(
+                    grad_outputs[0], (Value, np.ndarray, int, float, np.number))):
+            return list(grad_outputs)
+    return [grad_outputs]
+
+
 def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
          grad_outputs: Any = None, *, create_graph: bool = False,
          allow_unused: bool = False) -> tuple[Value, ...]:
@@ -42,13 +59,7 @@ def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
     if not isinstance(create_graph, (bool, np.bool_)):
         raise TypeError(f"autograd.grad(): create_graph must be True or False, got "
                         f"{_describe(create_graph)}")
-    if grad_outputs is None:
-        weights: Sequence[Any] = [None] * len(outs)
-    elif isinstance(grad_outputs, Sequence) and not isinstance(grad_outputs, str) and (
-            len(outs) > 1 or isinstance(outputs, Sequence)):
-        weights = list(grad_outputs)
-    else:
-        weights = [grad_outputs]
+    weights = _weights(grad_outputs, outputs, outs)
     if len(weights) != len(outs):
         raise ValueError(f"autograd.grad(): {len(weights)} grad_outputs for {len(outs)} outputs")
     seeds = []

@@ -1,17 +1,26 @@
 """Function transforms built on `autograd.grad`: grad, value_and_grad, jacobian, hessian, hvp, jvp.
 
-Each transform wraps the arguments it differentiates as new leaf Values (an argument that is
-already a Value is used as it is), runs ``f`` with grad mode on, and asks `autograd.grad` for
-the gradients. When nothing outside those leaves requires grad, the result is plain data (a
-float for a number, an ndarray for an array). Otherwise (Value arguments, or an ``f`` that
-uses a model's parameters or an enclosing transform's variables) the gradients are built with
-``create_graph=True`` and returned as Values connected to the rest, so transforms nest to any
-order: the inner one's result is differentiated by the outer one.
+Every argument a transform differentiates by is a new variable (JAX's and torch.func's
+semantics). An argument given as data, or as a Value that requires no grad, becomes a new leaf.
+A Value that requires grad becomes a new node of the one-operand operation ``argument`` on top
+of it: the transform differentiates with respect to that node, so a use of the same Value that
+``f`` captures from outside does not count (no "perturbation confusion"), while an enclosing
+transform still differentiates through the link. ``f`` runs with grad mode on.
+
+A transform returns plain data (a float for a number, an ndarray for an array) when nothing
+outside its own variables requires grad. Otherwise (a Value argument that requires grad, or an
+``f`` that uses a model's parameters or an enclosing transform's variables) the gradients are
+built with ``create_graph=True`` and returned as Values connected to the rest, so transforms
+nest to any order. Called under ``no_grad()``, a transform still differentiates ``f``, but its
+result is a constant: data, or Values that require no grad.
+
+Whether a graph reaches an enclosing transform's variable does not depend on threads: the
+leaves a transform made are marked finished (`_finished`) when it returns, and only then stop
+counting as variables, so an inner transform run in a worker thread nests like any other.
 """
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,10 +28,19 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .engine import Value, _describe, _like, enable_grad
+from .engine import Primitive, Value, _describe, _like, enable_grad, is_grad_enabled
 from .ops import reshape, stack
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp"]
+
+#: The link between a transform's variable and the Value given for it: the identity.
+argument = Primitive(lambda x: x if type(x) is float else np.array(x),
+                     lambda grad, out, x: (grad,), name="argument", builtin=True)
+
+#: The leaves made by transforms that have returned (weakly: they die with their graphs). A
+#: result that still depends on one (an inner gradient of y, used by an outer transform of x)
+#: is no reason for the outer transform to return Values: y is a number like any other now.
+_finished: weakref.WeakSet[Value] = weakref.WeakSet()
 
 
 def _argnums(argnums: Any, nargs: int, what: str) -> tuple[int, ...]:
@@ -35,86 +53,117 @@ def _argnums(argnums: Any, nargs: int, what: str) -> tuple[int, ...]:
             raise ValueError(f"{what}: argnums {n} is out of range for {nargs} arguments")
     if not nums:
         raise ValueError(f"{what}: argnums is an empty tuple")
-    return tuple(int(n) % nargs for n in nums)
+    out = tuple(int(n) % nargs for n in nums)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{what}: argnums must be unique, got {argnums} for {nargs} arguments")
+    return out
 
 
-#: Every leaf a transform made for an argument given as data (weakly: they die with their
-#: graphs). Once its transform has returned, such a leaf is a number like any other: a result
-#: that still depends on it (an inner gradient of y, used by an outer transform of x) is not
-#: a reason for the outer transform to return Values.
-_made: weakref.WeakSet[Value] = weakref.WeakSet()
+class _Transform:
+    """One call of a transform: its new variables, ``f``'s output, and what to return.
 
+    Used as a context manager: leaving it marks the leaves it made as finished, whatever
+    happens (an exception, a KeyboardInterrupt).
+    """
 
-class _Running(threading.local):
-    """The leaves of the transforms running now in this thread, innermost last."""
+    def __init__(self, what: str, f: Callable[..., Any], args: Sequence[Any],
+                 kwargs: dict[str, Any], nums: tuple[int, ...]) -> None:
+        if not callable(f):
+            raise TypeError(f"{what}: f must be a function, got {_describe(f)}")
+        self.what = what
+        self.args = args
+        self.nums = nums
+        #: grad mode at the call: off, the result is a constant to what encloses it
+        self.enabled = is_grad_enabled()
+        self.made: list[Value] = []
+        call = list(args)
+        for n in nums:
+            call[n] = self.variable(args[n], f"argument {n}")
+        self.variables = tuple(call[n] for n in nums)
+        self.call = call
+        self.kwargs = kwargs
+        self.f = f
 
-    def __init__(self) -> None:
-        self.leaves: list[set[int]] = []
+    def __enter__(self) -> _Transform:
+        return self
 
+    def __exit__(self, *exc: Any) -> None:
+        for v in self.made:
+            _finished.add(v)
 
-_running = _Running()
-
-
-def _leaf(x: Any, what: str) -> Value:
-    """An argument as the Value to differentiate by: a Value as it is, data as a new leaf."""
-    if isinstance(x, Value):
-        return x
-    try:
-        v = Value(np.asarray(x, dtype=np.float64) if isinstance(x, (list, tuple)) else x)
-    except TypeError:
-        raise TypeError(f"{what}: arguments to differentiate must be numbers, arrays or Values,"
-                        f" got {_describe(x)}") from None
-    _made.add(v)
-    return v
-
-
-def _reaches_other(roots: Sequence[Value], own: Sequence[Value]) -> bool:
-    """True when the graph of ``roots`` holds a Value that requires grad besides ``own``: a
-    Value of the user's (a parameter), or the variable of a transform that encloses this one.
-    The variables of transforms that have returned do not count."""
-    mine = {id(v) for v in own}
-    enclosing = set().union(*_running.leaves)
-    seen = set(mine)
-    stack = [r for r in roots if r.requires_grad]
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        if v._op is None:
-            if v not in _made or id(v) in enclosing:
-                return True  # a leaf that requires grad and is not one of ours
-            continue
-        stack.extend(p for p in v._parents if p.requires_grad)
-    return False
-
-
-def _plain(v: Value, like: Any) -> Any:
-    """A Value's data as the kind of data ``like`` was: a float for a number, else an array."""
-    if isinstance(like, Value):
-        return v
-    data = v.data
-    if type(data) is float:
-        return data if np.ndim(like) == 0 else np.full(np.shape(like), data)
-    return np.array(data)
-
-
-def _call(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...],
-          what: str) -> tuple[tuple[Value, ...], Any]:
-    if not callable(f):
-        raise TypeError(f"{what}: f must be a function, got {_describe(f)}")
-    call = list(args)
-    leaves = []
-    for n in nums:
-        call[n] = _leaf(call[n], what)
-        leaves.append(call[n])
-    _running.leaves.append({id(v) for v in leaves})
-    try:
+    def run(self) -> Any:
+        """``f`` at the new variables, with grad mode on."""
         with enable_grad():
-            out = f(*call)
-    finally:
-        _running.leaves.pop()
-    return tuple(leaves), out
+            return self.f(*self.call, **self.kwargs)
+
+    def variable(self, x: Any, name: str) -> Value:
+        """A new variable for ``x``: linked to it when it is a Value that requires grad."""
+        if isinstance(x, Value):
+            if x.requires_grad and self.enabled:
+                with enable_grad():
+                    return argument(x)
+            data: Any = x.data
+        elif isinstance(x, (list, tuple)):
+            try:
+                data = np.asarray(x, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"{self.what}: {name} must be a number, an array or a Value,"
+                                f" got {_describe(x)}") from None
+        else:
+            data = x
+        try:
+            v = Value(data)
+        except TypeError:
+            raise TypeError(f"{self.what}: {name} must be a number, an array or a Value, got "
+                            f"{_describe(x)}") from None
+        self.made.append(v)
+        return v
+
+    def leaf(self, data: Any) -> Value:
+        """A new leaf of this call (jvp's vector u), finished with the others."""
+        v = Value(data)
+        self.made.append(v)
+        return v
+
+    def connected(self, roots: Sequence[Value]) -> bool:
+        """Whether the result must be built as a graph: grad mode was on at the call, and the
+        graph of ``roots`` holds a Value that requires grad besides the leaves this call made
+        (a Value argument's own graph, a parameter, an enclosing transform's variable)."""
+        if not self.enabled:
+            return False
+        seen = {id(v) for v in self.made}
+        todo = [r for r in roots if r.requires_grad]
+        while todo:
+            v = todo.pop()
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            if v._op is None:
+                if v not in _finished:
+                    return True  # a leaf that requires grad and is no finished variable
+                continue
+            todo.extend(p for p in v._parents if p.requires_grad)
+        return False
+
+    def result(self, g: Value, like: Any, graph: bool) -> Any:
+        """A gradient as returned: a connected Value (``graph``), a Value that requires no
+        grad (for a Value argument), or the kind of data ``like`` was."""
+        if graph:
+            return g
+        if isinstance(like, Value):
+            return g if not g.requires_grad else g.detach()
+        data = g.data
+        if type(data) is float:
+            return data if np.ndim(like) == 0 else np.full(np.shape(like), data)
+        return np.array(data)
+
+    def output(self, out: Value, graph: bool) -> Any:
+        """``f``'s own output as returned beside a gradient, like `result`."""
+        if graph:
+            return out
+        if any(isinstance(self.args[n], Value) for n in self.nums):
+            return out.detach()
+        return out.data if type(out.data) is float else np.array(out.data)
 
 
 def _scalar_out(out: Any, what: str) -> Value:
@@ -128,77 +177,81 @@ def _scalar_out(out: Any, what: str) -> Value:
     return out
 
 
-def _nested(args: tuple[Any, ...], nums: tuple[int, ...], roots: Sequence[Value],
-            leaves: Sequence[Value]) -> bool:
-    return any(isinstance(args[n], Value) for n in nums) or _reaches_other(roots, leaves)
+def _as_value(out: Any, what: str) -> Value:
+    if isinstance(out, Value):
+        return out
+    if isinstance(out, (list, tuple)) and any(isinstance(o, Value) for o in out):
+        raise TypeError(f"{what}: f must return one Value, got a {type(out).__name__} of "
+                        f"Values (make one of them with stack(...) or concatenate(...))")
+    if isinstance(out, (int, float, np.number, np.ndarray, list)) and not isinstance(out, bool):
+        try:
+            return Value(out, requires_grad=False)
+        except TypeError:
+            pass
+    raise TypeError(f"{what}: f must return a Value, a number or an array, got "
+                    f"{_describe(out)}")
+
+
+def _direction(v: Any, x: Value, what: str) -> Any:
+    """A direction (hvp's v, jvp's tangent) as data of ``x``'s kind and shape."""
+    return _like(v.data if isinstance(v, Value) else v, x.data, what)
+
+
+def _value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...], what: str
+                    ) -> Callable[..., tuple[Any, Any]]:
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        nums = _argnums(argnums, len(args), what)
+        with _Transform(what, f, args, kwargs, nums) as t:
+            out = _scalar_out(t.run(), what)
+            graph = t.connected([out])
+            grads = autograd.grad(out, t.variables, create_graph=graph, allow_unused=True)
+            result = tuple(t.result(g, args[n], graph) for g, n in zip(grads, nums))
+            return t.output(out, graph), result if isinstance(argnums, tuple) else result[0]
+
+    return value_and_grad_f
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
                    ) -> Callable[..., tuple[Any, Any]]:
     """A function returning ``(f(*args), gradient of f)`` with respect to argument ``argnums``."""
-    what = "value_and_grad"
-
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
-        nums = _argnums(argnums, len(args), what)
-        leaves, out = _call(f, args, nums, what)
-        out = _scalar_out(out, what)
-        nested = _nested(args, nums, [out], leaves)
-        grads = autograd.grad(out, leaves, create_graph=nested, allow_unused=True)
-        if nested:
-            value: Any = out
-            result: Any = grads
-        else:
-            value = out.item()
-            result = tuple(_plain(g, args[n]) for g, n in zip(grads, nums))
-        return value, result if isinstance(argnums, tuple) else result[0]
-
-    return value_and_grad_f
+    return _value_and_grad(f, argnums, "value_and_grad")
 
 
 def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
     """A function returning the gradient of ``f`` (one element) at its arguments.
 
     ``argnums`` chooses the argument (an int) or arguments (a tuple: a tuple of gradients).
+    Keyword arguments are passed on to ``f`` and not differentiated.
     """
-    vg = value_and_grad(f, argnums)
+    vg = _value_and_grad(f, argnums, "grad")
 
-    def grad_f(*args: Any) -> Any:
-        return vg(*args)[1]
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
 
     return grad_f
 
 
-def _jacobian(out: Value, xs: Sequence[Value], nested: bool) -> list[Any]:
+def _jacobian(out: Value, xs: Sequence[Value], graph: bool) -> list[Value]:
     """d out / d x for each x, of shape ``out.shape + x.shape``: one reverse pass per element."""
-    rows: list[list[Any]] = [[] for _ in xs]
+    if out.size == 0 or not out.requires_grad:
+        return [Value(np.zeros(out.shape + x.shape), requires_grad=False) for x in xs]
+    rows: list[list[Value]] = [[] for _ in xs]
     for j in range(out.size):
         onehot = np.zeros(out.size)
         onehot[j] = 1.0
         w = onehot.reshape(out.shape) if out.shape else 1.0
-        if out.requires_grad:
-            gs = autograd.grad(out, xs, w, create_graph=nested, allow_unused=True)
-        else:
-            gs = tuple(Value(np.zeros_like(x.data) if x.shape else 0.0, requires_grad=False)
-                       for x in xs)
+        gs = autograd.grad(out, xs, w, create_graph=graph, allow_unused=True)
         for i, g in enumerate(gs):
             rows[i].append(g)
-    jacs: list[Any] = []
+    jacs: list[Value] = []
     for x, r in zip(xs, rows):
-        if nested:
+        if graph:
             js = stack(r, axis=0) if x.shape else stack([reshape(g, shape=(1,)) for g in r])
             jacs.append(reshape(js, shape=out.shape + x.shape))
         else:
-            jacs.append(np.array([g.data for g in r], dtype=np.float64).reshape(
-                out.shape + x.shape))
+            data = np.array([g.data for g in r], dtype=np.float64).reshape(out.shape + x.shape)
+            jacs.append(Value(data, requires_grad=False))
     return jacs
-
-
-def _as_value(out: Any, what: str) -> Value:
-    if isinstance(out, Value):
-        return out
-    if isinstance(out, (int, float, np.number, np.ndarray, list)) and not isinstance(out, bool):
-        return Value(out, requires_grad=False)
-    raise TypeError(f"{what}: f must return a Value, got {_describe(out)}")
 
 
 def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
@@ -206,16 +259,14 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Calla
     ``out.shape + x.shape`` (a tuple of them for a tuple of argnums)."""
     what = "jacobian"
 
-    def jacobian_f(*args: Any) -> Any:
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), what)
-        leaves, out = _call(f, args, nums, what)
-        out = _as_value(out, what)
-        nested = _nested(args, nums, [out], leaves)
-        jacs = _jacobian(out, leaves, nested)
-        if not nested:
-            jacs = [j if np.ndim(args[n]) or out.shape else float(j)
-                    for j, n in zip(jacs, nums)]
-        return tuple(jacs) if isinstance(argnums, tuple) else jacs[0]
+        with _Transform(what, f, args, kwargs, nums) as t:
+            out = _as_value(t.run(), what)
+            graph = t.connected([out])
+            jacs = [t.result(j, args[n], graph)
+                    for j, n in zip(_jacobian(out, t.variables, graph), nums)]
+            return tuple(jacs) if isinstance(argnums, tuple) else jacs[0]
 
     return jacobian_f
 
@@ -225,19 +276,17 @@ def hessian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callab
     for a tuple of argnums, the blocks ``H[i][j]`` of shape ``x_i.shape + x_j.shape``."""
     what = "hessian"
 
-    def hessian_f(*args: Any) -> Any:
+    def hessian_f(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), what)
-        leaves, out = _call(f, args, nums, what)
-        out = _scalar_out(out, what)
-        nested = _nested(args, nums, [out], leaves)
-        grads = autograd.grad(out, leaves, create_graph=True, allow_unused=True)
-        blocks = [_jacobian(g, leaves, nested) for g in grads]
-        if not nested:
-            blocks = [[h if np.ndim(args[ni]) or np.ndim(args[nj]) else float(h)
-                       for h, nj in zip(row, nums)] for row, ni in zip(blocks, nums)]
-        if isinstance(argnums, tuple):
-            return tuple(tuple(row) for row in blocks)
-        return blocks[0][0]
+        with _Transform(what, f, args, kwargs, nums) as t:
+            out = _scalar_out(t.run(), what)
+            graph = t.connected([out])
+            grads = autograd.grad(out, t.variables, create_graph=True, allow_unused=True)
+            blocks = [[t.result(h, args[ni], graph) for h in _jacobian(g, t.variables, graph)]
+                      for g, ni in zip(grads, nums)]
+            if isinstance(argnums, tuple):
+                return tuple(tuple(row) for row in blocks)
+            return blocks[0][0]
 
     return hessian_f
 
@@ -246,19 +295,18 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
     """The Hessian of ``f`` at ``x`` times ``v`` (shape of ``x``), without forming the Hessian:
     a reverse pass over the graph of the gradient, about the cost of two gradients."""
     what = "hvp"
-    (leaf,), out = _call(f, (x,), (0,), what)
-    out = _scalar_out(out, what)
-    nested = isinstance(x, Value) or isinstance(v, Value) or _reaches_other([out], [leaf])
-    (g,) = autograd.grad(out, leaf, create_graph=True, allow_unused=True)
-    w = v if isinstance(v, Value) and nested else _direction(v, leaf, what)
-    if not g.requires_grad:
-        return _plain(Value(np.zeros_like(leaf.data) if leaf.shape else 0.0), x)
-    (hv,) = autograd.grad(g, leaf, w, create_graph=nested, allow_unused=True)
-    return hv if nested else _plain(hv, x)
-
-
-def _direction(v: Any, x: Value, what: str) -> Any:
-    return _like(v.data if isinstance(v, Value) else v, x.data, f"{what}: the direction")
+    with _Transform(what, f, (x,), {}, (0,)) as t:
+        (var,) = t.variables
+        w = _direction(v, var, f"{what}: the direction v")
+        out = _scalar_out(t.run(), what)
+        linked = isinstance(v, Value) and v.requires_grad and t.enabled
+        graph = linked or t.connected([out])
+        (g,) = autograd.grad(out, var, create_graph=True, allow_unused=True)
+        if not g.requires_grad:
+            return t.result(Value(np.zeros(var.shape) if var.shape else 0.0,
+                                  requires_grad=False), x, False)
+        (hv,) = autograd.grad(g, var, v if linked else w, create_graph=graph, allow_unused=True)
+        return t.result(hv, x, graph)
 
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
@@ -275,26 +323,26 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
             raise TypeError(f"{what}: {name} must be a tuple, got {_describe(seq)}")
     if len(primals) != len(tangents):
         raise ValueError(f"{what}: {len(primals)} primals but {len(tangents)} tangents")
+    if not primals:
+        raise ValueError(f"{what}: primals is empty: give f's arguments, one tangent each")
     nums = tuple(range(len(primals)))
-    leaves, out = _call(f, tuple(primals), nums, what)
-    out = _as_value(out, what)
-    dirs = [t if isinstance(t, Value) else _direction(t, x, what)
-            for t, x in zip(tangents, leaves)]
-    nested = (_nested(tuple(primals), nums, [out], leaves)
-              or any(isinstance(t, Value) for t in tangents))
-    if not out.requires_grad:
-        zero = Value(np.zeros_like(out.data) if out.shape else 0.0, requires_grad=False)
-        return (out, zero) if nested else (out.data, zero.data)
-    u = Value(np.zeros_like(out.data) if out.shape else 0.0)  # the vector of u^T J
-    _made.add(u)
-    vjps = autograd.grad(out, leaves, u, create_graph=True, allow_unused=True)
-    pairs = [(g, d) for g, d in zip(vjps, dirs) if g.requires_grad]
-    if not pairs:
-        tangent = Value(np.zeros_like(out.data) if out.shape else 0.0, requires_grad=False)
-    else:
-        (tangent,) = autograd.grad([g for g, _ in pairs], u, [d for _, d in pairs],
-                                   create_graph=nested, allow_unused=True)
-    if nested:
-        return out, tangent
-    return (out.item() if not out.shape else np.array(out.data),
-            tangent.item() if not out.shape else np.array(tangent.data))
+    with _Transform(what, f, tuple(primals), {}, nums) as t:
+        dirs = [_direction(d, x, f"{what}: tangent {i}")
+                for i, (d, x) in enumerate(zip(tangents, t.variables))]
+        out = _as_value(t.run(), what)
+        linked = t.enabled and any(isinstance(d, Value) and d.requires_grad for d in tangents)
+        graph = linked or t.connected([out])
+        if not out.requires_grad:
+            zero = Value(np.zeros(out.shape) if out.shape else 0.0, requires_grad=False)
+            return t.output(out, graph), t.result(zero, out.data, graph)
+        u = t.leaf(np.zeros(out.shape) if out.shape else 0.0)  # the vector of u^T J
+        vjps = autograd.grad(out, t.variables, u, create_graph=True, allow_unused=True)
+        pairs = [(g, d if linked and isinstance(d, Value) else w)
+                 for g, d, w in zip(vjps, tangents, dirs) if g.requires_grad]
+        if not pairs:
+            tangent = Value(np.zeros(out.shape) if out.shape else 0.0, requires_grad=False)
+        else:
+            (tangent,) = autograd.grad([g for g, _ in pairs], u, [d for _, d in pairs],
+                                       create_graph=graph, allow_unused=True)
+        like = out if any(isinstance(p, Value) for p in primals) else out.data
+        return t.output(out, graph), t.result(tangent, like, graph)
