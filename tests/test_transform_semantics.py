@@ -268,3 +268,41 @@ def test_nested_transforms_agree_with_finite_differences(inner, outer, where, gi
         want = np.array([_finite_grad(lambda z, i=i: grad(h)(z)[i], x) for i in range(2)])
         np.testing.assert_allclose(np.asarray(getattr(got, "data", got)), want, atol=2e-5,
                                    rtol=1e-4)
+
+
+def _torch_inner(kind: str, g, y, torch):
+    tf = torch.func
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    if kind == "grad":
+        return lambda x: tf.grad(lambda y: g(x, y).sum())(y(x)).sum()
+    if kind == "jvp":
+        return lambda x: tf.jvp(lambda y: g(x, y), (y(x),), (t([1.0, 1.0]),))[1].sum()
+    if kind == "hvp":
+        return lambda x: tf.jvp(tf.grad(lambda y: g(x, y).sum()), (y(x),),
+                                (t([1.0, -0.5]),))[1].sum()
+    return lambda x: tf.jacrev(lambda y: g(x, y))(y(x)).sum()
+
+
+@settings(max_examples=40, deadline=None)
+@given(inner=st.sampled_from(INNER), outer=st.sampled_from(OUTER),
+       where=st.sampled_from([w for w in WHERE if w != "in a worker thread"]),
+       gi=st.integers(0, len(G) - 1),
+       x=st.lists(st.floats(-1.0, 1.0), min_size=2, max_size=2))
+def test_nested_transforms_agree_with_torch_func(inner, outer, where, gi, x):
+    torch = pytest.importorskip("torch")
+    x = np.array(x)
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    if where == "at the outer variable":
+        ty = lambda z: z  # noqa: E731
+    elif where == "at data":
+        ty = lambda z: t([0.3, -0.4])  # noqa: E731
+    else:
+        ty = lambda z: t(x + 0.25)  # noqa: E731
+    h = _inner(inner, G[gi], _at(where, x))
+    th = _torch_inner(inner, G[gi], ty, torch)
+    transform = {"grad": (grad, torch.func.grad), "hessian": (hessian, torch.func.hessian)}
+    ours, theirs = transform[outer]
+    got = ours(h)(x)
+    want = theirs(th)(t(x)).numpy()
+    np.testing.assert_allclose(np.asarray(getattr(got, "data", got)), want, rtol=1e-10,
+                               atol=1e-12)
