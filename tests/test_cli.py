@@ -161,3 +161,11 @@ def test_links_that_lead_nowhere_are_refused_before_the_work(tmp_path, capsys):
 def test_an_empty_plot_name_is_refused_as_such(capsys):
     assert "--plot: must name a file, got an empty string" in refusal(
         ["sweep", "--recipe", "blog", "--plot", ""], capsys)
+
+
+def test_a_pgf_plot_without_tex_is_refused_before_the_work(tmp_path, monkeypatch, capsys):
+    # it was exit 1 after the whole sweep: matplotlib measures the plot's text with TeX
+    monkeypatch.setattr("shutil.which", lambda name, *args, **kwargs: None)
+    err = refusal(["sweep", "--recipe", "blog", "--seeds", "1", "--steps", "1", "--plot",
+                   str(tmp_path / "x.pgf")], capsys)
+    assert "a .pgf plot needs TeX" in err

@@ -213,3 +213,10 @@ def test_cli_more_seeds_than_one_chunk_runs_to_the_report(capsys):
     out = capsys.readouterr().out
     assert status == 0
     assert "seeds 0..10000" in out and "10001 do not" in out and "way out" in out
+
+
+def test_cli_every_run_solved_says_that_no_plot_was_written(capsys, tmp_path):
+    plot = tmp_path / "landscape.png"
+    assert main(["landscape", "--recipe", "goodfellow", "--seeds", "3", "--plot", str(plot)]) == 0
+    assert f"plot: none written to {plot}, there is nothing to plot" in capsys.readouterr().out
+    assert not plot.exists()

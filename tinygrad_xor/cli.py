@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -129,10 +130,18 @@ def _plot_file(text: str) -> str:
         raise argparse.ArgumentTypeError(
             "plotting needs matplotlib: pip install 'tinygrad_xor[plot]'") from None
     kinds = FigureCanvasBase.get_supported_filetypes()
-    if path.suffix.lstrip(".").lower() not in kinds:
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix not in kinds:
         raise argparse.ArgumentTypeError(
             f"{text}: the file name must end in one of "
             + ", ".join(f".{k}" for k in sorted(kinds)))
+    if suffix == "pgf":  # matplotlib measures the text with TeX: found out after the work
+        from matplotlib import rcParams
+
+        if shutil.which(rcParams["pgf.texsystem"]) is None:
+            raise argparse.ArgumentTypeError(
+                f"{text}: a .pgf plot needs TeX ({rcParams['pgf.texsystem']}), which is not "
+                "installed; .pdf or .svg need nothing more")
     name = text
     try:
         exists, folder_exists = _lookup(path), _lookup(path.parent)

@@ -478,4 +478,6 @@ def landscape_command(args: argparse.Namespace) -> int:
     print(report(result))
     if args.plot and len(result.classes):
         return _write_plot("landscape", plot_landscape, result, args.plot)
+    if args.plot:
+        print(f"plot: none written to {args.plot}, there is nothing to plot")
     return 0
