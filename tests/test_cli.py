@@ -169,3 +169,15 @@ def test_a_pgf_plot_without_tex_is_refused_before_the_work(tmp_path, monkeypatch
     err = refusal(["sweep", "--recipe", "blog", "--seeds", "1", "--steps", "1", "--plot",
                    str(tmp_path / "x.pgf")], capsys)
     assert "a .pgf plot needs TeX" in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names in bytes")
+def test_a_folder_name_that_is_not_utf8_is_printed_back_not_a_traceback(tmp_path):
+    # where the locale makes stdout strict (en_US.UTF-8), printing the paths raised
+    # UnicodeEncodeError after the drawings were written
+    out = os.fsencode(tmp_path) + b"/drawings\xff"
+    run = subprocess.run([sys.executable, "-m", "tinygrad_xor", "draw", "--out", out,
+                          "--format", "dot"], capture_output=True,
+                         env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"})
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    assert out + b"/xor_network.dot" in run.stdout and b"Traceback" not in run.stderr

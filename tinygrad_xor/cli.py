@@ -9,12 +9,14 @@ recipe names; a sub-command's own module is imported only when that sub-command 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 # sub-command -> (module, function); the function takes the parsed arguments and returns an
@@ -254,6 +256,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _paths_printable() -> Iterator[None]:
+    """Print a path given in bytes that are not UTF-8 back as those bytes, as `ls` does, where
+    the locale makes stdout strict (it was a UnicodeEncodeError after the work)."""
+    stdout = sys.stdout
+    if not (isinstance(stdout, io.TextIOWrapper) and stdout.errors == "strict"):
+        yield
+        return
+    stdout.reconfigure(errors="surrogateescape")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed stream
+            stdout.reconfigure(errors="strict")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
@@ -263,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, function_name = COMMANDS[args.command]
     command = getattr(importlib.import_module(module_name), function_name)
     try:
-        return int(command(args) or 0)
+        with _paths_printable():
+            return int(command(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
