@@ -3,13 +3,14 @@ Values, and backward passes stopped by an exception or a KeyboardInterrupt at an
 
 from __future__ import annotations
 
-import _thread
+import dis
+import sys
 import threading
-import time
 
 import numpy as np
 import pytest
 
+import tinygrad_xor.backward as passes
 from tinygrad_xor import Value, enable_grad, is_grad_enabled, no_grad, primitive
 
 # -- grad mode belongs to the thread ---------------------------------------------------------
@@ -183,34 +184,181 @@ def test_an_interrupted_pass_adds_nothing_and_leaves_nothing_behind():
     assert x.grad == 2 * 2 * 2.0 + 1.0
 
 
+class _LineInterrupter:
+    """A trace function (sys.settrace) that counts the lines run by a backward pass in every
+    function it calls (its counting, its sending, the rules, the adding into ``.grad``) and
+    raises KeyboardInterrupt as line number ``at`` starts: a Ctrl-C that lands by construction
+    (events, not time). Backprop's own frame is left to the exact test of its bookkeeping below:
+    there a line can start where CPython never raises one (before a `with` block's exit)."""
+
+    def __init__(self, at=0):
+        self.at, self.lines, self.landed_in = at, 0, None
+
+    def trace(self, frame, event, arg):
+        return None if frame.f_code is passes.backprop.__code__ else self.line
+
+    def line(self, frame, event, arg):
+        if event == "line":
+            self.lines += 1
+            if self.lines == self.at:
+                self.landed_in = frame.f_code.co_name
+                raise KeyboardInterrupt
+        return self.line
+
+    def run(self, fn):
+        old = sys.gettrace()
+        sys.settrace(self.trace)
+        try:
+            fn()
+        finally:
+            sys.settrace(old)
+
+
 def test_keyboard_interrupts_at_random_moments_never_leave_a_wrong_gradient():
-    """Ctrl-C (interrupt_main) at random moments of long passes: counting, sending, adding."""
-    n = 20_000
+    """Ctrl-C at random moments of long passes: counting, sending, adding."""
+    n = 1_000
     x = Value(1.0)
     y = x
     for _ in range(n):
         y = y * 1.0 + 0.0
-    rng = np.random.default_rng(1)
-    start = time.perf_counter()
-    y.backward()
-    full = time.perf_counter() - start
+    y.backward()  # the first pass gives every node a .grad: the passes below all add into it
+    x.zero_grad()
+    counter = _LineInterrupter()
+    counter.run(y.backward)
     assert x.grad == 1.0
-    interrupted = 0
-    for _ in range(15):
-        delay = float(rng.uniform(0, full))
-        timer = threading.Timer(delay, _thread.interrupt_main)
-        timer.start()
-        try:
-            y.backward()
-            time.sleep(delay)  # the interrupt may land after the pass: wait for it here
-        except KeyboardInterrupt:
-            interrupted += 1
-        finally:
-            timer.join()
+    rng = np.random.default_rng(1)
+    landed_in = set()
+    for at in rng.choice(np.arange(1, counter.lines + 1), size=15, replace=False):
+        x.zero_grad()
+        interrupter = _LineInterrupter(int(at))
+        with pytest.raises(KeyboardInterrupt):
+            interrupter.run(y.backward)
+        landed_in.add(interrupter.landed_in)
+        assert passes._depth == [0] and is_grad_enabled()
         x.zero_grad()
         y.backward()  # the pass after an interrupt is right
         assert x.grad == 1.0
-    assert interrupted >= 5
+    assert {"_run", "_send_grads", "_accumulate"} <= landed_in, landed_in
+
+
+# -- an interrupt at any moment of a pass's own bookkeeping ----------------------------------
+
+_BACKPROP = passes.backprop.__code__
+_JUMPS_BACK = {ins.offset for ins in dis.get_instructions(_BACKPROP)
+               if ins.opname in ("JUMP_BACKWARD", "JUMP_ABSOLUTE")}
+
+
+class _Interrupter:
+    """Counts the moments of `backprop`'s own frames at which CPython can raise a
+    KeyboardInterrupt, and raises one at moment number ``at``: events, not time.
+
+    CPython (3.10 and later) runs signal handlers only as a call returns, as a Python function
+    starts, and at a loop's backward jump, never between two other instructions; so the
+    moments are: each call of a function or method that backprop makes, as it returns (the
+    interrupt is raised by the call, as CPython does), each Python function it calls, as it
+    starts, and each backward jump. A profile function (sys.setprofile) sees the calls, a
+    trace function (sys.settrace) the jumps.
+    """
+
+    def __init__(self, at=0):
+        self.at, self.moments = at, 0
+
+    def profile(self, frame, event, arg):
+        if (event == "c_return" and frame.f_code is _BACKPROP
+                or event in ("call", "return") and frame.f_back is not None
+                and frame.f_back.f_code is _BACKPROP):
+            self.moment()
+
+    def trace(self, frame, event, arg):
+        if frame.f_code is not _BACKPROP:
+            return None
+        frame.f_trace_opcodes, frame.f_trace_lines = True, False
+        return self.opcode
+
+    def opcode(self, frame, event, arg):
+        if event == "opcode" and frame.f_lasti in _JUMPS_BACK:
+            self.moment()
+        return self.opcode
+
+    def moment(self):
+        self.moments += 1
+        if self.moments == self.at:
+            raise KeyboardInterrupt
+
+    def run(self, fn):
+        old_profile, old_trace = sys.getprofile(), sys.gettrace()
+        sys.setprofile(self.profile)
+        sys.settrace(self.trace)
+        try:
+            fn()
+        finally:
+            sys.settrace(old_trace)
+            sys.setprofile(old_profile)
+
+
+def _plain_backward():  # grad mode on: the pass switches it off while it runs
+    x = Value(np.arange(3.0))
+    loss = (x * x).sum()
+
+    def check():
+        x.zero_grad()
+        loss.backward()
+        np.testing.assert_array_equal(x.grad, 2 * np.arange(3.0))
+
+    return loss.backward, check
+
+
+def _create_graph_under_no_grad():  # grad mode off: the pass switches it on while it runs
+    x = Value(3.0)
+    y = x * x * x
+
+    def run():
+        with no_grad():
+            try:
+                (dx,) = passes.backprop((y,), (1.0,), create_graph=True, wanted=(x,)).values()
+            finally:
+                assert not is_grad_enabled(), "backprop left grad mode on inside no_grad()"
+        assert dx.data == 27.0 and dx.requires_grad  # the pass recorded dx's graph
+
+    return run, run
+
+
+def _a_pass_inside_a_pass():  # the inner pass keeps a journal of the outer pass's slots
+    x = Value(2.0)
+    h = x * 3.0
+
+    def vjp(grad, out, y):
+        with enable_grad():
+            (h * x).backward()
+        return (grad * 2.0,)
+
+    loss = primitive(lambda y: y * 2.0, vjp, name="double_nested")(h) + h * h
+
+    def check():
+        x.zero_grad()
+        h.zero_grad()
+        loss.backward()
+        assert (x.grad, h.grad) == (54.0, 16.0)  # see the test of a pass inside a pass below
+
+    return loss.backward, check
+
+
+@pytest.mark.parametrize("make", [_plain_backward, _create_graph_under_no_grad,
+                                  _a_pass_inside_a_pass])
+def test_an_interrupt_at_any_moment_of_a_passs_bookkeeping_leaves_nothing_behind(make):
+    """Ctrl-C at each moment of backprop itself, its clean-up included: the depth of passes,
+    the thread's grad mode and the lock are as before, and the next pass is right."""
+    run, check = make()
+    counter = _Interrupter()
+    counter.run(run)  # an uninterrupted pass, to count its moments
+    assert counter.moments >= 5
+    for at in range(1, counter.moments + 1):
+        with pytest.raises(KeyboardInterrupt):
+            _Interrupter(at).run(run)
+        assert passes._depth == [0], f"an interrupt at moment {at} left the depth raised"
+        assert is_grad_enabled(), f"an interrupt at moment {at} left grad mode off"
+        assert not passes._pass_lock._is_owned(), f"moment {at} left the lock held"
+        check()
 
 
 # -- a pass inside a pass ----------------------------------------------------------------------

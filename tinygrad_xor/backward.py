@@ -5,7 +5,9 @@ sends gradients back in reverse topological order (pass 2). Its bookkeeping live
 slots of each node it reaches, `_count` (uses still to send), `_sum` (the partial sum of the
 gradient) and `_pass`, the pass they belong to: a pass reads a node's count and sum only when
 `_pass` is itself, so what an interrupted pass left behind (an exception or a
-KeyboardInterrupt at any moment) is stale and never read: the next pass starts clean.
+KeyboardInterrupt at any moment) is stale and never read: the next pass starts clean. What a
+pass changes outside its nodes (the depth of passes, the thread's grad mode) its clean-up puts
+back, in steps that a KeyboardInterrupt cannot cut in half (see `backprop`).
 
 Passes are mutually exclusive: each holds `_pass_lock` from its first step to its last, so
 passes from several threads over shared nodes run one after another, and each adds its
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from .engine import Primitive, Value, _describe, _like, _off, _set_mode
+from .engine import Primitive, Value, _describe, _like, _off
 
 __all__ = ["backward", "backprop"]
 
@@ -68,27 +70,37 @@ def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: 
     missing). With ``create_graph`` the seeds and gradients are Values whose graph can be
     differentiated again.
     """
+    # Interrupt-safe by construction: CPython raises a KeyboardInterrupt only as a call returns,
+    # as a Python function starts, or at a loop's backward jump. Each change below (the depth
+    # of passes, this thread's grad mode, the outer pass's slots) is made inside the try whose
+    # finally undoes it, last made first undone. The depth and the mode are put back by one
+    # store and one call of a C function, which an interrupt cannot cut short; one that lands
+    # after either is raised into the next finally out. (One that lands while the outer pass's
+    # slots are put back goes on through the outer pass, which it stops as well.)
+    ident = get_ident()
+    enabled = ident not in _off  # this thread's grad mode, which restore_mode(ident) puts back
+    restore_mode = _off.discard if enabled else _off.add
     with _pass_lock:
-        token = object()
         depth = _depth[0]
         journal: list[tuple[Value, Any, Any, Any]] | None = [] if depth else None
-        ident = get_ident()  # a pass records a graph exactly when it builds one (as _mode does)
-        previous = ident not in _off
         try:
             _depth[0] = depth + 1
-            if previous != create_graph:  # (engine._set_mode, inline)
-                if create_graph:
-                    _off.discard(ident)
-                else:
-                    _off.add(ident)
-            return _run(roots, seeds, create_graph, wanted, token, journal)
+            try:
+                if enabled != create_graph:  # a pass records a graph exactly when it builds one
+                    if create_graph:
+                        _off.discard(ident)
+                    else:
+                        _off.add(ident)
+                try:
+                    return _run(roots, seeds, create_graph, wanted, object(), journal)
+                finally:
+                    if journal:  # a pass inside a pass: put back what the outer pass had there
+                        for node, owner, count, partial in reversed(journal):
+                            node._pass, node._count, node._sum = owner, count, partial
+            finally:
+                restore_mode(ident)
         finally:
-            if previous != create_graph:
-                _set_mode(ident, previous)
             _depth[0] = depth
-            if journal:  # a pass inside a pass: put back what the outer pass had in the slots
-                for node, owner, count, partial in reversed(journal):
-                    node._pass, node._count, node._sum = owner, count, partial
 
 
 def _run(roots: tuple[Value, ...], seeds: tuple[Any, ...], create_graph: bool,
