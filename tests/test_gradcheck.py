@@ -9,7 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_xor import GradcheckError, Value, gradcheck, gradgradcheck, primitive
+from tinygrad_xor import (
+    GradcheckError,
+    Value,
+    autograd,
+    gradcheck,
+    gradgradcheck,
+    jvp,
+    no_grad,
+    primitive,
+)
 from tinygrad_xor.testing import OPS, expressions, values
 
 # x ** 2 whose VJP forgets the factor 2: wrong everywhere except at x = 0.
@@ -194,3 +203,161 @@ def test_fast_mode_is_fast():
         gradcheck(lambda v: v.sin() * v, x, fast=True, fast_mode=False)
     with pytest.raises(TypeError, match="fast_mode"):
         gradcheck(lambda v: v.sin() * v, x, fast_mode="yes")
+
+
+# -- f that differentiates inside: finite differences run with grad mode on ----------------
+
+def _plain(x):
+    return x.data if isinstance(x, Value) else x
+
+
+# x ** 3 whose vjp takes x from .data: the first derivative is right, its own derivative 0.
+frozen_cube = primitive(lambda x: x ** 3, lambda grad, out, x: (grad * 3 * _plain(x) ** 2,),
+                        name="frozen_cube")
+
+
+def test_a_function_that_calls_autograd_grad_with_create_graph_is_checked():
+    x = Value(np.array([0.5, 1.5]))
+    w = Value(2.0)
+    w.grad = 5.0
+    f = lambda x: autograd.grad((w * x ** 3).sum(), x, create_graph=True)[0].sum()  # 6wx, summed
+    assert gradcheck(f, x) is True
+    assert gradcheck(f, x, fast=True) is True
+    assert gradcheck(lambda x, w: autograd.grad((w * x ** 3).sum(), x, create_graph=True)[0],
+                     x, w) is True                      # tensor output, two inputs
+    assert x._grad is None and w.grad == 5.0 and np.array_equal(x.data, [0.5, 1.5])
+    wrong = lambda x: autograd.grad(frozen_cube(x).sum(), x, create_graph=True)[0].sum()
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(wrong, x)                             # d/dx 3x^2 = 6x = 9 at 1.5, not 0
+    found = re.search(r"input element \(1,\) .*: analytic 0.0, numeric ([-\d.e]+)", str(info.value))
+    assert found is not None and float(found.group(1)) == pytest.approx(9.0, rel=1e-6)
+    with pytest.raises(GradcheckError, match="fast"):
+        gradcheck(wrong, x, fast=True)
+
+
+def test_gradcheck_under_no_grad_checks_the_gradients_all_the_same():
+    x = Value(np.array([0.5, 1.5]))
+    with no_grad():
+        assert gradcheck(lambda x: (x * x).sin(), x) is True
+        assert gradcheck(lambda x: autograd.grad((x ** 3).sum(), x, create_graph=True)[0], x)
+        assert gradgradcheck(lambda x: (x * x).sin().sum(), x) is True
+        with pytest.raises(GradcheckError):
+            gradcheck(bad_square, x)
+
+
+# -- the options of both checks ------------------------------------------------------------
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("options, error, words", [
+    ({"seed": -1}, ValueError, "seed must be an integer >= 0, got -1"),
+    ({"seed": 1.5}, TypeError, "seed must be an integer"),
+    ({"seed": True}, TypeError, "seed must be an integer"),
+    ({"eps": 0.0}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": -1e-6}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": float("inf")}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": "1e-6"}, TypeError, "eps must be a number, got str"),
+    ({"atol": -1.0}, ValueError, "atol must be a finite number >= 0"),
+    ({"atol": None}, TypeError, "atol must be a number, got NoneType"),
+    ({"rtol": float("nan")}, ValueError, "rtol must be a finite number >= 0"),
+    ({"rtol": [1e-3]}, TypeError, "rtol must be a number, got list"),
+    ({"atol": 0.0, "rtol": 0}, ValueError, "atol and rtol are both 0"),
+    ({"raise_exception": 0}, TypeError, "raise_exception must be True or False"),
+])
+def test_bad_options_name_the_function_and_the_argument(check, options, error, words):
+    x = Value(np.array([0.5, 1.5]))
+    with pytest.raises(error, match=f"^{check.__name__}: {re.escape(words)}"):
+        check(lambda x: (x * x).sum(), x, **options)
+
+
+def test_gradgradcheck_names_itself_for_bad_calls():
+    with pytest.raises(TypeError, match="^gradgradcheck: f must be a function"):
+        gradgradcheck(3.0, Value(1.0))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="^gradgradcheck: f must return a Value"):
+        gradgradcheck(lambda x: 3.0, Value(1.0))
+    with pytest.raises(ValueError, match="^gradgradcheck: no input requires grad"):
+        gradgradcheck(lambda x: x * x, Value(1.0, requires_grad=False))
+    with pytest.raises(GradcheckError, match="^gradgradcheck: the first derivative of f with "
+                                             "respect to input 0 has non-finite entries"):
+        gradgradcheck(lambda x: x.sqrt(), Value(0.0))   # sqrt is finite at 0, its slope is not
+
+
+# -- a vjp that is not linear in its upstream gradient ---------------------------------------
+
+# sin with vjps that are right when the upstream gradient is 1 (and, the first one, 0) only.
+squared_sin = primitive(np.sin, lambda g, out, x: (g * g * np.cos(x),), name="squared_sin")
+constant_sin = primitive(np.sin, lambda g, out, x: (np.cos(x) + 0 * g,), name="constant_sin")
+NONLINEAR = "not linear in its upstream gradient"
+
+
+CASES = {  # f(op, x) and x
+    "sum": (lambda op, x: op(x).sum(), Value(np.array([0.3, 1.0, -2.0]))),
+    "scalar": (lambda op, x: op(x), Value(0.4)),
+    "tensor": (lambda op, x: op(x).sum(axis=1), Value(np.array([[0.3, 1.0], [-2.0, 0.7]]))),
+    "outputs": (lambda op, x: (x, op(x * 2.0)), Value(np.array([0.3, 1.0]))),
+}
+
+
+# constant_sin is right for a unit upstream gradient of a scalar output only: the zeros of the
+# unit upstream gradients of a tensor output show it in the Jacobian already.
+@pytest.mark.parametrize("op, case", [
+    *(pytest.param(squared_sin, case, id=f"g*g-{case}") for case in CASES),
+    *(pytest.param(constant_sin, case, id=f"constant-{case}") for case in ("sum", "scalar")),
+])
+def test_a_vjp_not_linear_in_its_upstream_gradient_fails_every_check(op, case):
+    f, x = CASES[case]
+    right = x.sin().sum().data if x.shape else x.sin().data
+    with pytest.raises(GradcheckError, match=NONLINEAR):
+        gradcheck(lambda x: f(op, x), x)
+    with pytest.raises(GradcheckError, match=NONLINEAR):
+        gradgradcheck(lambda x: f(op, x), x)
+    with pytest.raises(GradcheckError, match="fast"):
+        gradcheck(lambda x: f(op, x), x, fast=True)
+    assert gradcheck(lambda x: f(lambda v: v.sin(), x), x)
+    assert gradgradcheck(lambda x: f(lambda v: v.sin(), x), x)
+    assert right == (x.sin().sum().data if x.shape else x.sin().data)  # x is left as it was
+
+
+def test_the_nonlinear_vjp_is_right_for_unit_upstream_gradients_and_breaks_jvp():
+    """Why it needs its own check: every Jacobian entry comes out right, yet jvp (which
+    differentiates the vjp with respect to its upstream gradient, at 0) returns 0."""
+    x = np.array([0.3, 1.0])
+    v = Value(x)
+    (g,) = autograd.grad(squared_sin(v).sum(), v)
+    np.testing.assert_allclose(g.data, np.cos(x))
+    _, tangent = jvp(lambda v: squared_sin(v).sum(), (x,), (np.ones(2),))
+    assert tangent == 0.0
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda v: squared_sin(v).sum(), Value(x))
+    message = str(info.value)
+    assert message.startswith("gradcheck failed: the vjp of output 0 with respect to input 0 is "
+                              "not linear in its upstream gradient")
+    assert "input element (0,)" in message and "u^T J (numeric)" in message
+    found = re.search(r"vjp\(u\) ([-\d.e]+), u\^T J \(numeric\) ([-\d.e]+)", message)
+    assert found is not None
+    u = float(found.group(2)) / np.cos(0.3)             # u^T J = u cos(x[0]); the vjp u^2 cos
+    assert abs(u) >= 1.5 and float(found.group(1)) == pytest.approx(u * u * np.cos(0.3))
+
+
+def test_the_random_upstream_gradient_costs_one_backward_per_output(monkeypatch):
+    passes = []
+    real = autograd.grad
+
+    def counting(*args, **kwargs):
+        passes.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(autograd, "grad", counting)
+    x = Value(np.array([0.5, 1.5, 2.5]))
+    assert gradcheck(lambda x: (x.exp(), x.sum()), x)
+    assert len(passes) == 3 + 1 + 2          # one per output element, then one per output
+
+
+def test_gradgradcheck_sees_a_wrong_first_derivative():
+    """The first derivatives it differentiates are checked first: a wrong one is reported as
+    such, not differentiated (bad_square's x has the right derivative of itself, 1)."""
+    x = Value(np.array([0.5, 1.5]))
+    with pytest.raises(GradcheckError, match="^gradgradcheck failed: the first derivative of f "
+                                             "with respect to input 0"):
+        gradgradcheck(lambda x: bad_square(x).sum(), x)
+    assert gradgradcheck(lambda x: bad_square(x).sum(), x, raise_exception=False) is False
+    assert x._grad is None and np.array_equal(x.data, [0.5, 1.5])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from . import _checks, autograd
-from .engine import Value, enable_grad, no_grad
+from .engine import Value, enable_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -38,6 +39,59 @@ def _inputs(where: str, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
     return inputs
 
 
+def _arguments(where: str, f: Any, inputs: tuple[Any, ...]) -> tuple[Value, ...]:
+    """The inputs, after checking that f is callable, that they are Values and one requires
+    grad."""
+    if not callable(f):
+        raise TypeError(f"{where}: f must be a function of Values, got {type(f).__name__}")
+    inputs = _inputs(where, inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"{where}: input {i} must be a Value, got {type(x).__name__}"
+                            f" (wrap it: Value(...))")
+    if not any(x.requires_grad for x in inputs):
+        raise ValueError(f"{where}: no input requires grad, so there is nothing to check")
+    return inputs
+
+
+def _options(where: str, eps: Any, atol: Any, rtol: Any, seed: Any,
+             raise_exception: Any) -> tuple[float, float, float, int, bool]:
+    """The options shared by gradcheck and gradgradcheck, checked (TypeError, ValueError)."""
+    eps = _checks.number(where, "eps", eps, low=0.0, low_open=True)
+    atol = _checks.number(where, "atol", atol, low=0.0)
+    rtol = _checks.number(where, "rtol", rtol, low=0.0)
+    if atol == 0.0 and rtol == 0.0:
+        raise ValueError(f"{where}: atol and rtol are both 0, so no finite difference could "
+                         f"ever agree; give a tolerance > 0")
+    seed = _checks.integer(where, "seed", seed, minimum=0)
+    raise_exception = _checks.boolean(where, "raise_exception", raise_exception)
+    return eps, atol, rtol, seed, raise_exception
+
+
+@contextmanager
+def _float64(inputs: tuple[Value, ...]) -> Iterator[None]:
+    """Inside, the inputs hold float64 copies of their data; afterwards their own data again."""
+    saved = [x.data for x in inputs]
+    try:
+        for x in inputs:
+            if type(x.data) is not float:
+                x.data = np.array(x.data, dtype=np.float64)
+        yield
+    finally:
+        for x, data in zip(inputs, saved):
+            x.data = data
+
+
+def _upstream(rng: np.random.Generator, shape: tuple[int, ...]) -> Any:
+    """A random upstream gradient of an output's shape (a float for a scalar output).
+
+    Its entries are 1.5 to 3 in size, of random sign: far from 0 and 1, where a vjp that is not
+    linear in its upstream gradient (``g * g * cos(x)`` for sin) agrees with a linear one.
+    """
+    u = rng.uniform(1.5, 3.0, shape) * rng.choice((-1.0, 1.0), shape)
+    return u if shape else float(u)
+
+
 def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: float = 1e-6,
               rtol: float = 1e-4, fast: bool = False, seed: int = 0,
               raise_exception: bool = True, fast_mode: bool | None = None) -> bool:
@@ -45,7 +99,9 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
 
     Args:
         f: takes the input Values and returns a Value (scalar or tensor), or a tuple or list
-            of Values (several outputs, numbered from 0).
+            of Values (several outputs, numbered from 0). It runs with grad mode on (also
+            when gradcheck is called under `no_grad`), so it may differentiate inside, with
+            `autograd.grad` and ``create_graph=True``.
         *inputs: the Values to differentiate with respect to; those with
             ``requires_grad=False`` are passed to ``f`` but not checked. PyTorch's form, one
             tuple or list of Values (``gradcheck(f, (x, y))``), means the same as
@@ -59,9 +115,16 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
             per input element), check one random product ``u^T J v`` per input, with ``u`` a
             random vector over the outputs: one backward and two forwards per input. For large
             inputs; it catches a wrong gradient with probability 1, but names no element.
-        seed: seeds the random vectors of the fast mode.
+        seed: seeds the random vectors: the fast mode's, and the random upstream gradient of
+            the full check.
         raise_exception: when False, return False instead of raising `GradcheckError`.
         fast_mode: PyTorch's name for ``fast``; give one or the other (or both, equal).
+
+    The full check builds each Jacobian row by row with unit upstream gradients (one backward
+    per output element), then runs one more backward per output with a random upstream
+    gradient ``u`` (a random factor for a scalar output) and compares its result with
+    ``u^T J`` from the finite differences: a vjp that is not linear in its upstream gradient
+    can be right for every unit one, and is caught there.
 
     Returns:
         True when every entry agrees.
@@ -69,23 +132,19 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
     Raises:
         GradcheckError: naming the output and input (0-based positions), the output and input
             elements, the analytic and the numeric value and the largest difference, with both
-            Jacobians (or their worst entries when large). Also when ``f`` returns NaN or inf.
+            Jacobians (or their worst entries when large); or saying that a vjp is not linear
+            in its upstream gradient. Also when ``f`` returns NaN or inf.
         TypeError: when ``f`` is not callable, an input is not a Value, ``f`` does not
             return Values, or an option has the wrong type (a str for ``eps``, ...).
         ValueError: when no input requires grad (nothing would be checked), or ``eps`` is not
             a finite number > 0, ``atol`` or ``rtol`` not a finite number >= 0 (both 0 is
             refused), or ``seed`` is negative.
 
-    The inputs' data and grads are left as they were.
+    The data and grads of the inputs, and of every Value ``f`` uses, are left as they were.
     """
-    if not callable(f):
-        raise TypeError(f"gradcheck: f must be a function of Values, got {type(f).__name__}")
-    eps = _checks.number("gradcheck", "eps", eps, low=0.0, low_open=True)
-    atol = _checks.number("gradcheck", "atol", atol, low=0.0)
-    rtol = _checks.number("gradcheck", "rtol", rtol, low=0.0)
-    if atol == 0.0 and rtol == 0.0:
-        raise ValueError("gradcheck: atol and rtol are both 0, so no finite difference could "
-                         "ever agree; give a tolerance > 0")
+    inputs = _arguments("gradcheck", f, inputs)
+    eps, atol, rtol, seed, raise_exception = _options("gradcheck", eps, atol, rtol, seed,
+                                                      raise_exception)
     fast = _checks.boolean("gradcheck", "fast", fast)
     if fast_mode is not None:
         fast_mode = _checks.boolean("gradcheck", "fast_mode", fast_mode)
@@ -93,57 +152,66 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
             raise ValueError("gradcheck: fast=True and fast_mode=False disagree; fast_mode is "
                              "PyTorch's name for fast, give one of them")
         fast = fast_mode
-    inputs = _inputs("gradcheck", inputs)
-    seed = _checks.integer("gradcheck", "seed", seed, minimum=0)
-    raise_exception = _checks.boolean("gradcheck", "raise_exception", raise_exception)
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Value):
-            raise TypeError(f"gradcheck: input {i} must be a Value, got {type(x).__name__}"
-                            f" (wrap it: Value(...))")
-    if not any(x.requires_grad for x in inputs):
-        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
-    saved = [x.data for x in inputs]
+    rng = np.random.default_rng(seed)
     try:
-        for x in inputs:
-            if type(x.data) is not float:
-                x.data = np.array(x.data, dtype=np.float64)
-        outs = _outputs(f, inputs)
-        for k, out in enumerate(outs):
-            data = np.asarray(out.data)
-            if not np.all(np.isfinite(data)):
-                raise GradcheckError(f"gradcheck: output {k} of f has non-finite entries at the"
-                                     f" given inputs, so no gradient can be checked: {out!r}")
-        if fast:
-            _check_fast(f, inputs, outs, eps, atol, rtol, np.random.default_rng(seed))
-        else:
-            analytic = _analytic_jacobians(outs, inputs)
-            graphs = [_graph_ids(out) for out in outs]
-            for i, x in enumerate(inputs):
-                if x.requires_grad:
-                    numeric = _numeric_jacobians(f, inputs, i, eps, [o.size for o in outs])
-                    for k, out in enumerate(outs):
-                        _compare(analytic[k][i], numeric[k], k, i, out.shape, x.shape,
-                                 atol, rtol, detached=id(x) not in graphs[k])
+        with _float64(inputs):
+            outs = _outputs("gradcheck", f, inputs)
+            _finite("gradcheck", outs)
+            if fast:
+                _check_fast(f, inputs, outs, eps, atol, rtol, rng)
+            else:
+                _check_full(f, inputs, outs, eps, atol, rtol, rng)
     except GradcheckError:
         if raise_exception:
             raise
         return False
-    finally:
-        for x, data in zip(inputs, saved):
-            x.data = data
     return True
 
 
-def _outputs(f: Callable[..., Any], inputs: tuple[Value, ...]) -> list[Value]:
-    """f's outputs as a list of Values (one Value, or a tuple/list of them)."""
-    out = f(*inputs)
+def _outputs(where: str, f: Callable[..., Any], inputs: tuple[Value, ...]) -> list[Value]:
+    """f's outputs as a list of Values (one Value, or a tuple/list of them).
+
+    f runs with grad mode on, for the finite differences too: a function that differentiates
+    inside (`autograd.grad` with ``create_graph=True``) needs the graph of its own operations.
+    """
+    with enable_grad():
+        out = f(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     for k, o in enumerate(outs):
         if not isinstance(o, Value):
-            where = "" if len(outs) == 1 and not isinstance(out, (tuple, list)) else f" {k}"
-            raise TypeError(f"gradcheck: f must return a Value (or a tuple of Values); output"
-                            f"{where} is {type(o).__name__} {o!r:.60}")
+            which = "" if len(outs) == 1 and not isinstance(out, (tuple, list)) else f" {k}"
+            raise TypeError(f"{where}: f must return a Value (or a tuple of Values); output"
+                            f"{which} is {type(o).__name__} {o!r:.60}")
     return outs
+
+
+def _finite(where: str, outs: list[Value]) -> None:
+    for k, out in enumerate(outs):
+        if not np.all(np.isfinite(np.asarray(out.data))):
+            raise GradcheckError(f"{where}: output {k} of f has non-finite entries at the"
+                                 f" given inputs, so no gradient can be checked: {out!r}")
+
+
+def _check_full(f: Callable[..., Any], inputs: tuple[Value, ...], outs: list[Value],
+                eps: float, atol: float, rtol: float, rng: np.random.Generator) -> None:
+    """Every Jacobian entry, then one vjp per output with a random upstream gradient."""
+    analytic = _analytic_jacobians(outs, inputs)
+    us = [_upstream(rng, out.shape) for out in outs]
+    random_vjps = [_vjps(out, inputs, u) for out, u in zip(outs, us)]
+    graphs = [_graph_ids(out) for out in outs]
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            continue
+        numeric = _numeric_jacobians(f, inputs, i, eps, [o.size for o in outs])
+        for k, out in enumerate(outs):
+            _compare(analytic[k][i], numeric[k], k, i, out.shape, x.shape, atol, rtol,
+                     detached=id(x) not in graphs[k])
+        for k in range(len(outs)):
+            _compare_vjp(f"gradcheck failed: the vjp of output {k} with respect to input {i} "
+                         f"is not linear in its upstream gradient: it agrees with the finite "
+                         f"differences for every unit upstream gradient, but its result for a "
+                         f"random upstream gradient u disagrees with u^T J",
+                         random_vjps[k][i], [(us[k], numeric[k])], x.shape, atol, rtol)
 
 
 def _graph_ids(root: Value) -> set[int]:
@@ -157,33 +225,38 @@ def _graph_ids(root: Value) -> set[int]:
     return seen
 
 
+def _vjps(out: Value, inputs: tuple[Value, ...], u: Any) -> list[np.ndarray]:
+    """``J^T u`` for every input, flat (zeros for one that requires no grad): one reverse pass
+    (`autograd.grad`, which changes no ``.grad``)."""
+    result = [np.zeros(x.size) for x in inputs]
+    wrt = [i for i, x in enumerate(inputs) if x.requires_grad]
+    if out.requires_grad:  # else f's output does not depend on any input that requires grad
+        grads = autograd.grad(out, [inputs[i] for i in wrt], u, allow_unused=True)
+        for i, g in zip(wrt, grads):
+            result[i] = np.asarray(g.data, dtype=np.float64).reshape(-1)
+    return result
+
+
 def _analytic_jacobians(outs: list[Value], inputs: tuple[Value, ...]) -> list[list[np.ndarray]]:
     """jac[k][i]: rows are elements of output k, columns elements of input i.
 
-    One reverse pass (`autograd.grad`, which changes no ``.grad``) per output element fills the
-    rows of every input at once.
+    One reverse pass with a unit upstream gradient per output element fills the rows of every
+    input at once.
     """
     jac = [[np.zeros((out.size, x.size)) for x in inputs] for out in outs]
-    wrt = [x for x in inputs if x.requires_grad]
     for k, out in enumerate(outs):
-        if not out.requires_grad:
-            continue  # f's output does not depend on any input that requires grad
-        for j in range(out.size):
-            seed = np.zeros(out.size)
-            seed[j] = 1.0
-            grads = iter(autograd.grad(out, wrt, seed.reshape(out.shape) if out.shape else 1.0,
-                                       allow_unused=True))
-            for i, x in enumerate(inputs):
-                if x.requires_grad:
-                    jac[k][i][j] = np.asarray(next(grads).data, dtype=np.float64).reshape(-1)
+        for j in range(out.size if out.requires_grad else 0):
+            unit = np.zeros(out.size)
+            unit[j] = 1.0
+            rows = _vjps(out, inputs, unit.reshape(out.shape) if out.shape else 1.0)
+            for i, row in enumerate(rows):
+                jac[k][i][j] = row
     return jac
 
 
 def _evaluate(f: Callable[..., Any], inputs: tuple[Value, ...]) -> list[np.ndarray]:
-    with no_grad():
-        out = f(*inputs)
-    outs = out if isinstance(out, (tuple, list)) else [out]
-    return [np.array(o.data, dtype=np.float64).reshape(-1) for o in outs]
+    return [np.array(o.data, dtype=np.float64).reshape(-1)
+            for o in _outputs("gradcheck", f, inputs)]
 
 
 def _numeric_jacobians(f: Callable[..., Any], inputs: tuple[Value, ...], i: int, eps: float,
@@ -252,11 +325,46 @@ def _compare(analytic: np.ndarray, numeric: np.ndarray, k: int, i: int,
     raise GradcheckError("\n".join(lines))
 
 
+def _compare_vjp(headline: str, vjp: np.ndarray, terms: list[tuple[Any, np.ndarray]],
+                 in_shape: tuple[int, ...], atol: float, rtol: float) -> None:
+    """A vjp with random upstream gradients against ``sum_k u_k^T J_k`` from finite differences.
+
+    ``terms`` pairs each upstream gradient ``u_k`` with its numeric Jacobian ``J_k``. The
+    tolerance of an entry is that of the Jacobian entries it sums, weighted by ``|u_k|``: a
+    linear vjp whose Jacobian passed `_compare` passes here too.
+    """
+    expected, tolerance = np.zeros(vjp.size), np.zeros(vjp.size)
+    for u, jac in terms:
+        weights = np.reshape(u, -1)
+        expected += weights @ jac
+        tolerance += np.abs(weights) @ (atol + rtol * np.abs(jac))
+    with np.errstate(invalid="ignore"):
+        excess = np.abs(vjp - expected) - tolerance
+    excess = np.where(np.isnan(excess), np.inf, excess)  # a NaN on either side is a failure
+    if excess.size == 0 or excess.max() <= 0:
+        return
+    e = int(np.argmax(excess))
+    a, n = float(vjp[e]), float(expected[e])
+    lines = [
+        headline,
+        f"  worst at input element {_index(in_shape, e)} (input shape {in_shape}): "
+        f"vjp(u) {a!r}, u^T J (numeric) {n!r}",
+        f"  |difference| {abs(a - n):.6g} > tolerance {float(tolerance[e]):.3g} (atol + rtol * "
+        f"|numeric| of the Jacobian entries, weighted by |u|); {int((excess > 0).sum())} of "
+        f"{excess.size} entries out of tolerance",
+    ]
+    if vjp.size <= _SHOWN:
+        lines += ["vjp(u):", _matrix(vjp), "u^T J (numeric):", _matrix(expected)]
+    for k, (u, _) in enumerate(terms):
+        if np.size(u) <= _SHOWN:
+            lines += [f"u{f' for output {k}' if len(terms) > 1 else ''}:", _matrix(np.asarray(u))]
+    raise GradcheckError("\n".join(lines))
+
+
 def _check_fast(f: Callable[..., Any], inputs: tuple[Value, ...], outs: list[Value],
                 eps: float, atol: float, rtol: float, rng: np.random.Generator) -> None:
     """Check u^T J v for one random u over the outputs and one random v per input."""
-    us: list[Any] = [rng.standard_normal(o.shape) if o.shape else float(rng.standard_normal())
-                     for o in outs]
+    us = [_upstream(rng, o.shape) for o in outs]
     wrt = [x for x in inputs if x.requires_grad]
     live = [(out, u) for out, u in zip(outs, us) if out.requires_grad]
     if live:  # sum_k J_k^T u_k for every input, in one pass
@@ -290,42 +398,66 @@ def gradgradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: 
                   rtol: float = 1e-3, seed: int = 0, raise_exception: bool = True) -> bool:
     """Check the second derivatives of ``f`` at ``inputs`` against central finite differences.
 
-    The first-order gradient, as `autograd.grad` builds it with ``create_graph=True`` (for a
-    tensor output, weighted by a fixed random vector over its elements, as PyTorch's
-    gradgradcheck does), is itself checked with `gradcheck`: its reverse-mode gradient against
-    finite differences of it. A mismatch raises `GradcheckError` naming the input and element.
+    The first-order gradient, as `autograd.grad` builds it with ``create_graph=True``, weighted
+    by a fixed random upstream gradient (a random vector over a tensor output's elements, as
+    PyTorch's gradgradcheck does, a random factor for a scalar output), is itself checked with
+    `gradcheck`: its reverse-mode gradient against finite differences of it. Before that, this
+    first-order gradient is compared with the same weighting of finite differences of ``f``,
+    which catches a vjp that is not linear in its upstream gradient (right for 1, wrong for
+    others), and a wrong first derivative. A mismatch raises `GradcheckError` naming the input
+    and element. The options are gradcheck's, checked the same way (TypeError, ValueError).
     Like `gradcheck`, it changes no data and no ``.grad``, and takes PyTorch's form
     ``gradgradcheck(f, (x, y))`` too.
     """
-    if not callable(f):
-        raise TypeError(f"gradgradcheck: f must be a function of Values, got {type(f).__name__}")
-    inputs = _inputs("gradgradcheck", inputs)
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Value):
-            raise TypeError(f"gradgradcheck: input {i} must be a Value, got {type(x).__name__}"
-                            f" (wrap it: Value(...))")
-    wrt = [i for i, x in enumerate(inputs) if x.requires_grad]
-    if not wrt:
-        raise ValueError("gradgradcheck: no input requires grad, so there is nothing to check")
+    inputs = _arguments("gradgradcheck", f, inputs)
+    eps, atol, rtol, seed, raise_exception = _options("gradgradcheck", eps, atol, rtol, seed,
+                                                      raise_exception)
     rng = np.random.default_rng(seed)
-    weights: dict[int, list[Any]] = {}
+    wrt = [i for i, x in enumerate(inputs) if x.requires_grad]
+    weights: list[Any] = []
 
     def first_derivatives(*xs: Value) -> tuple[Value, ...]:
-        with enable_grad():  # gradcheck evaluates this under no_grad for finite differences
-            out = f(*xs)
-        outs = list(out) if isinstance(out, (tuple, list)) else [out]
-        for k, o in enumerate(outs):
-            if not isinstance(o, Value):
-                raise TypeError(f"gradgradcheck: f must return a Value (or a tuple of Values);"
-                                f" output {k} is {type(o).__name__}")
+        outs = _outputs("gradgradcheck", f, xs)
         if not weights:  # drawn once, so every evaluation differentiates the same function
-            weights[0] = [rng.standard_normal(o.shape) if o.shape else 1.0 for o in outs]
-        live = [(o, w) for o, w in zip(outs, weights[0]) if o.requires_grad]
+            weights.extend(_upstream(rng, o.shape) for o in outs)
+        live = [(o, w) for o, w in zip(outs, weights) if o.requires_grad]
         if not live:
             return tuple(Value(np.zeros_like(xs[i].data) if xs[i].shape else 0.0)
                          for i in wrt)
         return autograd.grad([o for o, _ in live], [xs[i] for i in wrt], [w for _, w in live],
                              create_graph=True, allow_unused=True)
 
-    return gradcheck(first_derivatives, *inputs, eps=eps, atol=atol, rtol=rtol,
+    try:
+        with _float64(inputs):
+            _check_first_derivatives(f, first_derivatives, inputs, weights, eps, atol, rtol)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+    return gradcheck(first_derivatives, *inputs, eps=eps, atol=atol, rtol=rtol, seed=seed,
                      raise_exception=raise_exception)
+
+
+def _check_first_derivatives(f: Callable[..., Any], first_derivatives: Callable[..., Any],
+                             inputs: tuple[Value, ...], weights: list[Any], eps: float,
+                             atol: float, rtol: float) -> None:
+    """gradgradcheck's first step: the first derivatives it goes on to differentiate, against
+    finite differences of f weighted the same way (two forwards per input element)."""
+    _finite("gradgradcheck", _outputs("gradgradcheck", f, inputs))
+    grads = iter(_outputs("gradgradcheck", first_derivatives, inputs))  # draws the weights
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            continue
+        g = next(grads)
+        vjp = np.asarray(g.data, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(vjp)):
+            raise GradcheckError(f"gradgradcheck: the first derivative of f with respect to "
+                                 f"input {i} has non-finite entries at the given inputs, so no "
+                                 f"second derivative can be checked: {g!r}")
+        numeric = _numeric_jacobians(f, inputs, i, eps, [int(np.size(w)) for w in weights])
+        _compare_vjp(f"gradgradcheck failed: the first derivative of f with respect to input "
+                     f"{i}, with the random upstream gradients u the check differentiates it "
+                     f"with, disagrees with u^T J from finite differences of f: a vjp is not "
+                     f"linear in its upstream gradient, or the first derivative is wrong "
+                     f"(gradcheck(f, ...) names the entry)",
+                     vjp, list(zip(weights, numeric)), x.shape, atol, rtol)
