@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import io
 import os
@@ -100,9 +101,10 @@ def _writable_folder(path: Path, room: int = FILE_NAME_ROOM) -> str | None:
     try:
         if room:
             _lookup(path / ("x" * room))
-    except OSError as exc:
-        return (f"{path}: no room left in the path for the names of files inside it (the "
-                f"system said: {_system_words(exc)})")
+    except OSError as exc:  # other refusals (no permission) are the file test's below
+        if exc.errno == errno.ENAMETOOLONG:
+            return (f"{path}: no room left in the path for the names of files inside it (the "
+                    f"system said: {_system_words(exc)})")
     try:
         with tempfile.TemporaryFile(dir=probe):
             pass
