@@ -1,10 +1,11 @@
-"""Bad inputs across the API: every one is a TypeError or ValueError that says what was wrong.
+"""Bad inputs across the API: every one is an exception that says what was wrong.
 
 Each row is ``(id, call, expected exception type, a word its message must contain)``. A wrong
 kind of argument (a str, a bool where a number is expected) is a TypeError, a right kind with
-a wrong value (negative, NaN, out of range) a ValueError, as in PyTorch. `LIBRARY_CASES` covers
-nn, losses, optim, train, gradcheck, the testing strategies and the drawing functions;
-`CORE_CASES` the Value class and its operations.
+a wrong value (negative, NaN, out of range) a ValueError, as in PyTorch; an int too large for
+a float64 is an OverflowError, as in Python's float() and PyTorch's float64 tensors.
+`LIBRARY_CASES` covers nn, losses, optim, train, gradcheck, the testing strategies and the
+drawing functions; `CORE_CASES` the Value class and its operations.
 """
 
 from __future__ import annotations
@@ -369,7 +370,17 @@ CORE_CASES: list[Case] = [
     ("Value string array", lambda: Value(np.array(["a", "b"])), TypeError, "dtype"),
     ("Value complex", lambda: Value(1 + 2j), TypeError, "Value()"),
     ("Value of a Value", lambda: Value(Value(1.0)), TypeError, "detach"),
-    ("backward grad str", lambda: Value(2.0).backward(grad="2"), TypeError, "grad"),
+    ("backward grad str", lambda: Value(2.0).backward(gradient="2"), TypeError, "gradient"),
+    ("backward grad complex", lambda: (M23 * 2).backward(np.ones((2, 3)) * 1j), TypeError,
+     "complex128"),
+    ("Value int too large", lambda: Value(10**400), OverflowError, "float64"),
+    ("Value int in a list too large", lambda: Value([1, -10**400]), OverflowError, "Value()"),
+    ("Value masked array", lambda: Value(np.ma.masked_array([1.0], mask=[True])), TypeError,
+     "filled"),
+    ("data set to a str", lambda: setattr(Value(1.0), "data", "abc"), TypeError, "Value.data"),
+    ("data set to a masked array",
+     lambda: setattr(Value(1.0), "data", np.ma.masked_array([1.0], mask=[True])), TypeError,
+     "filled"),
     ("backward tensor without grad", lambda: Value(np.ones(2)).backward(), ValueError, "grad"),
     ("backward grad shape", lambda: Value(np.ones(2)).backward(np.ones(3)), ValueError, "shape"),
     ("backward without requires_grad", lambda: Value(1.0, requires_grad=False).backward(),
@@ -398,6 +409,8 @@ CORE_CASES: list[Case] = [
     ("bool of a Value", lambda: bool(Value(1.0)), TypeError, "ambiguous"),
     ("grad str", lambda: set_grad(Value(1.0), "a"), TypeError, "grad"),
     ("grad shape", lambda: set_grad(Value(np.ones(2)), np.ones(3)), ValueError, "shape"),
+    ("grad complex", lambda: set_grad(Value(np.ones(2)), np.ones(2) * 1j), TypeError,
+     "complex128"),
 ]
 
 

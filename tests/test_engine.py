@@ -508,3 +508,83 @@ def test_numpy_ufuncs_on_values_are_operations_of_the_table():
         _ = np.ones(2) > x  # comparisons are not operations: compare .data
     with pytest.raises(TypeError):
         np.floor(x)
+
+
+# -- what was silent or unclear (issue 18): checked where the user gives it -----------------
+
+
+@pytest.mark.parametrize("bad, exc, word", [
+    ("abc", TypeError, "str"), (None, TypeError, "NoneType"), ([1, "a"], TypeError, "dtype"),
+    (Value(1.0), TypeError, "a Value"), (10**400, OverflowError, "401 digits"),
+    (np.ma.masked_array([1.0, 2.0], mask=[False, True]), TypeError, "filled"),
+], ids=["str", "None", "strings", "Value", "int 10**400", "masked array"])
+def test_data_assignment_is_checked_as_the_constructor_checks(bad, exc, word):
+    x = Value([1.0, 2.0])
+    with pytest.raises(exc, match=f"Value.data.*{word}"):
+        x.data = bad
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])  # unchanged
+    with pytest.raises(exc, match=rf"Value\(\).*{word}"):
+        Value(bad)
+
+
+def test_data_assignment_converts_as_the_constructor_does():
+    x = Value([1.0, 2.0])
+    x.data = 3
+    assert type(x.data) is float and x.shape == ()
+    x.data = np.array(2.5)
+    assert type(x.data) is float and x.data == 2.5
+    x.data = [1, 2, 3]
+    assert x.data.dtype == np.float64 and x.shape == (3,)
+    kept = np.ones(3)
+    x.data = kept
+    assert x.data is kept  # a float array is kept, not copied: optimizers assign one a step
+
+
+def test_ints_beyond_int64_convert_as_float64_does_and_too_large_ones_say_so():
+    assert Value(2**64).data == 2.0**64
+    np.testing.assert_array_equal(Value([2**64, -2**70, 1]).data, [2.0**64, -2.0**70, 1.0])
+    for bad in (10**400, [10**400, 1.0], -10**400):
+        with pytest.raises(OverflowError, match=r"Value\(\).*401 digits.*float64"):
+            Value(bad)
+
+
+def test_a_complex_gradient_is_refused_naming_backward_and_the_dtype():
+    x = Value(np.ones(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even a ComplexWarning: an error
+        with pytest.raises(TypeError, match=r"backward\(\).*complex128"):
+            (x * 2).backward(np.ones(3) * 1j)
+        with pytest.raises(TypeError, match=r"backward\(\).*complex128"):
+            (Value(1.0) * 2).backward(np.complex128(1j))
+        with pytest.raises(TypeError, match=r"grad.*complex128"):
+            x.grad = np.ones(3) * 1j
+    assert not x.grad.any()
+
+
+def test_backward_keeps_its_own_copy_of_the_gradient_it_is_given():
+    x = Value(np.ones(3))
+    y = x * 2
+    seed = np.array([1.0, 2.0, 3.0])
+    y.backward(gradient=seed)  # PyTorch's name
+    seed[:] = 0.0
+    np.testing.assert_array_equal(y.grad, [1.0, 2.0, 3.0])
+    z = x * 3
+    seed = Value([1.0, 1.0, 1.0])
+    z.backward(seed)
+    seed.data[:] = 5.0
+    np.testing.assert_array_equal(z.grad, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad, [5.0, 7.0, 9.0])
+
+
+@pytest.mark.parametrize("shape", [(), (2,)])
+def test_a_vjp_that_makes_arrays_of_its_inputs_names_its_op_at_second_order(shape):
+    from tinygrad_xor import autograd
+
+    cube = primitive(lambda x: x ** 3,
+                     lambda grad, out, x: (3.0 * np.asarray(x, dtype=float) ** 2 * grad,),
+                     name="cube")
+    x = Value(np.full(shape, 2.0) if shape else 2.0)
+    (g,) = autograd.grad(cube(x).sum(), [x])  # first order: numbers, fine
+    np.testing.assert_array_equal(g.data, np.full(shape, 12.0))
+    with pytest.raises(TypeError, match=r"cube: its vjp cannot take Values.*np\.asarray"):
+        autograd.grad(cube(x).sum(), [x], create_graph=True)

@@ -50,14 +50,20 @@ def backward(root: Value, grad: Any) -> None:
 
 
 def seed(root: Value, grad: Any, what: str) -> Any:
-    """The gradient a pass starts from at ``root``: 1.0 for a scalar, else ``grad`` checked."""
-    data = root.data
+    """The gradient a pass starts from at ``root``: 1.0 for a scalar, else ``grad`` checked
+    (real numbers of the root's shape), as an array of its own: the root's ``.grad`` may
+    become this very array, which must not change with the caller's."""
+    data = root._data
     if grad is None:
         if type(data) is float:
             return 1.0
         raise ValueError(f"{what} on a tensor of shape {data.shape} needs a gradient of that"
                          f" shape (dL/dself); only a scalar's is implied")
-    return _like(grad.data if isinstance(grad, Value) else grad, data, f"{what}: the gradient")
+    given = grad.data if isinstance(grad, Value) else grad
+    g = _like(given, data, f"{what}: the gradient")
+    if type(g) is np.ndarray and isinstance(given, np.ndarray) and np.may_share_memory(g, given):
+        g = g.copy()
+    return g
 
 
 def backprop(roots: tuple[Value, ...], seeds: tuple[Any, ...], *, create_graph: bool,
@@ -209,8 +215,8 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
             prim: Primitive = node._op  # type: ignore[assignment]  # only computed nodes
             if rest is None and prim.vjps is None and not create_graph:
                 # the common case, spelled out: numbers, one or two operands, no parameters
-                sent = (prim.vjp(g, node.data, a.data) if b is None else
-                        prim.vjp(g, node.data, a.data, b.data))
+                sent = (prim.vjp(g, node._data, a._data) if b is None else
+                        prim.vjp(g, node._data, a._data, b._data))
             else:
                 sent = _call_rule(prim, node, parents, g, create_graph)
         i = 0  # (an index, not zip: this loop runs once per edge of the graph)
@@ -233,8 +239,8 @@ def _send_grads(ready: list[Value], token: object, leaves: list[Value],
                 leaves.append(parent)
             if pg is not None:
                 if type(pg) is not float and (  # a float is sent only to a float (see _reduce)
-                        type(pg) is not np.ndarray or type(parent.data) is not np.ndarray
-                        or pg.shape != parent.data.shape or pg.dtype is not parent.data.dtype):
+                        type(pg) is not np.ndarray or type(parent._data) is not np.ndarray
+                        or pg.shape != parent._data.shape or pg.dtype is not parent._data.dtype):
                     pg = _reduce(pg, parent, node._op, create_graph)
                 old = parent._sum
                 parent._sum = pg if old is None else old + pg
@@ -254,10 +260,10 @@ def _call_rule(prim: Primitive, node: Value, parents: tuple[Value, ...], g: Any,
         if type(g) is not Value:
             g = Value(g, requires_grad=False)
     else:
-        out = node.data
-        xs = ((parents[0].data,) if len(parents) == 1 else
-              (parents[0].data, parents[1].data) if len(parents) == 2 else
-              tuple([p.data for p in parents]))
+        out = node._data
+        xs = ((parents[0]._data,) if len(parents) == 1 else
+              (parents[0]._data, parents[1]._data) if len(parents) == 2 else
+              tuple([p._data for p in parents]))
     if prim.vjps is not None and not (
             parents[0]._requires_grad and (len(parents) == 1 or parents[1]._requires_grad)
             and (len(parents) < 3 or all([p._requires_grad for p in parents]))):
@@ -277,7 +283,7 @@ def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -
     float only to a float (the gradient tests check every rule's gradient kind and shape), and
     the wrapper of a user's rule (engine._checked) makes a number sent to an array an array.
     """
-    data = parent.data
+    data = parent._data
     if type(g) is not np.ndarray:
         if isinstance(g, Value):
             if create_graph:  # the sum is part of the gradient's graph

@@ -64,6 +64,10 @@ def is_grad_enabled() -> bool:
     return _recording()
 
 
+_ndarray = np.ndarray
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)  # (each the one dtype object of its kind)
+
+
 def _describe(obj: object) -> str:
     """A short description of a bad input for error messages."""
     text = repr(obj)
@@ -78,7 +82,7 @@ def _as_data(data: Any, what: str = "Value()") -> float | np.ndarray:
     if kind is float:
         return data
     if kind is int or kind is bool:
-        return float(data)
+        return _int_as_float(data, what)
     if isinstance(data, (np.floating, np.integer, np.bool_)):
         return float(data)
     if isinstance(data, (list, tuple)):
@@ -86,10 +90,20 @@ def _as_data(data: Any, what: str = "Value()") -> float | np.ndarray:
             array = np.array(data)
         except ValueError as exc:  # ragged nesting
             raise TypeError(f"{what} needs numbers, got a ragged {kind.__name__}: {exc}") from None
+        if array.dtype == object and all([type(x) in (int, float, bool) for x in array.flat]):
+            # ints beyond int64 (2**64): numpy keeps them as objects; convert as torch does
+            # for a float64 tensor, with a clear error for what no float64 holds (10**400)
+            array = np.array([_int_as_float(x, what) for x in array.flat]).reshape(
+                array.shape)
     elif isinstance(data, np.ndarray):
+        if kind is not np.ndarray and isinstance(data, np.ma.MaskedArray):
+            raise TypeError(f"{what} got a masked array, whose mask would be lost; fill it "
+                            f"first, e.g. a.filled(np.nan), or pass a.data for the raw values")
         array = data
     elif isinstance(data, Value):
-        raise TypeError(f"{what} got a Value; use .detach() for a new leaf with the same data")
+        hint = ("assign its .data" if what == "Value.data" else
+                "use .detach() for a new leaf with the same data")
+        raise TypeError(f"{what} got a Value; {hint}")
     else:
         raise TypeError(f"{what} needs a number, list or ndarray, got {_describe(data)}")
     if array.dtype.kind not in "fiub":
@@ -102,22 +116,43 @@ def _as_data(data: Any, what: str = "Value()") -> float | np.ndarray:
     return np.array(array, dtype=np.float64)
 
 
+def _int_as_float(number: int, what: str) -> float:
+    """A Python int as a float64 (2**64 too, as ``float()``); OverflowError naming ``what``
+    for one that no float64 holds."""
+    try:
+        return float(number)
+    except OverflowError:
+        digits = len(str(abs(number)))
+        raise OverflowError(f"{what} got an int of {digits} digits, too large for a float64 "
+                            f"(at most about 1.8e308)") from None
+
+
 def _like(value: Any, data: Any, what: str) -> Any:
     """``value`` as numbers of the kind and shape of ``data``: a float for a scalar, else an
     array of its dtype (the same array when it already is one). TypeError for what is not
-    numbers, ValueError for a wrong shape; ``what`` names it in the message."""
+    real numbers (complex ones too: their imaginary part would be lost), ValueError for a
+    wrong shape; ``what`` names it in the message."""
+    if type(value) is float and type(data) is float:
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.number, list, tuple, np.ndarray)):
         raise TypeError(f"{what} must be a number or an array, got {_describe(value)}")
+    if (isinstance(value, np.ndarray) and type(value) is not np.ndarray
+            and isinstance(value, np.ma.MaskedArray)):
+        raise TypeError(f"{what} must not be a masked array (its mask would be lost); fill it "
+                        f"first, e.g. a.filled(0.0)")
     if type(data) is float and np.ndim(value) != 0:
         raise ValueError(f"{what} of a scalar must be a number, got {_describe(value)}")
     try:
-        array = np.asarray(value, dtype=np.float64 if type(data) is float else data.dtype)
-    except (TypeError, ValueError):
+        array = np.asarray(value)
+    except ValueError:  # ragged nesting
         raise TypeError(f"{what} must hold numbers, got {_describe(value)}") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype} from "
+                        f"{_describe(value)}")
     if array.shape != np.shape(data):
         raise ValueError(f"{what} has shape {array.shape}, the Value has shape {np.shape(data)}")
-    return float(array) if type(data) is float else array
+    return float(array) if type(data) is float else array.astype(data.dtype, copy=False)
 
 
 class Value:
@@ -125,25 +160,29 @@ class Value:
 
     ``Value(data, *, label="", requires_grad=True)``: a Python number, NumPy scalar or 0-d
     array makes a scalar (``.data`` is a float); a list, tuple or ndarray makes a tensor
-    (``.data`` is a float64 ndarray; float32 stays float32). Anything else is a TypeError.
+    (``.data`` is a float64 ndarray; float32 stays float32). Anything else is a TypeError (a
+    masked array too: fill it first), an int beyond any float64 an OverflowError. What is
+    assigned to ``.data`` is checked the same way.
 
     Operators: ``+ - * / ** @`` and their reflected forms, with Values, numbers or arrays,
     broadcasting as NumPy does; ``-v``; ``v[index]`` (basic and integer-array indexing).
     Every operation returns a new Value.
     """
 
-    # _op: the Primitive that made this Value (None for a leaf); _in0, _in1: its first two
-    # operands (None when it has fewer); _rest: None, or a `_Rest` with what few Values have
-    # (more operands, the op's keyword parameters, a label); _grad: the gradient that backward
-    # stored (None until one reaches it); _pass, _count, _sum: a backward pass's bookkeeping
-    # (see backward.py): the pass they belong to, the node's uses still to send a gradient in
-    # that pass, and its partial sum. Slots are few because the cyclic garbage collector walks
-    # each one of every new Value while a graph is built (each costs about 1.5 % of W1's step),
-    # and the operands are not one tuple: that would be one more object for it to walk.
-    __slots__ = ("data", "_grad", "_requires_grad", "_op", "_in0", "_in1", "_rest", "_pass",
+    # _data: the numbers (the `data` property checks what the user assigns; the engine reads
+    # and writes the slot itself); _op: the Primitive that made this Value (None for a leaf);
+    # _in0, _in1: its first two operands (None when it has fewer); _rest: None, or a `_Rest`
+    # with what few Values have (more operands, the op's keyword parameters, a label); _grad:
+    # the gradient that backward stored (None until one reaches it); _pass, _count, _sum: a
+    # backward pass's bookkeeping (see backward.py): the pass they belong to, the node's uses
+    # still to send a gradient in that pass, and its partial sum. Slots are few because the
+    # cyclic garbage collector walks each one of every new Value while a graph is built (each
+    # costs about 1.5 % of W1's step), and the operands are not one tuple: that would be one
+    # more object for it to walk.
+    __slots__ = ("_data", "_grad", "_requires_grad", "_op", "_in0", "_in1", "_rest", "_pass",
                  "_count", "_sum", "__weakref__")
 
-    data: Any
+    _data: Any
     _grad: Any
     _requires_grad: bool
     _op: Primitive | None
@@ -160,19 +199,35 @@ class Value:
                             f"{_describe(requires_grad)}")
         if not isinstance(label, str):
             raise TypeError(f"Value(): label must be a str, got {_describe(label)}")
-        self.data = _as_data(data)
+        self._data = _as_data(data)
         self._grad = None
         self._requires_grad = bool(requires_grad)
         self._op = self._in0 = self._in1 = self._pass = None
         self._rest = _Rest(None, None, label) if label else None
 
     # -- attributes -------------------------------------------------------------------------
+    def _set_data(self, value: Any) -> None:
+        # Checked and converted as Value() does it; a float64 or float32 array is kept, not
+        # copied (optimizers assign a new array every step).
+        if type(value) is _ndarray:
+            dtype = value.dtype
+            if not ((dtype is _F64 or dtype is _F32) and value.ndim):
+                value = _as_data(value, "Value.data")
+        elif type(value) is not float:
+            value = _as_data(value, "Value.data")
+        self._data = value
+
+    # (read by attrgetter, in C: a training loop reads .data of every parameter every step)
+    data = property(attrgetter("_data"), _set_data, doc=(
+        "The numbers: a float for a scalar, an ndarray for a tensor. Assigning checks and "
+        "converts as ``Value()`` does (a float64 or float32 array is kept, not copied)."))
+
     @property
     def grad(self) -> Any:
         """dL/dself, summed over backward passes; 0.0 or zeros until one reaches it."""
         grad = self._grad
         if grad is None:
-            data = self.data
+            data = self._data
             self._grad = grad = 0.0 if type(data) is float else np.zeros_like(data)
         elif self._op is not None and type(grad) is np.ndarray and grad.flags.writeable:
             # an intermediate's grad may be the very array its operands got: hand out a view
@@ -189,7 +244,7 @@ class Value:
         if isinstance(value, Value):
             raise TypeError("a Value's grad holds data (a float or an ndarray), not a Value; "
                             "assign v.data")
-        value = _like(value, self.data, "grad")
+        value = _like(value, self._data, "grad")
         self._grad = value
 
     @property
@@ -246,7 +301,8 @@ class Value:
     @property
     def shape(self) -> tuple[int, ...]:
         """() for a scalar, else the array's shape."""
-        return () if type(self.data) is float else self.data.shape
+        data = self._data
+        return () if type(data) is float else data.shape
 
     @property
     def ndim(self) -> int:
@@ -256,20 +312,23 @@ class Value:
     @property
     def size(self) -> int:
         """Number of elements (1 for a scalar)."""
-        return 1 if type(self.data) is float else int(self.data.size)
+        data = self._data
+        return 1 if type(data) is float else int(data.size)
 
     @property
     def dtype(self) -> np.dtype:
         """float64 for scalars, else the array's dtype."""
-        return np.dtype(np.float64) if type(self.data) is float else self.data.dtype
+        data = self._data
+        return np.dtype(np.float64) if type(data) is float else data.dtype
 
     def item(self) -> float:
         """The value of a one-element Value as a Python float."""
-        if type(self.data) is float:
-            return self.data
-        if self.data.size != 1:
-            raise ValueError(f"item() needs one element, this Value has shape {self.data.shape}")
-        return float(self.data.reshape(()))
+        data = self._data
+        if type(data) is float:
+            return data
+        if data.size != 1:
+            raise ValueError(f"item() needs one element, this Value has shape {data.shape}")
+        return float(data.reshape(()))
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -313,15 +372,16 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data, no history and ``requires_grad=False``."""
-        return _node(None, self.data, None, None, None)
+        return _node(None, self._data, None, None, None)
 
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, gradient: Any = None) -> None:
         """Reverse-mode pass from this Value; adds dself/dx into x.grad for every x in the graph.
 
-        A scalar needs no ``grad`` (it is 1.0); a tensor needs one of its own shape. The walk is
-        iterative, so graphs millions of nodes deep work.
+        ``gradient`` is dL/dself (PyTorch's name): a scalar needs none (it is 1.0); a tensor
+        needs one of its own shape, of real numbers. The walk is iterative, so graphs millions
+        of nodes deep work.
         """
-        _backward.backward(self, grad)
+        _backward.backward(self, gradient)
 
     # -- operations: the table is in ops.py ------------------------------------------------
     # + - * @ and their reflected forms are made from the op table below the class
@@ -445,7 +505,7 @@ def _node(op: Primitive | None, out: Any, a: Value | None, b: Value | None,
             raise TypeError(f"{name}: its forward returned {_describe(out)}, not numbers")
         out = float(out) if out.ndim == 0 else out.astype(np.float64)  # ints, bools, 0-d
     v = _new(Value)
-    v.data = out
+    v._data = out
     v._grad = v._pass = None
     if (not _off or get_ident() not in _off) and a is not None and (  # _recording(), inline
             a._requires_grad or (b is not None and b._requires_grad) or (
@@ -556,7 +616,7 @@ class Primitive:
             a = operands[0]
             if type(a) is not Value:
                 a = _lift(a)
-            x = a.data
+            x = a._data
             try:
                 if type(x) is float and self.scalar is not None:
                     out = self.scalar(x, **params)
@@ -591,7 +651,7 @@ def _operator(op: Primitive) -> tuple[Callable[[Any, Any], Value], Callable[[Any
             a = _lift(a)
         if type(b) is not Value:
             b = _lift(b)
-        x, y = a.data, b.data
+        x, y = a._data, b._data
         try:
             if type(x) is float and type(y) is float and op.scalar is not None:
                 out = op.scalar(x, y)
@@ -611,7 +671,7 @@ def _operator(op: Primitive) -> tuple[Callable[[Any, Any], Value], Callable[[Any
     return method, reflected
 
 
-_data = attrgetter("data")
+_data = attrgetter("_data")
 
 
 def _checked(name: str, rule: Callable[..., Any], index: int | None) -> Callable[..., Any]:
@@ -624,10 +684,14 @@ def _checked(name: str, rule: Callable[..., Any], index: int | None) -> Callable
         values = type(grad) is Value
         try:
             sent = rule(grad, out, *xs, **params)
-        except (TypeError, AttributeError) as exc:
+        except (TypeError, AttributeError, ValueError) as exc:
+            # with Values, np.asarray(x, dtype=float) or float(x) in a rule fails with
+            # NumPy's "setting an array element with a sequence" (a ValueError) or a TypeError
             if values:
                 raise TypeError(f"{name}: its vjp cannot take Values, so it cannot be "
-                                f"differentiated again (create_graph=True): {exc}") from exc
+                                f"differentiated again (create_graph=True); a vjp written with "
+                                f"operators and Value methods (not np.asarray or float()) "
+                                f"can: {exc}") from exc
             raise
         if index is None and (
                 (type(sent) is not tuple and type(sent) is not list) or len(sent) != len(xs)):

@@ -30,7 +30,7 @@ from .engine import Primitive, Value, _describe, _lift
 
 def _data(x: Any) -> Any:
     """The numbers of ``x``: a mask computed from them is a constant of the gradient's graph."""
-    return x.data if type(x) is Value else x
+    return x._data if type(x) is Value else x
 
 
 def _shape(x: Any) -> tuple[int, ...]:
