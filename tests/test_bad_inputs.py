@@ -381,6 +381,7 @@ CORE_CASES: list[Case] = [
     ("data set to a masked array",
      lambda: setattr(Value(1.0), "data", np.ma.masked_array([1.0], mask=[True])), TypeError,
      "filled"),
+    ("index a scalar with an int", lambda: Value(1.0)[0], TypeError, "None"),
     ("backward tensor without grad", lambda: Value(np.ones(2)).backward(), ValueError, "grad"),
     ("backward grad shape", lambda: Value(np.ones(2)).backward(np.ones(3)), ValueError, "shape"),
     ("backward without requires_grad", lambda: Value(1.0, requires_grad=False).backward(),

@@ -306,11 +306,21 @@ def test_backward_on_a_tensor_needs_a_grad_of_its_shape():
         (Value(1.0) * 2).backward(np.ones(2))
 
 
-def test_value_exponent_needs_a_positive_base():
-    with pytest.raises(ValueError, match="positive base"):
-        Value(-2.0) ** Value(2.0)
-    with pytest.raises(ValueError, match="positive base"):
-        Value([1.0, 0.0]) ** Value(2.0)
+def test_a_value_exponent_takes_a_negative_base_as_pytorch_does():
+    # values as NumPy's (real for integer exponents); d/db = a ** b * log(a) is NaN for a < 0
+    b = Value([2.0, 3.0])
+    y = (-2.0) ** b
+    np.testing.assert_array_equal(y.data, [4.0, -8.0])
+    y.sum().backward()
+    assert np.isnan(b.grad).all()
+    a, b = Value([-2.0, -3.0]), Value([2.0, 2.0])
+    y = a ** b
+    np.testing.assert_array_equal(y.data, [4.0, 9.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad, [-4.0, -6.0])  # b * a ** (b - 1)
+    a, b = Value(0.0), Value(2.0)
+    (a ** b).backward()
+    assert (a.grad, b.grad) == (0.0, 0.0)  # 0 ** b with b >= 0: d/db is 0, not 0 * -inf
 
 
 def test_truth_value_is_an_error_not_a_guess():
@@ -588,3 +598,53 @@ def test_a_vjp_that_makes_arrays_of_its_inputs_names_its_op_at_second_order(shap
     np.testing.assert_array_equal(g.data, np.full(shape, 12.0))
     with pytest.raises(TypeError, match=r"cube: its vjp cannot take Values.*np\.asarray"):
         autograd.grad(cube(x).sum(), [x], create_graph=True)
+
+
+def test_a_scalar_takes_axis_0_and_new_axes_as_a_tensor_of_shape_nothing_does():
+    x = Value(3.0)
+    for y in (x.sum(0), x.sum(-1), x.mean(axis=0, keepdims=True), x.max(-1), x.sum((0,))):
+        assert y.shape == () and y.data == 3.0
+    (x.sum(0) * x.mean(-1) * x.max(0)).backward()  # x ** 3
+    assert x.grad == 27.0
+    with pytest.raises(ValueError, match="axis 1 is out of range"):
+        x.sum(1)
+    with pytest.raises(ValueError, match="repeats"):
+        x.sum((0, -1))
+    x.zero_grad()
+    y = x[None]
+    assert y.shape == (1,) and x[None, None].shape == (1, 1) and x[...].shape == ()
+    (y * np.array([2.0])).sum().backward()
+    assert x.grad == 2.0
+    with pytest.raises(TypeError, match=r"None and \.\.\."):
+        x[0]
+
+
+def test_maximum_and_minimum_at_nan_do_not_depend_on_the_order_of_the_operands():
+    from tinygrad_xor import maximum, minimum
+
+    nan = float("nan")
+    for op in (maximum, minimum):
+        for first in (True, False):
+            x, c = Value([nan, 1.0, 2.0]), Value([0.0, nan, 2.0])
+            op(*((x, c) if first else (c, x))).sum().backward()
+            # a NaN on either side: both get the gradient (PyTorch's rule); a tie: half each
+            np.testing.assert_array_equal(x.grad, [1.0, 1.0, 0.5])
+            np.testing.assert_array_equal(c.grad, [1.0, 1.0, 0.5])
+
+
+def test_clip_with_value_bounds_sends_the_gradient_to_the_bound_that_clips():
+    from tinygrad_xor import autograd
+
+    x = Value([-2.0, -1.0, 0.0, 1.0, 2.0])
+    lo, hi = Value(-1.0), Value(1.0)
+    x.clip(lo, hi).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0, 1.0, 0.0])  # bounds included
+    assert (lo.grad, hi.grad) == (1.0, 1.0)
+    lo, x = Value(-1.0), Value([-2.0, 0.5])
+    (g,) = autograd.grad((x.clip(lo, 1.0) ** 2).sum(), [lo], create_graph=True)
+    assert g.data == -2.0  # 2 * lo, from the element below lo
+    (h,) = autograd.grad(g, [lo])
+    assert h.data == 2.0
+    y = Value([0.5, 3.0]).clip(None, hi)
+    y.sum().backward()
+    assert hi.grad == 2.0  # 1.0 before, and 1.0 from the element above it

@@ -106,6 +106,9 @@ def transpose_case(draw):
 
 @st.composite
 def getitem_case(draw):
+    if draw(st.integers(0, 5)) == 0:  # a scalar (shape ()) takes new axes only, as in PyTorch
+        index = draw(st.sampled_from([None, (None, None), Ellipsis, (Ellipsis, None)]))
+        return (draw(arrays(())),), {"index": index}
     shape = draw(shapes())
     kind = draw(st.sampled_from(["int", "slice", "array", "tuple"]))
     if kind == "int":
@@ -136,7 +139,25 @@ def clip_case(draw):
         st.floats(0.5, 2))
     x = _away_from(draw(hnp.arrays(np.float64, shape, elements=FLOATS)),
                    [c for c in (lo, hi) if c is not None])
-    return (Value(x),), {"lo": lo, "hi": hi}
+    if draw(st.booleans()):  # number bounds: parameters of the op
+        return (Value(x),), {"lo": lo, "hi": hi}
+    # Value bounds: operands (a missing one is infinite), of shape () or x's shape
+    bound_shape = draw(st.sampled_from([(), shape]))
+    bounds = [Value(np.full(bound_shape, c) if bound_shape else c) if c is not None else
+              Value(np.inf if i else -np.inf, requires_grad=False)
+              for i, c in enumerate((lo, hi))]
+    return (Value(x), *bounds), {"lo": None, "hi": None}
+
+
+@st.composite
+def power_case(draw):
+    """a ** b with a Value exponent, over a positive base (a negative base has no derivative
+    in the exponent: tests/test_torch_oracle.py compares it with PyTorch's) and b != 0 (where
+    PyTorch's rule sets d/da to 0, so its derivative in b is 0, not a ** -1 as ours)."""
+    pair = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3))
+    a, b = pair.input_shapes
+    exponent = hnp.arrays(np.float64, b, elements=FLOATS).map(away_from_zero).map(Value)
+    return (draw(arrays(a, st.floats(0.3, 3))), draw(exponent)), {}
 
 
 @st.composite
@@ -189,6 +210,7 @@ RECIPES = {
     "sub": broadcast_pair(),
     "mul": broadcast_pair(),
     "pow": pow_case(),
+    "power": power_case(),
     "matmul": matmul_case(),
     "relu": unary(transform=away_from_zero),  # the kink at 0 is not differentiable
     "sigmoid": unary(),
@@ -277,3 +299,9 @@ def test_value_exponent_matches_finite_differences(data):
     b = data.draw(arrays(data.draw(st.sampled_from([(), shape])), st.floats(-2, 2)))
     assert gradcheck(lambda a, b: a ** b, a, b)
     assert gradcheck(lambda b: 2.0 ** b, b)
+
+
+def test_value_exponent_has_the_right_second_derivatives_at_exponent_zero():
+    # d/da a ** b = b * a ** (b - 1) is 0 at b = 0, but its derivative in b is a ** -1
+    a, b = Value([2.0, 0.5]), Value([0.0, 0.0])
+    assert gradgradcheck(lambda a, b: a ** b, a, b)

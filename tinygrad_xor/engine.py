@@ -165,8 +165,10 @@ class Value:
     assigned to ``.data`` is checked the same way.
 
     Operators: ``+ - * / ** @`` and their reflected forms, with Values, numbers or arrays,
-    broadcasting as NumPy does; ``-v``; ``v[index]`` (basic and integer-array indexing).
-    Every operation returns a new Value.
+    broadcasting as NumPy does; ``-v``; ``v[index]`` (basic and integer-array indexing; a
+    scalar takes new axes, ``v[None]``). ``a ** b`` with a Value exponent takes a negative
+    base too, as PyTorch. Every operation returns a new Value. Reductions of a scalar take
+    ``axis`` 0 or -1 (PyTorch's 0-d tensors).
     """
 
     # _data: the numbers (the `data` property checks what the user assigns; the engine reads
@@ -452,7 +454,10 @@ class Value:
         return _ops.cos(self)
 
     def clip(self, lo: Any = None, hi: Any = None) -> Value:
-        """Each element limited to [lo, hi]; gradient 1 inside (bounds included), 0 outside."""
+        """Each element limited to [lo, hi]; gradient 1 inside (bounds included), 0 outside.
+
+        Bounds may be numbers, arrays or Values; a Value bound gets the gradient where it
+        clips (where x < lo, or x > hi), as PyTorch's ``clamp`` with tensor bounds."""
         return _ops.clip_value(self, lo, hi)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Value:

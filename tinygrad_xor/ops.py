@@ -8,8 +8,8 @@ built (``create_graph=True``). Operators (``grad * out``) work on both; the few 
 (`_reshape`, `_expand`, `_matmul`, ...) call NumPy for arrays and a primitive for Values, so
 every rule is differentiable again, to any order.
 
-Derived operations (div, neg, a Value exponent, the function `clip` takes) are built from
-primitives and have no rule of their own.
+Derived operations (div, neg, the functions `power`, `clip_value` and `where` call) are built
+from primitives and have no rule of their own.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from .engine import Primitive, Value, _describe, _lift
+from .engine import Primitive, Value, _describe
 
 # -- helpers that rules use: NumPy for arrays, a primitive for Values ------------------------
 
@@ -207,8 +207,12 @@ def _transpose_vjp(grad: Any, out: Any, x: Any, *, axes: tuple[int, ...] | None)
 
 
 def _getitem(x: Any, *, index: Any) -> Any:
-    if type(x) is float:
-        raise TypeError("a scalar Value cannot be indexed")
+    if type(x) is float:  # shape (): only new axes, as PyTorch (x[None] has shape (1,))
+        parts = index if type(index) is tuple else (index,)
+        if not all([i is None or i is Ellipsis for i in parts]):
+            raise TypeError(f"a scalar Value (shape ()) can only be indexed with None and ..., "
+                            f"got {index!r}")
+        return np.asarray(x)[index]
     return x[index]
 
 
@@ -222,23 +226,36 @@ def _scatter(g: Any, *, shape: tuple[int, ...], index: Any) -> Any:
     return kernels.scatter(g, shape, np.result_type(g), index)
 
 
-def _clip_vjp(grad: Any, out: Any, x: Any, *, lo: Any, hi: Any) -> tuple[Any]:
+def _clip(x: Any, *bounds: Any, lo: Any, hi: Any) -> Any:
+    """np.clip(x, lo, hi): numbers as parameters, or Value bounds as operands (``bounds``)."""
+    return np.clip(x, *bounds) if bounds else np.clip(x, lo, hi)
+
+
+def _clip_vjp(grad: Any, out: Any, x: Any, *bounds: Any, lo: Any, hi: Any) -> tuple[Any, ...]:
+    # x gets the gradient where lo <= x <= hi, bounds included (PyTorch's clamp)
     xd = _data(x)
-    inside = (True if lo is None else xd >= lo) & (True if hi is None else xd <= hi)
-    return (grad * inside,)
+    if not bounds:
+        inside = (True if lo is None else xd >= lo) & (True if hi is None else xd <= hi)
+        return (grad * inside,)
+    # Value bounds, PyTorch's rule for tensor bounds: lo where x < lo < hi, hi where x > hi
+    # (or hi < lo, where the result is hi)
+    lo, hi = _data(bounds[0]), _data(bounds[1])
+    return (_select((xd >= lo) & (xd <= hi), grad), _select((xd < lo) & (lo < hi), grad),
+            _select((xd > hi) | (hi < lo), grad))
 
 
 def _maximum_vjp(grad: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
-    # Ties share the gradient equally, as in `max`.
+    # Ties share the gradient equally, as in `max`. Where either is NaN (so is the result) both
+    # get all of it, whatever their order (PyTorch's rule): 1 less the share of the other.
     ad, bd = _data(a), _data(b)
-    wa = (ad > bd) + 0.5 * (ad == bd)
-    return grad * wa, grad * (1.0 - wa)
+    tie = 0.5 * (ad == bd)
+    return grad * (1.0 - (ad < bd) - tie), grad * (1.0 - (ad > bd) - tie)
 
 
 def _minimum_vjp(grad: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     ad, bd = _data(a), _data(b)
-    wa = (ad < bd) + 0.5 * (ad == bd)
-    return grad * wa, grad * (1.0 - wa)
+    tie = 0.5 * (ad == bd)
+    return grad * (1.0 - (ad > bd) - tie), grad * (1.0 - (ad < bd) - tie)
 
 
 def _where_vjp(grad: Any, out: Any, a: Any, b: Any, *, cond: np.ndarray) -> tuple[Any, Any]:
@@ -269,6 +286,27 @@ def _stack_vjp(grad: Any, out: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
     return tuple(grad[index + (i,)] for i in range(len(xs)))
 
 
+def _power_vjp_a(grad: Any, out: Any, a: Any, b: Any) -> Any:
+    # b * a ** (b - 1), and 0 where b == 0 and a is 0 or NaN (not 0 * inf), as PyTorch's; it
+    # sets 0 wherever b == 0, which also cuts the derivative in b there (a ** -1, not 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = (_data(b) != 0) | (np.abs(_data(a)) > 0)
+        return _select(keep, grad * (b * _power2(a, b - 1.0)))
+
+
+def _power_vjp_b(grad: Any, out: Any, a: Any, b: Any) -> Any:
+    # PyTorch's rule: a ** b * log(a), NaN for a < 0 (log(a) is); 0 where a == 0 and b >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return grad * _select((_data(a) != 0) | (_data(b) < 0), out * _unary("log", a))
+
+
+def _power2(a: Any, b: Any) -> Any:
+    """a ** b for two operands: NumPy, a float kernel, or the `power` primitive for Values."""
+    if type(a) is Value or type(b) is Value:
+        return power_(a, b)
+    return kernels.pow_scalar(a, b) if type(a) is float and type(b) is float else np.power(a, b)
+
+
 def _sign(x: Any) -> Any:
     return np.sign(x) if type(x) is not float else float((x > 0) - (x < 0))
 
@@ -288,6 +326,8 @@ mul: Primitive = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad 
           name="mul", scalar=operator.mul)
 pow = _op(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
           name="pow", scalar=kernels.pow_scalar)
+power_ = _op(np.power, name="power", scalar=kernels.pow_scalar,  # a ** b, b a Value or array
+             vjps=(_power_vjp_a, _power_vjp_b))
 matmul: Primitive = _op(kernels.matmul, lambda grad, out, a, b: (
     _matmul_vjp_a(grad, out, a, b), _matmul_vjp_b(grad, out, a, b)), name="matmul",
     vjps=(_matmul_vjp_a, _matmul_vjp_b))  # and one rule per operand: skip constants
@@ -308,8 +348,8 @@ sin = _op(np.sin, lambda grad, out, x: (grad * _unary("cos", x),), name="sin",
           scalar=kernels.sin_scalar)
 cos = _op(np.cos, lambda grad, out, x: (-(grad * _unary("sin", x)),), name="cos",
           scalar=kernels.cos_scalar)
-clip = _op(lambda x, *, lo, hi: np.clip(x, lo, hi), _clip_vjp, name="clip",
-           scalar=lambda x, *, lo, hi: float(np.clip(x, lo, hi)))
+clip = _op(_clip, _clip_vjp, name="clip",
+           scalar=lambda x, *bounds, lo, hi: float(_clip(x, *bounds, lo=lo, hi=hi)))
 maximum_ = _op(np.maximum, _maximum_vjp, name="maximum", scalar=builtins.max)
 minimum_ = _op(np.minimum, _minimum_vjp, name="minimum", scalar=builtins.min)
 where_ = _op(lambda a, b, *, cond: np.where(cond, a, b), _where_vjp, name="where")
@@ -331,13 +371,14 @@ broadcast_to = _op(lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
                    lambda grad, out, x, *, shape: (grad,),  # the engine sums it back to x
                    name="broadcast_to")
 scatter = _op(_scatter, lambda grad, out, g, *, shape, index: (
-    getitem(grad, index=index) if type(grad) is Value else grad[index],), name="scatter")
+    getitem(grad, index=index) if type(grad) is Value else _getitem(grad, index=index),),
+    name="scatter")
 
 #: Every primitive above, by name: the gradient tests walk this table.
 PRIMITIVES: dict[str, Primitive] = {
-    p.name: p for p in (add, sub, mul, pow, matmul, relu, sigmoid, tanh, exp, log, abs, sqrt,
-                        sin, cos, clip, maximum_, minimum_, where_, sum, mean, max, reshape,
-                        transpose, getitem, concatenate_, stack_, broadcast_to, scatter)
+    p.name: p for p in (add, sub, mul, pow, power_, matmul, relu, sigmoid, tanh, exp, log, abs,
+                        sqrt, sin, cos, clip, maximum_, minimum_, where_, sum, mean, max,
+                        reshape, transpose, getitem, concatenate_, stack_, broadcast_to, scatter)
 }
 
 # -- derived operations and the functions of the public API ----------------------------------
@@ -354,38 +395,44 @@ def div(a: Any, b: Any) -> Value:
 
 
 def power(a: Any, b: Any) -> Value:
-    """a ** b: a number exponent is the `pow` primitive; a Value exponent is exp(b * log(a))."""
+    """a ** b: a number exponent is the `pow` primitive, a Value or array one `power` (where
+    a negative base gives NumPy's values, real for integer exponents, and a NaN gradient with
+    respect to the exponent, as PyTorch)."""
     if type(b) is float or type(b) is int or (
             isinstance(b, (np.integer, np.floating)) and not isinstance(b, bool)):
         return pow(a, p=float(b))
     if isinstance(b, (Value, np.ndarray, list, tuple)):
-        a = _lift(a)
-        if np.any(np.asarray(a.data) <= 0):
-            raise ValueError("a ** b with a Value or array exponent needs a positive base "
-                             f"(it is exp(b * log(a))); the base has entries <= 0: {a.data!r}")
-        return exp(mul(b, log(a)))
+        return power_(a, b)
     raise TypeError(f"unsupported exponent: {_describe(b)}")
 
 
 def _bound(value: Any, what: str) -> Any:
     if value is None:
         return None
-    if isinstance(value, Value):
-        value = value.data
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, np.ndarray)):
-        raise TypeError(f"clip(): {what} must be a number or an array, got {_describe(value)}")
-    if np.any(np.isnan(value)):
+    data = value.data if isinstance(value, Value) else value
+    if isinstance(data, bool) or not isinstance(data, (int, float, np.number, np.ndarray)):
+        raise TypeError(f"clip(): {what} must be a number or an array, got {_describe(data)}")
+    if np.any(np.isnan(data)):
         raise ValueError(f"clip(): {what} is NaN")
-    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+    if isinstance(value, Value):
+        return value
+    return float(data) if np.ndim(data) == 0 else np.asarray(data, dtype=np.float64)
 
 
 def clip_value(x: Any, lo: Any = None, hi: Any = None) -> Value:
-    """x limited to [lo, hi] (either may be None); gradient 1 inside, bounds included."""
+    """x limited to [lo, hi] (either may be None); gradient 1 inside, bounds included.
+
+    Value bounds are operands, with PyTorch's gradients for ``clamp`` with tensor bounds: lo
+    gets it where x < lo, hi where x > hi."""
     lo, hi = _bound(lo, "lo"), _bound(hi, "hi")
     if lo is None and hi is None:
         raise ValueError("clip(): give lo, hi or both")
-    if lo is not None and hi is not None and np.any(np.asarray(lo) > np.asarray(hi)):
-        raise ValueError(f"clip(): lo ({lo}) is above hi ({hi})")
+    lo_data, hi_data = _data(lo), _data(hi)
+    if lo is not None and hi is not None and np.any(np.asarray(lo_data) > np.asarray(hi_data)):
+        raise ValueError(f"clip(): lo ({lo_data}) is above hi ({hi_data})")
+    if type(lo) is Value or type(hi) is Value:  # a missing bound is an infinite one
+        return clip(x, -math.inf if lo is None else lo, math.inf if hi is None else hi,
+                    lo=None, hi=None)
     return clip(x, lo=lo, hi=hi)
 
 
@@ -400,12 +447,14 @@ def where(cond: Any, a: Any, b: Any) -> Value:
 
 
 def maximum(a: Any, b: Any) -> Value:
-    """Elementwise maximum (broadcast); ties share the gradient equally."""
+    """Elementwise maximum (broadcast); ties share the gradient equally, and where either
+    operand is NaN (so is the result) both get all of it, in either order (PyTorch's rule)."""
     return maximum_(a, b)
 
 
 def minimum(a: Any, b: Any) -> Value:
-    """Elementwise minimum (broadcast); ties share the gradient equally."""
+    """Elementwise minimum (broadcast); ties share the gradient equally, and where either
+    operand is NaN (so is the result) both get all of it, in either order (PyTorch's rule)."""
     return minimum_(a, b)
 
 
@@ -456,17 +505,20 @@ def reduction_params(what: str, x: Value, axis: Any, keepdims: Any) -> dict[str,
     if axis is not None:
         axes = axis if isinstance(axis, (tuple, list)) else (axis,)
         ndim = x.ndim
+        n = ndim or 1  # shape (): axis 0 or -1 is the whole Value, as in PyTorch
         norm = []
         for a in axes:
             if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
                 raise TypeError(f"{what}(): axis must be None, an int or a tuple of ints, got "
                                 f"{_describe(axis)}")
-            if not -ndim <= a < ndim:
+            if not -n <= a < n:
                 raise ValueError(f"{what}(): axis {a} is out of range for a Value of shape "
                                  f"{x.shape}")
-            norm.append(int(a) % ndim)
+            norm.append(int(a) % n)
         if len(set(norm)) != len(norm):
             raise ValueError(f"{what}(): axis {axis} repeats an axis")
+        if not ndim:
+            return {"axis": None, "keepdims": False}
         axis = norm[0] if not isinstance(axis, (tuple, list)) else tuple(norm)
     if what == "max" and x.size == 0:
         raise ValueError(f"max(): a Value of shape {x.shape} has no elements to take the "
