@@ -44,18 +44,22 @@ def _weights(grad_outputs: Any, outputs: Any, outs: tuple[Value, ...]) -> list[A
 
 
 def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
-         grad_outputs: Any = None, *, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple[Value, ...]:
+         grad_outputs: Any = None, *, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple[Value, ...]:
     """The gradients of ``outputs`` with respect to each of ``inputs``, one Value per input.
 
     ``grad_outputs`` (one per output: data or Values) weights the outputs; it may be left out
     for outputs of one element. No ``.grad`` changes. With ``create_graph=True`` the gradients
     have their own graph, which depends on the inputs, so they can be differentiated again. An
     input the outputs do not depend on raises ValueError unless ``allow_unused=True``, which
-    gives it a zero gradient.
+    gives it a zero gradient. ``retain_graph`` is accepted for PyTorch's call form: graphs are
+    always kept here.
     """
     outs = _values(outputs, "output")
     ins = _values(inputs, "input")
+    if retain_graph is not None and not isinstance(retain_graph, (bool, np.bool_)):
+        raise TypeError(f"autograd.grad(): retain_graph must be True, False or None, got "
+                        f"{_describe(retain_graph)}")
     if not isinstance(create_graph, (bool, np.bool_)):
         raise TypeError(f"autograd.grad(): create_graph must be True or False, got "
                         f"{_describe(create_graph)}")

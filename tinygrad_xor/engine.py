@@ -8,8 +8,8 @@ is in ``backward.py``. Grad mode (`no_grad`, `enable_grad`) belongs to each thre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable
 from operator import attrgetter
 from threading import get_ident
 from typing import TYPE_CHECKING, Any
@@ -31,22 +31,39 @@ def _recording() -> bool:
     return not _off or get_ident() not in _off
 
 
-def _set_mode(ident: int, enabled: bool) -> None:
-    if enabled:
-        _off.discard(ident)
-    else:
-        _off.add(ident)
+class _mode:
+    """The block of `no_grad` / `enable_grad`: this thread's grad mode set on entry and put
+    back on exit. Each switch is one call of a C function (``set.add`` / ``set.discard``), so
+    a KeyboardInterrupt can land before or after it, never half-way: it cannot leave the
+    mode changed once the block is left."""
 
+    __slots__ = ("enabled", "ident", "restore")
 
-@contextmanager
-def _mode(enabled: bool) -> Iterator[None]:
-    ident = get_ident()  # the thread that entered: restored even if a generator moves threads
-    previous = ident not in _off
-    try:  # set inside the try: an interrupt on either side of it cannot leave it set
-        _set_mode(ident, enabled)
-        yield
-    finally:
-        _set_mode(ident, previous)
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        ident = get_ident()  # the thread that entered: restored even if a generator moves
+        self.ident = ident
+        self.restore = _off.discard if ident not in _off else _off.add
+        if self.enabled:
+            _off.discard(ident)
+        else:
+            _off.add(ident)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.restore(self.ident)
+
+    def __call__(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        """As a decorator (``@no_grad()``): ``f`` runs inside the block."""
+        enabled = self.enabled
+
+        @functools.wraps(f)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with _mode(enabled):
+                return f(*args, **kwargs)
+
+        return inner
 
 
 def no_grad() -> Any:
@@ -90,6 +107,9 @@ def _as_data(data: Any, what: str = "Value()") -> float | np.ndarray:
             array = np.array(data)
         except ValueError as exc:  # ragged nesting
             raise TypeError(f"{what} needs numbers, got a ragged {kind.__name__}: {exc}") from None
+        except TypeError:  # a Value that requires grad inside (see Value.__array__)
+            raise TypeError(f"{what} needs numbers, got a {kind.__name__} holding Values that "
+                            f"require grad; make one Value of them with stack(...)") from None
         if array.dtype == object and all([type(x) in (int, float, bool) for x in array.flat]):
             # ints beyond int64 (2**64): numpy keeps them as objects; convert as torch does
             # for a float64 tensor, with a clear error for what no float64 holds (10**400)
@@ -332,6 +352,21 @@ class Value:
             raise ValueError(f"item() needs one element, this Value has shape {data.shape}")
         return float(data.reshape(()))
 
+    def __float__(self) -> float:
+        """``float(v)`` of a one-element Value: its number (as ``item()``)."""
+        return self.item()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """``np.asarray(v)``: the data of a Value that requires no grad. One that requires
+        grad is a TypeError (as PyTorch's ``numpy()``): an array would silently leave the
+        graph; take ``v.data`` (or ``v.detach()``) to say so."""
+        if self._requires_grad:
+            raise TypeError("np.asarray() of a Value that requires grad would leave its graph"
+                            " without a word; use v.data (or v.detach()) for its numbers")
+        data = self._data
+        out = np.array(data, dtype=dtype) if copy or type(data) is float else data
+        return out if dtype is None or out.dtype == dtype else out.astype(dtype)
+
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         op = f", op={self.op!r}" if self._op is not None else ""
@@ -376,13 +411,27 @@ class Value:
         """A new leaf with the same data, no history and ``requires_grad=False``."""
         return _node(None, self._data, None, None, None)
 
-    def backward(self, gradient: Any = None) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Reverse-mode pass from this Value; adds dself/dx into x.grad for every x in the graph.
 
         ``gradient`` is dL/dself (PyTorch's name): a scalar needs none (it is 1.0); a tensor
         needs one of its own shape, of real numbers. The walk is iterative, so graphs millions
-        of nodes deep work.
+        of nodes deep work. ``retain_graph`` is accepted for PyTorch's call form: a graph here
+        is always kept, so a second ``backward`` adds again. ``.grad`` holds numbers, so
+        ``create_graph=True`` is refused: `autograd.grad` returns differentiable gradients.
         """
+        if retain_graph is not None and not isinstance(retain_graph, (bool, np.bool_)):
+            raise TypeError(f"backward(): retain_graph must be True, False or None, got "
+                            f"{_describe(retain_graph)}")
+        if create_graph is not False:
+            if not isinstance(create_graph, (bool, np.bool_)):
+                raise TypeError(f"backward(): create_graph must be True or False, got "
+                                f"{_describe(create_graph)}")
+            if create_graph:
+                raise ValueError("backward(create_graph=True): .grad holds numbers here, never"
+                                 " a graph; use autograd.grad(out, inputs, create_graph=True)"
+                                 " for gradients that can be differentiated again")
         _backward.backward(self, gradient)
 
     # -- operations: the table is in ops.py ------------------------------------------------

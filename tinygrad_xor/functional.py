@@ -31,7 +31,7 @@ from . import autograd
 from .engine import Primitive, Value, _describe, _like, enable_grad, is_grad_enabled
 from .ops import reshape, stack
 
-__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp"]
+__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp"]
 
 #: The link between a transform's variable and the Value given for it: the identity.
 argument = Primitive(lambda x: x if type(x) is float else np.array(x),
@@ -197,36 +197,67 @@ def _direction(v: Any, x: Value, what: str) -> Any:
     return _like(v.data if isinstance(v, Value) else v, x.data, what)
 
 
-def _value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...], what: str
-                    ) -> Callable[..., tuple[Any, Any]]:
+def _value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...], has_aux: Any,
+                    what: str) -> Callable[..., tuple[Any, Any]]:
+    if not isinstance(has_aux, (bool, np.bool_)):
+        raise TypeError(f"{what}: has_aux must be True or False, got {_describe(has_aux)}")
+
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args), what)
         with _Transform(what, f, args, kwargs, nums) as t:
-            out = _scalar_out(t.run(), what)
+            returned = t.run()
+            if has_aux:
+                if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+                    raise TypeError(f"{what}: with has_aux=True, f must return a pair (output,"
+                                    f" aux), got {_describe(returned)}")
+                returned, aux = returned
+            out = _scalar_out(returned, what)
             graph = t.connected([out])
             grads = autograd.grad(out, t.variables, create_graph=graph, allow_unused=True)
             result = tuple(t.result(g, args[n], graph) for g, n in zip(grads, nums))
-            return t.output(out, graph), result if isinstance(argnums, tuple) else result[0]
+            value = t.output(out, graph)
+            if has_aux:
+                value = (value, _aux(aux, t, graph))
+            return value, result if isinstance(argnums, tuple) else result[0]
 
     return value_and_grad_f
 
 
-def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
-                   ) -> Callable[..., tuple[Any, Any]]:
-    """A function returning ``(f(*args), gradient of f)`` with respect to argument ``argnums``."""
-    return _value_and_grad(f, argnums, "value_and_grad")
+def _aux(aux: Any, t: _Transform, graph: bool) -> Any:
+    """``f``'s auxiliary data as returned: each Value in it as `_Transform.output` returns
+    ``f``'s output, through tuples, lists and dicts."""
+    if isinstance(aux, Value):
+        return t.output(aux, graph)
+    if isinstance(aux, (tuple, list)):
+        return type(aux)(_aux(a, t, graph) for a in aux)
+    if isinstance(aux, dict):
+        return {k: _aux(a, t, graph) for k, a in aux.items()}
+    return aux
 
 
-def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
+def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
+                   has_aux: bool = False) -> Callable[..., tuple[Any, Any]]:
+    """A function returning ``(f(*args), gradient of f)`` with respect to argument ``argnums``.
+
+    With ``has_aux=True``, ``f`` returns ``(output, aux)`` and the result is
+    ``((output, aux), gradient)``, as ``jax.value_and_grad``.
+    """
+    return _value_and_grad(f, argnums, has_aux, "value_and_grad")
+
+
+def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
+         has_aux: bool = False) -> Callable[..., Any]:
     """A function returning the gradient of ``f`` (one element) at its arguments.
 
     ``argnums`` chooses the argument (an int) or arguments (a tuple: a tuple of gradients).
-    Keyword arguments are passed on to ``f`` and not differentiated.
+    Keyword arguments are passed on to ``f`` and not differentiated. With ``has_aux=True``,
+    ``f`` returns ``(output, aux)`` and the result is ``(gradient, aux)``, as ``jax.grad``.
     """
-    vg = _value_and_grad(f, argnums, "grad")
+    vg = _value_and_grad(f, argnums, has_aux, "grad")
 
     def grad_f(*args: Any, **kwargs: Any) -> Any:
-        return vg(*args, **kwargs)[1]
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
 
     return grad_f
 
@@ -346,3 +377,32 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
                                        create_graph=graph, allow_unused=True)
         like = out if any(isinstance(p, Value) for p in primals) else out.data
         return t.output(out, graph), t.result(tangent, like, graph)
+
+
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
+    """``(f(*primals), vjp_fn)``, as ``jax.vjp``: ``vjp_fn(cotangent)`` returns the
+    vector-Jacobian product ``cotangent^T J``, one gradient per primal (a tuple).
+
+    The graph of ``f`` is built once and kept by ``vjp_fn``, which may be called many times
+    with cotangents of ``f``'s output shape.
+    """
+    what = "vjp"
+    if not primals:
+        raise ValueError(f"{what}: no primals: give f's arguments")
+    nums = tuple(range(len(primals)))
+    with _Transform(what, f, primals, {}, nums) as t:
+        out = _as_value(t.run(), what)
+        graph = t.connected([out])
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        linked = graph and isinstance(cotangent, Value) and cotangent.requires_grad
+        w = _direction(cotangent, out, f"{what}: the cotangent")
+        if not out.requires_grad:
+            return tuple(t.result(Value(np.zeros(v.shape) if v.shape else 0.0,
+                                        requires_grad=False), p, False)
+                         for v, p in zip(t.variables, primals))
+        grads = autograd.grad(out, t.variables, cotangent if linked else w,
+                              create_graph=graph or linked, allow_unused=True)
+        return tuple(t.result(g, p, graph or linked) for g, p in zip(grads, primals))
+
+    return t.output(out, graph), vjp_fn
