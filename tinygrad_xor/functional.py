@@ -34,7 +34,7 @@ from .ops import reshape, stack
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp"]
 
 #: The link between a transform's variable and the Value given for it: the identity.
-argument = Primitive(lambda x: x if type(x) is float else np.array(x),
+_argument = Primitive(lambda x: x if type(x) is float else np.array(x),
                      lambda grad, out, x: (grad,), name="argument", builtin=True)
 
 #: The leaves made by transforms that have returned (weakly: they die with their graphs). A
@@ -101,7 +101,7 @@ class _Transform:
         if isinstance(x, Value):
             if x.requires_grad and self.enabled:
                 with enable_grad():
-                    return argument(x)
+                    return _argument(x)
             data: Any = x.data
         elif isinstance(x, (list, tuple)):
             try:
