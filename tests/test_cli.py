@@ -12,6 +12,8 @@ import pytest
 
 from tinygrad_xor.cli import COMMANDS, build_parser, main
 
+PLOT = "--plot needs matplotlib: the 'plot' extra"  # the reason where it is not installed
+
 
 def test_help_lists_every_sub_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -56,6 +58,8 @@ def test_each_sub_command_is_implemented(command):
     (["check", "--foo", "x"], "unrecognized arguments: --foo x"),
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
+    if "--plot" in argv:
+        pytest.importorskip("matplotlib", reason=PLOT)
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
@@ -100,6 +104,7 @@ def test_an_out_folder_that_cannot_be_made_is_refused_before_the_work(command, t
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc takes no new files")
 def test_a_folder_that_takes_no_files_is_refused_before_the_work(capsys):
+    pytest.importorskip("matplotlib", reason=PLOT)
     with pytest.raises(SystemExit) as exit_info:
         main(["sweep", "--recipe", "blog", "--plot", "/proc/a.png"])
     assert exit_info.value.code == 2
@@ -128,6 +133,7 @@ def test_an_out_name_over_255_bytes_is_refused_in_the_systems_words(command, tmp
 
 @pytest.mark.parametrize("command", ["sweep", "landscape"])
 def test_a_plot_name_over_255_bytes_is_refused_in_the_systems_words(command, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason=PLOT)
     for plot in ["a" * 300 + ".png", str(tmp_path / ("a" * 300) / "x.png")]:
         err = refusal([command, "--recipe", "blog", "--seeds", "1", "--steps", "1",
                        "--plot", plot], capsys)
@@ -153,6 +159,7 @@ def test_links_that_lead_nowhere_are_refused_before_the_work(tmp_path, capsys):
     assert "cannot be used (the system said: " in err            # ELOOP, in the system's words
     err = refusal(["draw", "--out", str(tmp_path / "nowhere")], capsys)
     assert "is a link to" in err and "which does not exist" in err  # was exit 1 after the work
+    pytest.importorskip("matplotlib", reason=PLOT)
     err = refusal(["sweep", "--recipe", "blog", "--plot", str(tmp_path / "nowhere.png")], capsys)
     missing = os.path.realpath(tmp_path / "missing")
     assert f"the folder {missing} does not exist" in err  # was exit 1 after the work
@@ -164,6 +171,7 @@ def test_an_empty_plot_name_is_refused_as_such(capsys):
 
 
 def test_a_pgf_plot_without_tex_is_refused_before_the_work(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib", reason=PLOT)
     # it was exit 1 after the whole sweep: matplotlib measures the plot's text with TeX
     monkeypatch.setattr("shutil.which", lambda name, *args, **kwargs: None)
     err = refusal(["sweep", "--recipe", "blog", "--seeds", "1", "--steps", "1", "--plot",

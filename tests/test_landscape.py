@@ -27,6 +27,8 @@ from tinygrad_xor.xor.landscape import (
 )
 from tinygrad_xor.xor.recipes import get_recipe
 
+PLOT = "plotting needs matplotlib: the 'plot' extra"  # the reason where it is not installed
+
 
 def classify_function(f, x):
     """The class of the point ``x`` of the function ``f`` of a (2,) array."""
@@ -155,6 +157,7 @@ def test_run_landscape_small():
 
 
 def test_cli_smoke(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason=PLOT)
     plot = tmp_path / "landscape.png"
     status = main(["landscape", "--recipe", "sigmoid-momentum", "--seeds", "10", "--steps",
                    "200", "--plot", str(plot)])
@@ -216,6 +219,7 @@ def test_cli_more_seeds_than_one_chunk_runs_to_the_report(capsys):
 
 
 def test_cli_every_run_solved_says_that_no_plot_was_written(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason=PLOT)
     plot = tmp_path / "landscape.png"
     assert main(["landscape", "--recipe", "goodfellow", "--seeds", "3", "--plot", str(plot)]) == 0
     assert f"plot: none written to {plot}, there is nothing to plot" in capsys.readouterr().out

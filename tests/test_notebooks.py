@@ -1,6 +1,7 @@
 """The notebooks of examples/ run top to bottom in a fresh kernel without an error or a warning.
 
-Needs the 'notebook' extra (nbclient, nbformat, ipykernel), which the 'dev' extra brings.
+Needs nbclient, nbformat and ipykernel (the 'dev' extra; the 'notebook' extra brings them
+with JupyterLab), and what the notebooks import: matplotlib and tqdm.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+RUNNER = "running the notebooks needs nbformat, nbclient and ipykernel: the 'dev' extra"
+nbformat = pytest.importorskip("nbformat", reason=RUNNER)
+nbclient = pytest.importorskip("nbclient", reason=RUNNER)
+pytest.importorskip("ipykernel", reason=RUNNER)
+pytest.importorskip("matplotlib", reason="the notebooks plot with matplotlib: the 'plot' extra")
+pytest.importorskip("tqdm", reason="the notebooks show tqdm's bar: the 'progress' extra")
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))

@@ -13,6 +13,8 @@ from tinygrad_xor.xor import X, blog, solved
 from tinygrad_xor.xor.recipes import RECIPES, get_recipe, train_recipe
 from tinygrad_xor.xor.sweep import run_sweep
 
+PLOT = "plotting needs matplotlib: the 'plot' extra"  # the reason where it is not installed
+
 
 @pytest.mark.parametrize("name", list(RECIPES))
 def test_train_command_prints_truth_table(name, capsys):
@@ -109,7 +111,7 @@ def test_sweep_command(capsys, tmp_path):
 
 
 def test_sweep_plot(capsys, tmp_path):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOT)
     path = tmp_path / "sweep.png"
     assert main(["sweep", "--recipe", "keras", "--seeds", "30", "--steps", "20",
                  "--plot", str(path)]) == 0
@@ -119,7 +121,7 @@ def test_sweep_plot(capsys, tmp_path):
 
 def test_sweep_plot_that_cannot_be_written_exits_1_with_a_message(capsys, tmp_path,
                                                                   monkeypatch):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOT)
     from tinygrad_xor.xor import sweep
 
     def disk_full(result, path):
@@ -162,7 +164,7 @@ def test_check_command_exit_status(capsys):
                                            ("a_file/x.png", "does not exist"),
                                            ("d.png", "is a folder")])
 def test_sweep_plot_path_is_checked_before_the_sweep(name, message, capsys, tmp_path):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOT)
     (tmp_path / "a_file").write_text("not a folder")
     (tmp_path / "d.png").mkdir()
     with pytest.raises(SystemExit) as exit_info:
@@ -188,7 +190,7 @@ def test_a_sweep_in_chunks_equals_one_batched_graph():
 
 
 def test_the_sweep_plot_leaves_pyplot_alone(tmp_path):
-    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib = pytest.importorskip("matplotlib", reason=PLOT)
     from tinygrad_xor.xor.sweep import plot_sweep, sweep_figure
 
     backend = matplotlib.get_backend()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ def test_scalar_mlp_trains_like_tensor_mlp():
 
 
 def test_progress_bar_shows_loss(capsys, monkeypatch):
-    pytest.importorskip("tqdm")
+    pytest.importorskip("tqdm", reason="the bar needs tqdm: the 'progress' extra")
     monkeypatch.setattr(train, "_output_kind", lambda: "terminal")
     small_fit(epochs=5, progress=True)
     err = capsys.readouterr().err
@@ -88,6 +89,8 @@ def test_plain_progress_without_tqdm(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "epoch 20/20" in err and "loss" in err
     assert len(history.loss) == 20
+    lines = err.splitlines()
+    assert len(lines) == 10 and all("left)" in line for line in lines)  # an ETA on each
 
 
 def bad_fit(X_, y_, model=None, lr=0.1, **kwargs):
@@ -126,3 +129,48 @@ def test_progress_prints_nothing_where_no_one_sees_it(capsys):
     assert train._output_kind() is None
     small_fit(epochs=5, progress=True)
     assert capsys.readouterr().err == ""
+
+
+def _kernel_session(monkeypatch, shell, *, ipykernel=True):
+    """Make this process look like an IPython session whose shell is ``shell``."""
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    if ipykernel:
+        monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    else:
+        monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+
+
+def test_progress_in_any_jupyter_kernel_whatever_its_shell_is_called(monkeypatch):
+    """Colab's shell class is `Shell`, not Jupyter's `ZMQInteractiveShell`: what every kernel
+    (Jupyter, Colab, Kaggle, VS Code) has is ipykernel, with the shell attached to it."""
+    for name in ("Shell", "ZMQInteractiveShell", "KaggleShell"):
+        _kernel_session(monkeypatch, type(name, (), {"kernel": object()})())
+        assert train._output_kind() == "notebook", name
+
+
+def test_no_notebook_progress_without_a_running_kernel(monkeypatch):
+    # IPython in a terminal has no kernel; a shell whose kernel has gone, or no ipykernel
+    _kernel_session(monkeypatch, type("TerminalInteractiveShell", (), {})())
+    assert train._output_kind() is None  # stderr is not a terminal in this test run
+    _kernel_session(monkeypatch, type("ZMQInteractiveShell", (), {"kernel": None})())
+    assert train._output_kind() is None
+    _kernel_session(monkeypatch, type("Shell", (), {"kernel": object()})(), ipykernel=False)
+    assert train._output_kind() is None
+    _kernel_session(monkeypatch, None)  # IPython imported, no session
+    assert train._output_kind() is None
+
+
+def test_a_progress_bar_of_any_unit_with_tqdm_options(capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(train, "_output_kind", lambda: "terminal")
+    bar = train._progress(40, desc="sweep", unit="step", mininterval=0)
+    for _ in range(4):
+        bar.update(10)
+    bar.close()
+    err = capsys.readouterr().err
+    # mininterval=0: every update is drawn, whatever the time it took
+    for n in (10, 20, 30, 40):
+        assert f"{n}/40" in err
+    assert "sweep" in err and "step/s" in err
