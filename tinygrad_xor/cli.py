@@ -1,4 +1,4 @@
-"""The `tinygrad-xor` command line: train, check, draw, sweep, demo.
+"""The `tinygrad-xor` command line: train, check, draw, sweep, demo, landscape, grid.
 
 The top layer: it stands on the XOR study (`tinygrad_xor.xor`) and nothing imports it. Each
 sub-command's work lives in the study module that owns it; this file only parses arguments.
@@ -13,6 +13,7 @@ import contextlib
 import errno
 import importlib
 import io
+import math
 import os
 import shutil
 import sys
@@ -29,6 +30,7 @@ COMMANDS = {
     "sweep": ("tinygrad_xor.xor.sweep", "sweep_command"),
     "demo": ("tinygrad_xor.xor.demo", "demo_command"),
     "landscape": ("tinygrad_xor.xor.landscape", "landscape_command"),
+    "grid": ("tinygrad_xor.xor.grid", "grid_command"),
 }
 
 
@@ -37,6 +39,9 @@ SEED_MAX = 2**32 - 1
 EPOCHS_MAX = 1_000_000
 STEPS_MAX = 100_000
 SEEDS_MAX = 1_000_000
+HIDDEN_MAX = 1_000
+LR_MAX = 100.0
+WORKERS_MAX = 1_000
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
@@ -176,6 +181,85 @@ def _recipe(name: str) -> str:
     return name
 
 
+def _recipes(text: str) -> list[str]:
+    """An argparse type: comma-separated names of recipes that train (not the fixed weights)."""
+    from .xor.recipes import RECIPES
+
+    names = [name.strip() for name in text.split(",")]
+    trainable = [name for name, r in RECIPES.items() if r.init != "goodfellow"]
+    for name in names:
+        if name not in trainable:
+            why = ("has fixed weights and no training" if name in RECIPES else
+                   "is not a recipe" if name else "is empty")
+            raise argparse.ArgumentTypeError(f"{name!r} {why}; choose from: "
+                                             + ", ".join(trainable))
+    return list(dict.fromkeys(names))
+
+
+def _int_list(low: int, high: int) -> Callable[[str], list[int]]:
+    """An argparse type: comma-separated integers in [low, high] (repeats dropped)."""
+    one = _int_in(low, high)
+
+    def parse(text: str) -> list[int]:
+        return list(dict.fromkeys(one(part.strip()) for part in text.split(",")))
+
+    parse.__name__ = "integer list"
+    return parse
+
+
+def _rate_list(text: str) -> list[float]:
+    """An argparse type: comma-separated learning rates, numbers in (0, LR_MAX]."""
+    rates = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not 0 < value <= LR_MAX:
+            raise argparse.ArgumentTypeError(
+                f"must be numbers above 0 and at most {LR_MAX:g}, got {part.strip()!r}")
+        rates.append(value)
+    return list(dict.fromkeys(rates))
+
+
+def _results_file(text: str) -> str:
+    """An argparse type: a file the grid can read and append to (its rows are checked against
+    the grid by the command, which knows the seeds and steps)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a file, got an empty string")
+    path = Path(text)
+    try:
+        exists, folder_exists = _lookup(path), _lookup(path.parent)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(_refused(text, exc)) from None
+    if not exists and path.is_symlink():
+        raise argparse.ArgumentTypeError(f"{text} is a link to {os.readlink(path)}, which does "
+                                         "not exist")
+    if not folder_exists or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
+    if exists and path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder")
+    if exists and not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a regular file")
+    if exists and not os.access(path, os.R_OK | os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text} cannot be read and appended to")
+    problem = None if exists else _writable_folder(path.parent, room=0)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _scheduler(text: str) -> str:
+    """An argparse type: a Dask scheduler's address, [tcp://|tls://]HOST:PORT."""
+    scheme, sep, rest = text.strip().rpartition("://")
+    host, colon, port = rest.rpartition(":")
+    if ((sep and scheme not in ("tcp", "tls")) or not colon or not host or not port.isdigit()
+            or not 1 <= int(port) <= 65535):
+        raise argparse.ArgumentTypeError(
+            f"must be a Dask scheduler's address such as tcp://127.0.0.1:8786, got {text!r}")
+    return text.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
@@ -253,6 +337,38 @@ def build_parser() -> argparse.ArgumentParser:
                         f"runs to stop moving)")
     p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the spectra (needs the 'plot' extra)")
+    p = sub.add_parser("grid", help="train every recipe x hidden size x learning rate on Dask",
+                       description="Train every combination of recipe, hidden size and learning "
+                                   "rate (a cell: a batched sweep of --seeds seeds) on Dask: an "
+                                   "embedded local cluster, or the scheduler at --scheduler. "
+                                   "Each finished cell is appended to --out at once; the same "
+                                   "command again trains only the cells missing from it.")
+    trainable = ", ".join(name for name, r in RECIPES.items() if r.init != "goodfellow")
+    p.add_argument("--recipe", required=True, metavar="NAME[,NAME...]", type=_recipes,
+                   help=f"recipes, from: {trainable}")
+    p.add_argument("--hidden", type=_int_list(1, HIDDEN_MAX), default=None, metavar="N,N...",
+                   help=f"hidden layer sizes, 1 to {HIDDEN_MAX:,} (default: each recipe's own)")
+    p.add_argument("--lr", type=_rate_list, default=None, metavar="X,X...",
+                   help=f"learning rates, above 0 and at most {LR_MAX:g} (default: each "
+                        "recipe's own)")
+    p.add_argument("--seeds", required=True, type=_int_in(1, SEEDS_MAX), metavar="N",
+                   help=f"seeds per cell, 1 to {SEEDS_MAX:,}")
+    p.add_argument("--steps", type=_int_in(1, STEPS_MAX), default=None, metavar="N",
+                   help=f"training steps per network, 1 to {STEPS_MAX:,} (default: each "
+                        "recipe's own)")
+    p.add_argument("--out", required=True, metavar="FILE", type=_results_file,
+                   help="the results, CSV: each finished cell is appended at once, and the "
+                        "cells already there are not trained again")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_int_in(1, WORKERS_MAX), default=None, metavar="N",
+                       help=f"worker processes of the local cluster, 1 to {WORKERS_MAX:,} "
+                            "(default: the machine's cores)")
+    where.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
+                       help="the address of a running Dask scheduler, such as "
+                            "tcp://HOST:8786 (its workers need tinygrad_xor installed)")
+    p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
+                   help="write the solved fraction as a heat map per recipe (needs the 'plot' "
+                        "extra)")
     for command_parser in sub.choices.values():  # for main's message on an unknown argument
         command_parser.set_defaults(command_parser=command_parser)
     return parser

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,29 @@ class Recipe:
                 f"output, {_LOSS_TEXT[self.loss]}, {opt} lr {self.lr:g}{mom}, "
                 f"{self.epochs if epochs is None else epochs} "
                 f"epochs, full batch, {self.init} init")
+
+    @property
+    def hidden(self) -> int:
+        """The width of the hidden layer."""
+        return self.sizes[1]
+
+    def variant(self, *, hidden: int | None = None, lr: float | None = None) -> Recipe:
+        """The same recipe with ``hidden`` units in its hidden layer and learning rate ``lr``
+        (None keeps the recipe's own): a cell of `tinygrad_xor.xor.grid`."""
+        if self.init == "goodfellow":
+            raise ValueError(f"recipe {self.name}: fixed weights, no hidden size or learning "
+                             "rate to vary")
+        sizes, rate = self.sizes, self.lr
+        if hidden is not None:
+            if isinstance(hidden, bool) or int(hidden) != hidden or hidden < 1:
+                raise ValueError(f"Recipe.variant: hidden must be an integer >= 1, got "
+                                 f"{hidden!r}")
+            sizes = (self.sizes[0], *[int(hidden)] * (len(self.sizes) - 2), self.sizes[-1])
+        if lr is not None:
+            rate = float(lr)
+            if not (np.isfinite(rate) and rate > 0):
+                raise ValueError(f"Recipe.variant: lr must be a finite number > 0, got {lr!r}")
+        return replace(self, sizes=sizes, lr=rate)
 
     def init_state(self, rng: np.random.Generator | int | None) -> dict[str, np.ndarray]:
         """The initial weights as a state_dict ((in, out) weights, (out,) biases)."""
