@@ -218,6 +218,7 @@ def test_keep_freed_memory_says_what_it_did() -> None:
         assert "keeps freed memory" in out
 
 
+@pytest.mark.slow
 def test_xor_training_memory_is_flat() -> None:
     # 100,000 steps of the XOR network (tensor Values, a hand-written SGD step): each step's
     # graph is freed by reference counting, so the process does not grow after warming up.

@@ -24,6 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 IDS = [str(p.relative_to(ROOT)) for p in PAGES]
+SLOW_PAGES = {"docs/checking-gradients.md", "docs/performance.md"}  # seconds each
 BLOCK = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```\s*$", re.S | re.M)
 OUTPUT_TITLE = 'title="Output"'
 WIDTH = 88  # columns of a code block on the site (docs/stylesheets/extra.css makes room)
@@ -84,7 +85,9 @@ def test_fold_breaks_long_lines_at_spaces_and_keeps_every_character():
     assert fold("a" * 100) == "a" * 100  # no space to break at: left for the width test
 
 
-@pytest.mark.parametrize("page", PAGES, ids=IDS)
+@pytest.mark.parametrize("page", [
+    pytest.param(page, id=name, marks=[pytest.mark.slow] * (name in SLOW_PAGES))
+    for page, name in zip(PAGES, IDS)])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs__"}

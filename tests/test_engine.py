@@ -365,6 +365,7 @@ def test_custom_primitive_with_a_wrongly_shaped_gradient_says_so():
 # -- depth and memory ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_million_deep_chain_needs_no_recursion():
     limit = sys.getrecursionlimit()
     x = Value(0.5)
@@ -378,6 +379,7 @@ def test_a_million_deep_chain_needs_no_recursion():
     gc.collect()
 
 
+@pytest.mark.slow
 def test_a_million_deep_tensor_chain_frees_without_crashing():
     # freeing a deep graph must not overflow the C stack either (run in a subprocess)
     code = ("from tinygrad_xor import Value\n"

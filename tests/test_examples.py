@@ -23,6 +23,7 @@ def _tree() -> set[Path]:
     return {p for place in places if place.is_dir() for p in place.iterdir()}
 
 
+@pytest.mark.slow  # a process each, seconds for some (make_notebooks.py runs both notebooks)
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(script, tmp_path):
     if script.name == "make_notebooks.py":  # it runs the notebooks, as tests/test_notebooks.py

@@ -149,6 +149,7 @@ def test_drawn_expressions_pass_gradcheck(expr):
     assert gradcheck(f, *inputs)
 
 
+@pytest.mark.slow
 def test_expressions_use_every_operation():
     # Every instruction yields its operation (an operation that needs axes reshapes its operand
     # when no node has them), so each of the ~30 operations turns up in about ten of these
@@ -313,6 +314,7 @@ def broken(expr) -> bool:
     return not gradcheck(f, *inputs, raise_exception=False)
 
 
+@pytest.mark.slow
 def test_a_wrong_vjp_is_found_and_shrunk_to_a_one_operation_graph():
     f, inputs = find(expressions(ops=[*FIRST_ORDER_OPS, bad_sigmoid], max_side=2), broken,
                      settings=settings(database=None, max_examples=2000))
@@ -320,6 +322,7 @@ def test_a_wrong_vjp_is_found_and_shrunk_to_a_one_operation_graph():
     assert len(f) == 1 and len(inputs) == 1 and inputs[0].shape == ()
 
 
+@pytest.mark.slow
 def test_a_vjp_wrong_almost_everywhere_is_shrunk_to_a_small_graph():
     f, inputs = find(expressions(ops=["add", "mul", "tanh", "sum", "matmul", bad_square],
                                  max_side=2), broken,
@@ -330,6 +333,7 @@ def test_a_vjp_wrong_almost_everywhere_is_shrunk_to_a_small_graph():
     assert len(inputs) <= 2 and all(x.size <= 2 for x in inputs), inputs
 
 
+@pytest.mark.slow
 def test_a_failing_given_test_reports_the_graph_that_failed():
     @settings(database=None, max_examples=500)
     @given(expressions(ops=["add", "tanh", "sum", bad_sigmoid], max_side=2))
@@ -373,6 +377,7 @@ def fails_or_raises(expr) -> bool:
         return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_a_subtly_wrong_builtin_vjp_is_found_and_shrunk(name, monkeypatch):
     monkeypatch.setattr(PRIMITIVES[name], "vjp", MUTANTS[name])

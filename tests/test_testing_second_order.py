@@ -116,6 +116,7 @@ def breaks_second_order(expr) -> bool:
     return not gradgradcheck(f, *inputs, raise_exception=False)
 
 
+@pytest.mark.slow
 def test_a_wrong_second_derivative_is_found_and_shrunk_to_a_one_operation_graph():
     f, inputs = find(expressions(ops=[*SECOND_ORDER_OPS, frozen_exp], max_side=2),
                      breaks_second_order, settings=settings(database=None, max_examples=2000))

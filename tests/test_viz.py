@@ -228,6 +228,7 @@ def test_max_nodes_collapses_the_far_part_of_a_big_graph() -> None:
     assert len(edges_of(source)) < 2 * 200 + 50
 
 
+@pytest.mark.slow
 def test_a_million_deep_chain_builds_its_dot_without_recursion() -> None:
     x = Value(1.0, label="x")
     y = x
