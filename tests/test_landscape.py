@@ -156,6 +156,7 @@ def test_run_landscape_small():
     assert result.escaped is not None and result.escaped.shape == (n,)
 
 
+@pytest.mark.slow
 def test_cli_smoke(capsys, tmp_path):
     pytest.importorskip("matplotlib", reason=PLOT)
     plot = tmp_path / "landscape.png"
@@ -210,6 +211,7 @@ def test_run_landscape_in_chunks_equals_one_chunk():
         assert np.array_equal(getattr(chunked, name), getattr(whole, name)), name
 
 
+@pytest.mark.slow
 def test_cli_more_seeds_than_one_chunk_runs_to_the_report(capsys):
     # over 10,000 seeds the sweep kept no end points: a traceback after the whole training
     status = main(["landscape", "--recipe", "blog", "--seeds", "10001", "--steps", "1"])

@@ -17,6 +17,7 @@ nbclient = pytest.importorskip("nbclient", reason=RUNNER)
 pytest.importorskip("ipykernel", reason=RUNNER)
 pytest.importorskip("matplotlib", reason="the notebooks plot with matplotlib: the 'plot' extra")
 pytest.importorskip("tqdm", reason="the notebooks show tqdm's bar: the 'progress' extra")
+pytestmark = pytest.mark.slow  # a fresh kernel each, seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))
