@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,40 +89,69 @@ def _validate(model: Any, X: Any, y: Any, optimizer: Any, epochs: Any,
     return Xa, ya
 
 
-class _TextProgress:
-    """Plain-text progress for when tqdm is not installed: about ten lines per run."""
+def _duration(seconds: float) -> str:
+    """``seconds`` for a person: "40 s", "3 min 5 s", "2 h 10 min"."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
 
-    def __init__(self, total: int) -> None:
-        self.total = total
+
+class _TextProgress:
+    """Plain-text progress for when tqdm is not installed: about ten lines per run, each with
+    the count, the time so far and an estimate of the time left."""
+
+    def __init__(self, total: int, desc: str, unit: str) -> None:
+        self.total, self.desc, self.unit = total, desc, unit
         self.every = max(1, total // 10)
         self.n = 0
+        self.start = time.perf_counter()
 
-    def update(self, loss: float) -> None:
-        self.n += 1
-        if self.n % self.every == 0 or self.n == self.total:
-            print(f"epoch {self.n}/{self.total}  loss {loss:.6g}", file=sys.stderr)
+    def update(self, n: int = 1, loss: float | None = None) -> None:
+        before, self.n = self.n, self.n + n
+        if self.n // self.every == before // self.every and self.n < self.total:
+            return
+        elapsed = time.perf_counter() - self.start
+        left = elapsed * max(0, self.total - self.n) / max(self.n, 1)
+        text = f"{self.desc}: {self.unit} {self.n:,}/{self.total:,}"
+        if loss is not None:
+            text += f"  loss {loss:.6g}"
+        print(f"{text}  ({_duration(elapsed)}, about {_duration(left)} left)", file=sys.stderr)
 
     def close(self) -> None:
         pass
 
 
 class _TqdmProgress:
-    def __init__(self, tqdm: Any, total: int) -> None:
-        self.bar = tqdm(total=total, desc="fit", unit="epoch", leave=True)
+    def __init__(self, tqdm: Any, total: int, desc: str, unit: str, options: Any) -> None:
+        self.bar = tqdm(total=total, desc=desc, unit=unit, leave=True, **options)
 
-    def update(self, loss: float) -> None:
-        self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-        self.bar.update(1)
+    def update(self, n: int = 1, loss: float | None = None) -> None:
+        if loss is not None:
+            self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        self.bar.update(n)
 
     def close(self) -> None:
         self.bar.close()
 
 
+def _in_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel: ipykernel is loaded and the IPython shell
+    is attached to a running kernel. Jupyter, Colab, Kaggle and VS Code all run ipykernel,
+    each with a shell class of its own (Colab's is ``Shell``), so the class name says nothing.
+    """
+    if "ipykernel" not in sys.modules:  # imported by every Jupyter kernel; never by us
+        return False
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    return getattr(shell, "kernel", None) is not None
+
+
 def _output_kind() -> str | None:
     """"notebook" in a Jupyter kernel, "terminal" when stderr is a terminal, else None."""
-    ipython = sys.modules.get("IPython")  # imported by every Jupyter kernel; never by us
-    shell = getattr(ipython, "get_ipython", lambda: None)()
-    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+    if _in_kernel():
         return "notebook"
     isatty = getattr(sys.stderr, "isatty", None)
     try:
@@ -130,11 +160,13 @@ def _output_kind() -> str | None:
         return None
 
 
-def _progress(total: int) -> Any:
-    """A progress bar where someone can see it: tqdm's widget in a notebook (with the
-    ``progress`` extra's ipywidgets; tqdm's text bar without them, so no "IProgress not
-    found" warning), tqdm's bar on a terminal, plain lines without tqdm; None elsewhere (a
-    pipe, a file, a test run): nothing is printed."""
+def _progress(total: int, *, desc: str = "fit", unit: str = "epoch", **options: Any) -> Any:
+    """A progress bar of ``total`` units where someone can see it: tqdm's widget in a notebook
+    (with the ``progress`` extra's ipywidgets; tqdm's text bar without them, so no "IProgress
+    not found" warning), tqdm's bar on a terminal, plain lines without tqdm; None elsewhere (a
+    pipe, a file, a test run): nothing is printed. ``options`` go to tqdm (``mininterval=0``:
+    draw at every update, for a caller that updates a hundred times a run). Its
+    ``update(n=1, loss=None)`` counts ``n`` units done; ``close()`` ends it."""
     kind = _output_kind()
     if kind is None:
         return None
@@ -148,8 +180,8 @@ def _progress(total: int) -> Any:
         else:
             from tqdm import tqdm
     except ImportError:
-        return _TextProgress(total)
-    return _TqdmProgress(tqdm, total)
+        return _TextProgress(total, desc, unit)
+    return _TqdmProgress(tqdm, total, desc, unit, options)
 
 
 def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
@@ -199,7 +231,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
             history.loss.append(total / n)
             history.accuracy.append(correct / n)
             if bar is not None:
-                bar.update(history.loss[-1])
+                bar.update(loss=history.loss[-1])
     finally:
         if bar is not None:
             bar.close()
