@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +191,78 @@ def test_a_folder_name_that_is_not_utf8_is_printed_back_not_a_traceback(tmp_path
                          env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"})
     assert run.returncode == 0, run.stderr.decode(errors="replace")
     assert out + b"/xor_network.dot" in run.stdout and b"Traceback" not in run.stderr
+
+
+def this_checkout_env():
+    """The environment of a command that imports this checkout's tinygrad_xor."""
+    root = Path(__file__).resolve().parent.parent
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def run_in_a_terminal(argv):
+    """Run ``python -m tinygrad_xor ARGV`` with a pseudo-terminal of 100 columns as its stdout
+    and stderr, as someone at a terminal would; returns (exit status, everything it wrote, in
+    the order it was written)."""
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with subprocess.Popen([sys.executable, "-m", "tinygrad_xor", *argv], stdin=subprocess.DEVNULL,
+                          stdout=slave, stderr=slave, env=this_checkout_env()) as proc:
+        os.close(slave)
+        written = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal is closed: the command has ended
+                break
+            if not chunk:
+                break
+            written += chunk
+        os.close(master)
+    return proc.returncode, written.decode(errors="replace")
+
+
+def progress_before(text, desc, end):
+    """The counts ``n/total`` that the bar labelled ``desc`` drew before ``end`` (a regular
+    expression of the first line printed after the work) was printed."""
+    stop = re.search(end, text)
+    assert stop, text
+    counts = []
+    for line in re.split(r"[\r\n]+", text[:stop.start()]):
+        found = re.search(r"(\d[\d,]*)/(\d[\d,]*)", line) if desc in line else None
+        if found:
+            counts.append(tuple(int(n.replace(",", "")) for n in found.groups()))
+    return counts
+
+
+@pytest.mark.parametrize("argv, bars, end", [
+    (["sweep", "--recipe", "blog", "--seeds", "10", "--steps", "300"], ["sweep"],
+     r"solved XOR: "),
+    (["landscape", "--recipe", "sigmoid-momentum", "--seeds", "10", "--steps", "200"],
+     ["landscape: training", "landscape: way out"], r"\d+ solve XOR, \d+ do not"),
+])
+def test_long_commands_show_progress_on_a_terminal_while_they_work(argv, bars, end):
+    """`landscape` printed nothing for minutes, and `sweep` up to 10,000 seeds showed no bar:
+    on a terminal each shows a bar over its steps, drawn while it works, before its report."""
+    status, text = run_in_a_terminal(argv)
+    assert status == 0, text
+    header = text.index("recipe ")
+    for desc in bars:
+        counts = progress_before(text, desc, end)
+        assert text.index(desc) > header  # the header says what will run, first
+        total = counts[-1][1]
+        assert counts[-1] == (total, total) and total >= 200
+        assert len({n for n, _ in counts if 0 < n < total}) >= 50, counts  # in between, too
+
+
+def test_long_commands_are_silent_when_piped():
+    run = subprocess.run([sys.executable, "-m", "tinygrad_xor", "sweep", "--recipe", "blog",
+                          "--seeds", "3", "--steps", "300"], capture_output=True, text=True,
+                         env=this_checkout_env())
+    assert run.returncode == 0 and run.stderr == ""
+    assert "/300" not in run.stdout and "solved XOR" in run.stdout

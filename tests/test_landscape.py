@@ -8,6 +8,7 @@ import pytest
 
 from tinygrad_xor import Value, grad, hessian
 from tinygrad_xor.cli import main
+from tinygrad_xor.xor import landscape, sweep
 from tinygrad_xor.xor.landscape import (
     CLASSES,
     FLAT,
@@ -226,3 +227,75 @@ def test_cli_every_run_solved_says_that_no_plot_was_written(capsys, tmp_path):
     assert main(["landscape", "--recipe", "goodfellow", "--seeds", "3", "--plot", str(plot)]) == 0
     assert f"plot: none written to {plot}, there is nothing to plot" in capsys.readouterr().out
     assert not plot.exists()
+
+
+class RecordingBar:
+    """Stands in for `train._progress`: keeps what each bar was told."""
+
+    def __init__(self, bars, total, *, desc, unit, **options):
+        self.total, self.desc, self.unit, self.counts, self.closed = total, desc, unit, [], False
+        bars.append(self)
+
+    def update(self, n=1, loss=None):
+        self.counts.append((self.counts[-1] if self.counts else 0) + n)
+
+    def close(self):
+        self.closed = True
+
+
+def test_run_landscape_reports_progress_of_the_training_then_of_the_way_out(monkeypatch):
+    bars = []
+    for module in (sweep, landscape):
+        monkeypatch.setattr(module, "_progress", lambda total, **kw: RecordingBar(bars, total,
+                                                                                  **kw))
+    result = run_landscape("sigmoid-momentum", 12, 300, escape_steps=50, chunk=5)
+    training, way_out = bars
+    assert training.desc.startswith("landscape: training") and training.unit == "step"
+    assert training.total == 3 * 300 and training.counts[-1] == training.total
+    assert way_out.desc == "landscape: way out" and way_out.unit == "step"
+    chunks = -(-len(result.stalled) // 5)
+    assert way_out.total == 3 * 50 * chunks and way_out.counts[-1] == way_out.total
+    for bar in bars:  # told as the work goes, about a hundred times a run, and closed
+        assert bar.closed and len(bar.counts) >= 100 and bar.counts[0] < bar.total // 50
+    monkeypatch.setattr(sweep, "_progress", lambda *a, **k: pytest.fail("a bar"))
+    monkeypatch.setattr(landscape, "_progress", lambda *a, **k: pytest.fail("a bar"))
+    run_landscape("sigmoid-momentum", 4, 20, escape_steps=5, progress=False)
+
+
+def test_cli_header_says_the_steps_that_will_run_before_running(capsys, monkeypatch):
+    # it said "100 epochs" for a run of 50,000 steps, then nothing for minutes
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(landscape, "run_landscape", stop)
+    assert main(["landscape", "--recipe", "blog"]) == 130
+    out = capsys.readouterr().out
+    assert "50000 steps, full batch" in out and "epoch" not in out
+    assert "seeds 0..999, 50000 steps each; then" in out and "50000 more steps" in out
+    assert main(["landscape", "--recipe", "keras", "--seeds", "1", "--steps", "1"]) == 130
+    out = capsys.readouterr().out
+    assert "1 step, full batch" in out and "seed 0, 1 step each" in out
+
+
+def test_cli_goodfellow_says_that_steps_are_not_used(capsys):
+    assert main(["landscape", "--recipe", "goodfellow", "--seeds", "2", "--steps", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "(--steps ignored: the Goodfellow weights are not trained)" in out
+    assert "nothing to classify" in out
+
+
+def test_the_landscape_figure_is_readable_at_a_column_width():
+    """A documentation column is about 700 pixels wide: the figure is at most 8 inches wide
+    and its text at least 10 points, so the text is at least 12 pixels high there."""
+    matplotlib = pytest.importorskip("matplotlib")
+    from tinygrad_xor.xor.landscape import landscape_figure
+
+    figure = landscape_figure(run_landscape("sigmoid-momentum", 12, 300, escape_steps=0))
+    assert isinstance(figure, matplotlib.figure.Figure) and figure.canvas.manager is None
+    assert figure.get_size_inches()[0] <= 8
+    figure.canvas.draw()  # the tick labels exist once drawn
+    texts = [t for t in figure.findobj(matplotlib.text.Text) if t.get_text().strip()
+             and t.get_visible()]
+    assert len(texts) > 20
+    assert min(t.get_fontsize() for t in texts) >= 10
+    assert figure._repr_png_().startswith(b"\x89PNG")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import pickle
 
 import numpy as np
 import pytest
 
 from tinygrad_xor.cli import main
 from tinygrad_xor.train import predict
-from tinygrad_xor.xor import X, blog, solved
+from tinygrad_xor.xor import X, blog, solved, sweep
 from tinygrad_xor.xor.recipes import RECIPES, get_recipe, train_recipe
 from tinygrad_xor.xor.sweep import run_sweep
 
@@ -195,7 +196,9 @@ def test_the_sweep_plot_leaves_pyplot_alone(tmp_path):
 
     backend = matplotlib.get_backend()
     result = run_sweep("keras", 12, steps=5)
-    assert type(sweep_figure(result)).__name__ == "Figure"
+    figure = sweep_figure(result)
+    assert isinstance(figure, matplotlib.figure.Figure)
+    assert figure.canvas.manager is None  # not one of pyplot's figures
     plot_sweep(result, str(tmp_path / "s.svg"))
     assert matplotlib.get_backend() == backend and (tmp_path / "s.svg").stat().st_size > 1000
 
@@ -212,3 +215,107 @@ def test_recipe_default_seeds_show_the_typical_outcome():
                           ("wide-tanh-adam", True)]:
         model, _ = train_recipe(name, seed=None)
         assert bool(solved(predict(model(X)))) == typical
+
+
+def test_the_sweep_figure_draws_itself_as_png_without_pyplot():
+    """What Jupyter calls to show a cell's last line: a PNG, with or without pyplot's inline
+    backend (which, once imported, registers its own drawing for every Figure)."""
+    pytest.importorskip("matplotlib")
+    from tinygrad_xor.xor.sweep import sweep_figure
+
+    figure = sweep_figure(run_sweep("keras", 6, steps=5))
+    png = figure._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    again = pickle.loads(pickle.dumps(figure))  # the class is found by its module's name
+    assert type(again) is type(figure) and again._repr_png_().startswith(b"\x89PNG")
+
+
+class RecordingBar:
+    """Stands in for `train._progress`: keeps what each bar was told."""
+
+    def __init__(self, bars, total, *, desc, unit, **options):
+        self.total, self.desc, self.unit, self.counts, self.closed = total, desc, unit, [], False
+        bars.append(self)
+
+    def update(self, n=1, loss=None):
+        self.counts.append((self.counts[-1] if self.counts else 0) + n)
+
+    def close(self):
+        self.closed = True
+
+
+def recording(monkeypatch, *modules):
+    """Replace the progress bars of ``modules`` by RecordingBars; returns their list."""
+    bars = []
+    for module in modules:
+        monkeypatch.setattr(module, "_progress", lambda total, **kw: RecordingBar(bars, total,
+                                                                                  **kw))
+    return bars
+
+
+@pytest.mark.parametrize("seeds, chunk", [(10, 10_000), (25, 10)])
+def test_a_sweep_reports_progress_step_by_step(seeds, chunk, monkeypatch):
+    # a sweep of 10,000 seeds or fewer showed no bar; more showed one over the chunks only
+    bars = recording(monkeypatch, sweep)
+    run_sweep("blog", seeds, steps=250, chunk=chunk)
+    (bar,) = bars
+    chunks = -(-seeds // chunk)
+    assert bar.unit == "step" and bar.total == 250 * chunks and bar.closed
+    assert bar.counts[-1] == bar.total
+    # about a hundred updates a chunk, the first after a few steps of the first chunk
+    assert 100 * chunks <= len(bar.counts) <= 130 * chunks and bar.counts[0] <= 3
+    assert bar.counts == sorted(bar.counts)
+
+
+def test_a_sweep_without_progress_or_steps_has_no_bar(monkeypatch):
+    bars = recording(monkeypatch, sweep)
+    run_sweep("blog", 3, steps=20, progress=False)
+    run_sweep("goodfellow", 3)
+    assert bars == []
+
+
+def test_sweep_bar_on_a_terminal(capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    from tinygrad_xor import train
+
+    monkeypatch.setattr(train, "_output_kind", lambda: "terminal")
+    run_sweep("blog", 4, steps=200)
+    err = capsys.readouterr().err
+    assert "sweep" in err and "200/200" in err and "step/s" in err
+    assert err.count("\r") > 50  # drawn at each of its updates, however fast the steps
+
+
+def test_sweep_header_says_steps_before_the_work(capsys, monkeypatch):
+    said = []
+    real = sweep.run_sweep
+
+    def run_sweep_after_the_header(*args, **kwargs):
+        said.append(capsys.readouterr().out)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "run_sweep", run_sweep_after_the_header)
+    assert main(["sweep", "--recipe", "sigmoid-momentum", "--seeds", "1", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "1 step, full batch" in said[0] and "epoch" not in said[0]
+    assert "seed 0, 1 step each, one batched graph" in out
+    assert main(["sweep", "--recipe", "keras", "--seeds", "2"]) == 0
+    assert "300 steps, full batch" in said[1] and "seeds 0..1, 300 steps each" in \
+        capsys.readouterr().out
+
+
+def test_sweep_goodfellow_says_that_steps_are_not_used(capsys):
+    # `--steps 50` was ignored silently: the Goodfellow weights are not trained
+    assert main(["sweep", "--recipe", "goodfellow", "--seeds", "3", "--steps", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "(--steps ignored: the Goodfellow weights are not trained)" in out
+    assert "seeds 0..2, 0 steps each" in out
+    assert main(["sweep", "--recipe", "goodfellow", "--seeds", "3"]) == 0
+    assert "ignored" not in capsys.readouterr().out
+
+
+def test_describe_counts_in_steps_or_epochs_one_or_many():
+    recipe = get_recipe("blog")
+    assert "100 epochs, full batch" in recipe.describe()
+    assert "1 epoch, full batch" in recipe.describe(1)
+    assert "1 step, full batch" in recipe.describe(1, unit="step")
+    assert "50000 steps, full batch" in recipe.describe(50_000, unit="step")

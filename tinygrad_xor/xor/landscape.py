@@ -34,14 +34,25 @@ import numpy as np
 
 from .. import autograd, hessian
 from ..engine import Value, no_grad
+from ..train import _progress
 from . import X, Y
-from .recipes import Recipe, get_recipe
-from .sweep import CHUNK, _check_plot_path, _forward, _matplotlib, _write_plot, run_sweep
+from .recipes import Recipe, _count, get_recipe
+from .sweep import (
+    CHUNK,
+    _check_plot_path,
+    _forward,
+    _new_figure,
+    _seeds_text,
+    _tick,
+    _write_plot,
+    run_sweep,
+)
 
 __all__ = ["CLASSES", "Thresholds", "SETTLE_STEPS", "LandscapeResult", "flatten", "unflatten",
            "param_shapes", "stacked_loss", "network_loss", "network_hessian", "batched_hessian",
            "classify", "train_stacked", "solves", "losses_of", "escape", "saddle_free_newton",
-           "run_landscape", "line_profile", "plot_landscape", "report", "landscape_command"]
+           "default_steps", "run_landscape", "line_profile", "plot_landscape", "report",
+           "landscape_command"]
 
 #: The classes, in the order of `classify`'s codes.
 CLASSES = ("strict minimum", "saddle", "flat", "not stationary")
@@ -177,12 +188,19 @@ def classify(loss: np.ndarray, grad_norm: np.ndarray, eigvals: np.ndarray,
 def train_stacked(recipe: Recipe, theta: np.ndarray, steps: int) -> np.ndarray:
     """Train the (S, P) stack of networks ``steps`` steps with the recipe's own optimiser (a
     fresh one: momentum and Adam's moments start at zero); returns the new (S, P)."""
+    return _train_stacked(recipe, theta, steps)
+
+
+def _train_stacked(recipe: Recipe, theta: np.ndarray, steps: int, bar: Any = None
+                   ) -> np.ndarray:
+    """`train_stacked`, telling ``bar`` (if not None) of the steps."""
     params = [Value(w.copy()) for w in unflatten(recipe, theta).values()]
     opt = recipe.make_optimizer(params)
-    for _ in range(steps):
+    for step in range(steps):
         opt.zero_grad()
         stacked_loss(recipe, params).sum().backward()
         opt.step()
+        _tick(bar, step + 1, steps)
     return flatten(recipe, {key: p.data for (key, _), p in zip(param_shapes(recipe), params,
                                                                  strict=True)})
 
@@ -272,23 +290,36 @@ class LandscapeResult:
         return {name: float(np.sum(self.classes == c)) / n for c, name in enumerate(CLASSES)}
 
 
+def default_steps(recipe: Recipe | str) -> int:
+    """The steps `run_landscape` trains for by default: `SETTLE_STEPS`, else ten times the
+    recipe's epochs."""
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    return SETTLE_STEPS.get(recipe.name, 10 * recipe.epochs)
+
+
 def run_landscape(recipe: Recipe | str, seeds: int = 1000, steps: int | None = None, *,
                   thresholds: Thresholds = Thresholds(), escape_steps: int | None = None,
-                  chunk: int = CHUNK) -> LandscapeResult:
-    """Train seeds 0..seeds-1, classify the unsolved end points, try the way out (skipped with
-    ``escape_steps=0``; default: as many steps again as the training had).
+                  chunk: int = CHUNK, progress: bool = True) -> LandscapeResult:
+    """Train seeds 0..seeds-1 (``steps`` steps, default `default_steps`), classify the
+    unsolved end points, try the way out (skipped with ``escape_steps=0``; default: as many
+    steps again as the training had, three times: the optimiser alone, after a step along
+    negative curvature, after saddle-free Newton).
 
     Everything runs ``chunk`` networks at a time (the training as `run_sweep` does, then the
     Hessians and the way out), so the memory is that of one chunk for any number of seeds;
-    every network is on its own, so the results do not depend on ``chunk``."""
+    every network is on its own, so the results do not depend on ``chunk``. ``progress``
+    shows a bar over the training's steps, then one over the way out's, where someone can see
+    them (a notebook, a terminal; as `fit` does). The default steps take minutes (`blog`: 50,000
+    steps); a few thousand steps make a quick try."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if int(chunk) < 1:
         raise ValueError(f"run_landscape: chunk must be >= 1, got {chunk}")
-    n_steps = SETTLE_STEPS.get(recipe.name, 10 * recipe.epochs) if steps is None else steps
+    n_steps = default_steps(recipe) if steps is None else steps
     times = {}
     start = time.perf_counter()
     # the end points are needed whatever the number of chunks (72 bytes a seed for 2-2-1)
-    sweep = run_sweep(recipe, seeds, n_steps, curve_points=1, chunk=chunk, keep_weights=True)
+    sweep = run_sweep(recipe, seeds, n_steps, curve_points=1, chunk=chunk, keep_weights=True,
+                      progress=progress, desc="landscape: training")
     times["train"] = time.perf_counter() - start
     stalled = np.flatnonzero(~sweep.solved)
     p = sum(int(np.prod(s)) for _, s in param_shapes(recipe))
@@ -311,12 +342,22 @@ def run_landscape(recipe: Recipe | str, seeds: int = 1000, steps: int | None = N
         start = time.perf_counter()
         result.escaped, result.control, result.newton = (np.zeros(n, dtype=bool)
                                                          for _ in range(3))
-        for part in _chunks(n, chunk):
-            _, after = escape(recipe, theta[part], eigvecs[part, :, 0], n_escape)
-            result.escaped[part] = solves(recipe, after)
-            result.control[part] = solves(recipe, train_stacked(recipe, theta[part], n_escape))
-            result.newton[part] = solves(recipe, train_stacked(recipe, saddle_free_newton(
-                recipe, theta[part], eig_rtol=thresholds.eig_rtol), n_escape))
+        parts = _chunks(n, chunk)
+        bar = _progress(3 * n_escape * len(parts), desc="landscape: way out", unit="step",
+                        mininterval=0) if progress else None
+        try:
+            for part in parts:
+                stepped, _ = escape(recipe, theta[part], eigvecs[part, :, 0], 0)
+                result.escaped[part] = solves(recipe, _train_stacked(recipe, stepped, n_escape,
+                                                                     bar))
+                result.control[part] = solves(recipe, _train_stacked(recipe, theta[part],
+                                                                     n_escape, bar))
+                newton = saddle_free_newton(recipe, theta[part], eig_rtol=thresholds.eig_rtol)
+                result.newton[part] = solves(recipe, _train_stacked(recipe, newton, n_escape,
+                                                                    bar))
+        finally:
+            if bar is not None:
+                bar.close()
         result.escape_steps = n_escape
         times["escape"] = time.perf_counter() - start
     return result
@@ -345,14 +386,15 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
     """A figure: eigenvalue spectra by class, |grad|/loss, and the loss along the most
     negative-curvature direction of a few stalled points (needs matplotlib).
 
-    A `matplotlib.figure.Figure` of its own, never pyplot's: the backend and the figures of the
-    user's session are left alone, and Jupyter shows it inline."""
-    _matplotlib()
-    from matplotlib.figure import Figure
-
+    A `matplotlib.figure.Figure` of its own, never pyplot's (an `InlineFigure`: the backend
+    and the figures of the user's session are left alone, and Jupyter shows it inline, pyplot
+    imported or not). It is 8 inches wide, the spectra above the other two, so that its text
+    (10 points and up) stays readable when the picture is shrunk to a page's column."""
     colors = ["tab:blue", "tab:red", "tab:orange", "tab:gray"]
-    fig = Figure(figsize=(15, 4.5))
-    ax1, ax2, ax3 = fig.subplots(1, 3)
+    fig = _new_figure(figsize=(8, 7))
+    grid = fig.add_gridspec(2, 2, height_ratios=(1.1, 1))
+    ax1 = fig.add_subplot(grid[0, :])
+    ax2, ax3 = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     scale = np.max(np.abs(result.eigvals), axis=1, keepdims=True) if len(result.eigvals) \
         else np.ones((0, 1))
     rel = result.eigvals / np.where(scale > 0, scale, 1.0)
@@ -363,36 +405,37 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
             continue
         ys = rel[mask]
         jitter = c + 0.35 * (rng.random(ys.shape) - 0.5)
-        ax1.scatter(ys.ravel(), jitter.ravel(), s=2, alpha=0.3, color=colors[c])
+        ax1.scatter(ys.ravel(), jitter.ravel(), s=3, alpha=0.3, color=colors[c])
     ax1.set_xscale("symlog", linthresh=1e-6)
     ax1.set_xticks([-1, -1e-3, -1e-6, 0, 1e-6, 1e-3, 1],
                    ["-1", "-1e-3", "-1e-6", "0", "1e-6", "1e-3", "1"])
-    ax1.set_ylim(-0.6, len(CLASSES) - 0.4)
+    ax1.set_ylim(-0.6, len(CLASSES) + 0.2)  # room for the legend above the top class
     ax1.axvspan(-result.thresholds.eig_rtol, result.thresholds.eig_rtol, color="0.9", zorder=0,
                 label=f"|eig| <= {result.thresholds.eig_rtol:g} max|eig|: zero")
-    ax1.legend(loc="upper left", fontsize=8)
+    ax1.legend(loc="upper left")
     ax1.set_yticks(range(len(CLASSES)))
-    ax1.set_yticklabels([f"{n}\n{np.sum(result.classes == c)}" for c, n in enumerate(CLASSES)],
-                        fontsize=8)
+    ax1.set_yticklabels([f"{n}: {np.sum(result.classes == c):,}"
+                         for c, n in enumerate(CLASSES)])
     ax1.set_xlabel("Hessian eigenvalue / max |eigenvalue| (symlog)")
-    ax1.set_title("Hessian spectra, by class", fontsize=10)
-    fig.suptitle(f"{result.recipe}: the {len(result.classes)} runs of {result.seeds} that do not "
-                 f"solve XOR after {result.steps} steps")
+    ax1.set_title("Hessian spectra, by class")
+    fig.suptitle(f"{result.recipe}: the {len(result.classes):,} runs of {result.seeds:,} that "
+                 f"do not solve XOR\nafter {_count(result.steps, 'step')}", fontsize="x-large")
 
     ratio = result.grad_norm / np.maximum(result.loss, 1e-300)
     if ratio.size:
-        bins = np.logspace(np.log10(max(ratio.min(), 1e-20)), np.log10(ratio.max()) + 1e-9, 60)
+        bins = np.logspace(np.log10(max(ratio.min(), 1e-20)), np.log10(ratio.max()) + 1e-9, 40)
         for c, name in enumerate(CLASSES):
             mask = result.classes == c
             if mask.any():
                 ax2.hist(np.maximum(ratio[mask], 1e-20), bins=bins, color=colors[c], alpha=0.7,
                          label=name)
         ax2.set_xscale("log")
+        ax2.xaxis.set_minor_formatter("")  # labels at powers of ten only: they do not overlap
         ax2.legend()
     ax2.axvline(result.thresholds.grad_rtol, color="black", lw=1, ls="--")
     ax2.set_xlabel("|gradient| / loss")
     ax2.set_ylabel("end points")
-    ax2.set_title("gradient at the end point", fontsize=10)
+    ax2.set_title("gradient at the end point")
 
     ts = np.linspace(-8, 8, 321)
     per_class = max(1, max_lines // 3)
@@ -402,10 +445,10 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
         shown = np.arange(min(max_lines, len(result.classes)))
     for j in shown:
         prof = line_profile(result.recipe, result.theta[j], result.eigvecs[j, :, 0], ts)
-        ax3.plot(ts, prof, color=colors[int(result.classes[j])], alpha=0.7, lw=1)
-    ax3.set_xlabel("t: distance along the most negative-curvature eigenvector")
+        ax3.plot(ts, prof, color=colors[int(result.classes[j])], alpha=0.7, lw=1.2)
+    ax3.set_xlabel("t: distance along v1, the most\nnegative-curvature eigenvector")
     ax3.set_ylabel("loss")
-    ax3.set_title("loss along that direction (colour: class)", fontsize=10)
+    ax3.set_title("loss along v1 (colour: class)")
     fig.tight_layout()
     return fig
 
@@ -413,7 +456,7 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
 def report(result: LandscapeResult) -> str:
     """The text `tinygrad-xor landscape` prints."""
     n = len(result.classes)
-    lines = [f"seeds 0..{result.seeds - 1}, {result.steps} steps each: "
+    lines = [f"{_seeds_text(result.seeds)}, {_count(result.steps, 'step')} each: "
              f"{int(result.solved.sum())} solve XOR, {n} do not "
              f"({result.seconds.get('train', 0):.1f} s training, "
              f"{result.seconds.get('hessian', 0):.1f} s for {n} Hessians)"]
@@ -447,8 +490,9 @@ def report(result: LandscapeResult) -> str:
     q = np.quantile(result.loss, [0.0, 0.5, 1.0])
     lines.append("loss: min {:.4g}  median {:.4g}  max {:.4g}".format(*q))
     if result.escaped is not None and result.control is not None:
-        lines.append(f"way out: the fraction that solves XOR after {result.escape_steps} more "
-                     f"steps of the recipe's optimiser, from")
+        lines.append(f"way out: the fraction that solves XOR after "
+                     f"{_count(result.escape_steps, 'more step')} of the recipe's optimiser, "
+                     f"from")
         lines.append(f"  {'':<15} {'the end point':>14} {'a step along':>14} "
                      f"{'10 saddle-free':>14}")
         lines.append(f"  {'':<15} {'(no step)':>14} {'min-eig vector':>14} "
@@ -473,7 +517,14 @@ def landscape_command(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             print(f"tinygrad-xor landscape: error: {exc}", file=sys.stderr)
             return 1
-    print(f"recipe {recipe.name}: {recipe.describe()}")
+    trained = recipe.init != "goodfellow"
+    steps = (default_steps(recipe) if args.steps is None else args.steps) if trained else 0
+    print(f"recipe {recipe.name}: {recipe.describe(steps if trained else None, unit='step')}")
+    if not trained and args.steps:
+        print("  (--steps ignored: the Goodfellow weights are not trained)")
+    print(f"{_seeds_text(args.seeds)}, {_count(steps, 'step')} each; then, for the runs that do "
+          f"not solve XOR, their Hessians and the way out ({_count(steps, 'more step')}, three "
+          "times)", flush=True)
     result = run_landscape(recipe, args.seeds, args.steps)
     print(report(result))
     if args.plot and len(result.classes):

@@ -36,6 +36,11 @@ def _half_mse(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
 _LOSS_TEXT = {"half_mse": "MSE/2", "mse": "MSE", "bce": "binary cross-entropy"}
 
 
+def _count(n: int, unit: str) -> str:
+    """"1 step", "2 steps": ``n`` and ``unit``, plural unless n is 1."""
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A network, its initialisation, loss, optimizer and epochs."""
@@ -53,8 +58,9 @@ class Recipe:
     epochs: int = 1000
     default_seed: int = 0        # a seed whose run shows the recipe's typical outcome
 
-    def describe(self, epochs: int | None = None) -> str:
-        """One line: the network and the training settings (``epochs`` overrides the recipe's)."""
+    def describe(self, epochs: int | None = None, *, unit: str = "epoch") -> str:
+        """One line: the network and the training settings (``epochs`` overrides the recipe's
+        number; ``unit="step"`` counts them as the sweeps do: one step an epoch, full batch)."""
         net = "-".join(str(s) for s in self.sizes)
         if self.init == "goodfellow":
             return f"{net}, relu hidden, identity output, Goodfellow et al.'s weights, no training"
@@ -62,8 +68,8 @@ class Recipe:
         mom = f" momentum {self.momentum:g}" if self.momentum else ""
         return (f"{net}, {self.activation} hidden, {self.output_activation or 'identity'} "
                 f"output, {_LOSS_TEXT[self.loss]}, {opt} lr {self.lr:g}{mom}, "
-                f"{self.epochs if epochs is None else epochs} "
-                f"epochs, full batch, {self.init} init")
+                f"{_count(self.epochs if epochs is None else epochs, unit)}, full batch, "
+                f"{self.init} init")
 
     @property
     def hidden(self) -> int:

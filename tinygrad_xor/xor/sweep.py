@@ -10,6 +10,8 @@ every seed its own gradient and the (elementwise) optimizer updates each seed as
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import sys
 import time
 from collections.abc import Sequence
@@ -20,8 +22,9 @@ import numpy as np
 
 from ..engine import Value, no_grad
 from ..nn import activation
+from ..train import _progress
 from . import X, Y
-from .recipes import Recipe, get_recipe
+from .recipes import Recipe, _count, get_recipe
 
 __all__ = ["SweepResult", "run_sweep", "plot_sweep", "sweep_figure", "sweep_command", "CHUNK"]
 
@@ -82,12 +85,16 @@ CHUNK = 10_000
 
 def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
               steps: int | None = None, *, curve_points: int = 200, chunk: int = CHUNK,
-              keep_weights: bool | None = None, progress: bool = False) -> SweepResult:
+              keep_weights: bool | None = None, progress: bool = True,
+              desc: str = "sweep") -> SweepResult:
     """Train one network per seed (seeds 0..N-1 for an int), all at once; see the module doc.
 
     The seeds are trained ``chunk`` at a time (each chunk one batched graph): the loss curves
     are those of the first chunk, and the final weights are kept when ``keep_weights`` (by
-    default when there is a single chunk). ``progress`` shows a bar over the chunks on stderr.
+    default when there is a single chunk). ``steps`` defaults to the recipe's epochs (one step
+    an epoch: the batch is the four XOR samples); the goodfellow recipe is never trained, and
+    its result says 0 steps whatever ``steps`` is. ``progress`` shows a bar over the steps,
+    labelled ``desc``, where someone can see it (a notebook, a terminal; as `fit` does).
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     seed_list = np.arange(seeds) if isinstance(seeds, (int, np.integer)) else np.asarray(seeds)
@@ -108,12 +115,15 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
     outputs = np.empty((seed_list.size, np.asarray(Y).size))
     curves = np.empty((len(record), 0), dtype=np.float32)
     weights: dict[str, list[np.ndarray]] = {}
-    bar = _progress_bar(seed_list.size) if progress and seed_list.size > chunk else None
+    n_chunks = -(-seed_list.size // chunk)
+    label = desc if n_chunks == 1 else f"{desc}, {n_chunks} chunks of {chunk:,} seeds"
+    bar = _progress(n_chunks * n_steps, desc=label, unit="step", mininterval=0) \
+        if progress and n_steps else None
     try:
         for lo in range(0, seed_list.size, chunk):
             part = seed_list[lo:lo + chunk]
             params, part_curves, part_final, part_out = _train_chunk(recipe, part, n_steps,
-                                                                     every, len(record))
+                                                                     every, len(record), bar)
             final[lo:lo + part.size] = part_final
             outputs[lo:lo + part.size] = part_out
             if lo == 0:
@@ -122,8 +132,6 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
                 for p in params:
                     weights.setdefault(p.label or "", []).append(p.data)
             del params, part_curves
-            if bar is not None:
-                bar.update(part.size)
     finally:
         if bar is not None:
             bar.close()
@@ -135,9 +143,22 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
                        weights={k: np.concatenate(v) for k, v in weights.items()})
 
 
+def _tick(bar: Any, done: int, total: int) -> None:
+    """Tell ``bar`` (None: there is none) that step ``done`` of a run of ``total`` steps is
+    done: it hears of them in about a hundred updates a run."""
+    if bar is not None:
+        every = max(1, total // 100)
+        if done % every == 0:
+            bar.update(every)
+        elif done == total:
+            bar.update(done % every)
+
+
 def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int,
-                 n_records: int) -> tuple[list[Value], np.ndarray, np.ndarray, np.ndarray]:
-    """Train one chunk of seeds as one batched graph: (params, curves, final losses, outputs)."""
+                 n_records: int, bar: Any = None
+                 ) -> tuple[list[Value], np.ndarray, np.ndarray, np.ndarray]:
+    """Train one chunk of seeds as one batched graph: (params, curves, final losses, outputs);
+    ``bar`` (if not None) hears of the steps."""
     params = _stack(recipe, seed_list)
     loss_fn = recipe.loss_fn()
     target = np.asarray(Y)
@@ -156,21 +177,13 @@ def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int
                 row += 1
             per_seed.sum().backward()
             opt.step()
+            _tick(bar, step + 1, n_steps)
     with no_grad():
         out = _forward(recipe, params, np.asarray(X))
         final = loss_fn(out, np.broadcast_to(target, out.shape),
                         reduction="none").mean(axis=(1, 2))
     return (params, curves, np.asarray(final.data).reshape(-1),
             np.asarray(out.data).reshape(seed_list.size, -1))
-
-
-def _progress_bar(total: int) -> Any:
-    """A progress bar over seeds on stderr: tqdm's if installed, else None."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="sweep", unit="seed", unit_scale=True, leave=False)
 
 
 def _matplotlib() -> Any:
@@ -180,6 +193,41 @@ def _matplotlib() -> Any:
         raise RuntimeError("plotting needs matplotlib: pip install 'tinygrad_xor[plot]'") \
             from None
     return matplotlib
+
+
+def _new_figure(**kwargs: Any) -> Any:
+    """A `matplotlib.figure.Figure` (``kwargs`` as Figure's) of its own, never pyplot's, so the
+    backend and the figures of the session are left alone, that a Jupyter kernel shows inline
+    whether pyplot has been imported or not: an `InlineFigure` (needs matplotlib)."""
+    _matplotlib()
+    return _inline_figure_class()(**kwargs)
+
+
+@functools.cache
+def _inline_figure_class() -> Any:
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):  # type: ignore[misc]
+        """A Figure that Jupyter shows as a PNG in any kernel. A plain Figure is shown only
+        once pyplot's inline backend has registered a drawing for Figures (the first
+        ``import matplotlib.pyplot`` does); before that, a cell whose last line is a Figure
+        printed ``<Figure size 1100x400 with 2 Axes>``. Once registered, that drawing is used
+        instead of this one, as for any Figure."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", bbox_inches="tight")
+            return buffer.getvalue()
+
+    InlineFigure.__module__, InlineFigure.__qualname__ = __name__, "InlineFigure"
+    return InlineFigure
+
+
+def __getattr__(name: str) -> Any:
+    """`InlineFigure`, the class, made on first use (it needs matplotlib); pickle finds it so."""
+    if name == "InlineFigure":
+        return _inline_figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_plot_path(path: str) -> None:
@@ -210,11 +258,9 @@ def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
 
 
 def sweep_figure(result: SweepResult, *, max_curves: int = 100) -> Any:
-    """The figure of `plot_sweep` as a `matplotlib.figure.Figure` (Jupyter shows it inline)."""
-    _matplotlib()
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11, 4))
+    """The figure of `plot_sweep` as a `matplotlib.figure.Figure` of its own (an
+    `InlineFigure`: Jupyter shows it inline, pyplot imported or not)."""
+    fig = _new_figure(figsize=(11, 4))
     ax1, ax2 = fig.subplots(1, 2)
     final = np.maximum(result.final_loss, 1e-12)
     bins = np.logspace(np.log10(final.min()), np.log10(final.max()) + 1e-9, 60)
@@ -253,14 +299,16 @@ def sweep_command(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             print(f"tinygrad-xor sweep: error: {exc}", file=sys.stderr)
             return 2
-    result = run_sweep(recipe, args.seeds, args.steps, keep_weights=False,
-                       progress=sys.stderr.isatty())
+    trained = recipe.init != "goodfellow"
+    print(f"recipe {recipe.name}: {recipe.describe(args.steps if trained else None, unit='step')}",
+          flush=True)
+    if not trained and args.steps:
+        print("  (--steps ignored: the Goodfellow weights are not trained)", flush=True)
+    result = run_sweep(recipe, args.seeds, args.steps, keep_weights=False)
     final = result.final_loss
-    steps = args.steps if recipe.init != "goodfellow" else None
-    print(f"recipe {recipe.name}: {recipe.describe(steps)}")
     graphs = ("one batched graph" if result.seeds.size <= CHUNK else
               f"batched graphs of {CHUNK:,} seeds")
-    print(f"seeds 0..{result.seeds.size - 1}, {result.steps} steps each, {graphs}: "
+    print(f"{_seeds_text(result.seeds.size)}, {_count(result.steps, 'step')} each, {graphs}: "
           f"{result.seconds:.2f} s")
     print(f"solved XOR: {int(result.solved.sum())} of {result.seeds.size} "
           f"({result.success_rate:.2%})")
@@ -269,6 +317,11 @@ def sweep_command(args: argparse.Namespace) -> int:
     if args.plot:
         return _write_plot("sweep", plot_sweep, result, args.plot)
     return 0
+
+
+def _seeds_text(n: int) -> str:
+    """"seed 0" or "seeds 0..n-1": the seeds 0..n-1 of a sweep, in a line of its report."""
+    return "seed 0" if n == 1 else f"seeds 0..{n - 1}"
 
 
 def _write_plot(command: str, plot: Any, result: Any, path: str) -> int:
