@@ -442,10 +442,11 @@ def _ignore_ctrl_c_plugin() -> Any:
 
 
 @contextlib.contextmanager
-def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+def connect(address: str, timeout: float | None = None) -> Iterator[Any]:
     """A `dask.distributed.Client` on the scheduler at ``address``, closed on the way out; a
-    ConnectionError within ``timeout`` seconds when no scheduler answers there."""
+    ConnectionError within ``timeout`` seconds (`CONNECT_TIMEOUT`) when none answers there."""
     distributed = _dask()
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     with _quiet_dask():
         try:
             client = distributed.Client(address, timeout=timeout)
