@@ -63,22 +63,16 @@ print("final loss", round(history.loss[-1], 5), "- solves XOR:", solved(trained(
     ("code", """trained.draw()"""),
     ("md", """## Many seeds at once
 
-`run_sweep` trains one network per seed, all as one batched graph; `sweep_figure` returns a
-matplotlib `Figure` of its own (your pyplot figures and backend are left alone)."""),
-    ("code", """import io
-
-from IPython.display import SVG, display
-
-from tinygrad_xor.xor.sweep import run_sweep, sweep_figure
+`run_sweep` trains one network per seed, all as one batched graph, with a progress bar over
+the steps. `sweep_figure` returns a matplotlib `Figure` of its own, which the notebook shows
+inline as a cell's last line, pyplot imported or not (your pyplot figures and backend are
+left alone)."""),
+    ("code", """from tinygrad_xor.xor.sweep import run_sweep, sweep_figure
 
 result = run_sweep("sigmoid-momentum", 300, steps=600)
 print(f"{result.success_rate:.0%} of {result.seeds.size} seeds solve XOR "
       f"after {result.steps} steps")
-fig = sweep_figure(result)
-fig.set_size_inches(9, 3.3)
-buffer = io.StringIO()
-fig.savefig(buffer, format="svg")
-display(SVG(buffer.getvalue()))"""),
+sweep_figure(result)"""),
 ]
 
 CHECK = [
