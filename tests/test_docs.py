@@ -205,3 +205,38 @@ def test_xor_page_table_is_what_check_prints(capsys):
              if x.strip() and not x.startswith("-----")]
     table = table[: next(i for i, row in enumerate(table) if i and not row[0].isdigit())]
     assert markdown_table(ROOT / "docs" / "xor.md", "| layer | quantity |") == table
+
+
+def load_site_hooks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("site_hooks", ROOT / "docs" / "site_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
+def test_site_shows_the_version_and_the_repository_when_pyproject_names_it(tmp_path,
+                                                                             monkeypatch):
+    import tinygrad_xor
+
+    assert "  - docs/site_hooks.py" in (ROOT / "mkdocs.yml").read_text().splitlines()
+    hooks = load_site_hooks()
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "tinygrad_xor"\n')
+    monkeypatch.setattr(hooks, "PYPROJECT", pyproject)
+    config = hooks.on_config({"site_name": "tinygrad_xor", "copyright": None,
+                              "repo_url": None, "repo_name": None})
+    version = tinygrad_xor.__version__
+    assert config["site_name"] == f"tinygrad_xor {version}"
+    assert version in config["copyright"]
+    assert config["repo_url"] is None  # no URL in pyproject: no link
+    pytest.importorskip("tomllib")
+    pyproject.write_text('[project]\nname = "tinygrad_xor"\n\n[project.urls]\n'
+                         'Homepage = "https://example.org/docs"\n'
+                         'Repository = "https://github.com/someone/tinygrad_xor"\n')
+    config = hooks.on_config({"site_name": "tinygrad_xor", "copyright": None,
+                              "repo_url": None, "repo_name": None})
+    assert config["repo_url"] == "https://github.com/someone/tinygrad_xor"
+    assert config["repo_name"] == "someone/tinygrad_xor"
