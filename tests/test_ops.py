@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_xor import Value, gradcheck, gradgradcheck
+from tinygrad_xor import Value, gradcheck, gradgradcheck, ops
 from tinygrad_xor.ops import PRIMITIVES
 
 FLOATS = st.floats(-3, 3, allow_nan=False, allow_infinity=False, width=64)
@@ -205,6 +205,14 @@ def scatter_case(draw):
     return (g,), {"shape": x.shape, "index": params["index"]}
 
 
+@st.composite
+def keep_case(draw):
+    """g where a mask of 0s and 1s holds: the mask drawn away from the threshold 0.5."""
+    (m, g), _ = draw(broadcast_pair())
+    off = np.where(np.asarray(m.data) > 0, 0.7, 0.3) + 0.1 * np.tanh(np.asarray(m.data))
+    return (Value(off) if np.ndim(off) else Value(float(off)), g), {}
+
+
 RECIPES = {
     "add": broadcast_pair(),
     "sub": broadcast_pair(),
@@ -235,6 +243,8 @@ RECIPES = {
     "stack": join_case(new_axis=True),
     "broadcast_to": broadcast_to_case(),
     "scatter": scatter_case(),
+    "mask": unary(transform=away_from_zero).map(lambda c: (c[0], {"fn": ops.positive})),
+    "keep": keep_case(),
 }
 
 

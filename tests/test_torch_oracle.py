@@ -63,6 +63,10 @@ TORCH = {
     "concatenate": lambda *xs, axis: torch.cat(xs, dim=axis),
     "stack": lambda *xs, axis: torch.stack(xs, dim=axis),
     "broadcast_to": lambda x, *, shape: torch.broadcast_to(x, shape),
+    # what rules read from the data: constants of the gradient, no gradient of their own
+    "mask": lambda *xs, fn, **params: torch.as_tensor(
+        np.asarray(fn(*[x.detach().numpy() for x in xs], **params), dtype=np.float64)),
+    "keep": lambda m, g: torch.where(m > 0.5, g, torch.zeros((), dtype=g.dtype)),
 }
 
 

@@ -130,8 +130,30 @@ def _unary(name: str, x: Any) -> Any:
     return getattr(np, name)(x)
 
 
+def _mask(fn: Any, *xs: Any, **params: Any) -> Any:
+    """``fn(*numbers of xs)``: what a rule reads from the data (a mask, a share of a tie).
+
+    For numbers it is computed at once. When a rule runs on Values (``create_graph``), it is
+    the `mask` primitive instead: a node of the gradient's graph, recomputed from the data
+    wherever the graph is run again (a compiled function), never a frozen constant."""
+    if any([type(x) is Value for x in xs]):
+        return mask(*xs, fn=fn, **params)
+    return fn(*xs, **params)
+
+
+def _keep(m: Any, g: Any) -> Any:
+    """``g`` where the mask ``m`` (0s and 1s) is 1: the `keep` primitive, or its numbers."""
+    if type(m) is Value or type(g) is Value:
+        return keep(m, g)
+    if type(m) is float and type(g) is float:
+        return g if m > 0.5 else 0.0
+    return np.where(m > 0.5, g, 0.0)
+
+
 def _select(cond: Any, g: Any) -> Any:
     """``g`` where ``cond`` holds, 0 elsewhere (no NaN from inf * 0)."""
+    if type(cond) is Value:
+        return keep(cond, g)
     if type(g) is Value:
         return where(cond, g, 0.0)
     out = np.where(cond, g, 0.0)
@@ -194,11 +216,16 @@ def _mean_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tupl
     return _sum_vjp(grad / n if n else grad * 0.0, out, x, axis=axis, keepdims=keepdims)
 
 
+def max_share(x: Any, out: Any, *, axis: Any, keepdims: bool) -> Any:
+    """Each entry's share of the gradient of ``max``: ties share equally, so the shares add
+    up to one."""
+    xd = np.asarray(x)
+    top = xd == _expand(np.asarray(out), xd, axis, keepdims)
+    return top / np.sum(top, axis=axis, keepdims=True)
+
+
 def _max_vjp(grad: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
-    # Ties: every maximal entry gets an equal share, so the shares add up to grad.
-    xd = np.asarray(_data(x))
-    top = xd == _expand(np.asarray(_data(out)), xd, axis, keepdims)
-    share = top / np.sum(top, axis=axis, keepdims=True)
+    share = _mask(max_share, x, out, axis=axis, keepdims=keepdims)
     return (share * _expand(grad, x, axis, keepdims),)
 
 
@@ -231,31 +258,43 @@ def _clip(x: Any, *bounds: Any, lo: Any, hi: Any) -> Any:
     return np.clip(x, *bounds) if bounds else np.clip(x, lo, hi)
 
 
+def clip_inside(x: Any, lo: Any = None, hi: Any = None) -> Any:
+    """Where ``clip`` passes x through: lo <= x <= hi, bounds included (PyTorch's clamp)."""
+    return (True if lo is None else x >= lo) & (True if hi is None else x <= hi)
+
+
+def clip_at_lo(x: Any, lo: Any, hi: Any) -> Any:
+    """Where ``clip`` gives lo (a Value bound): x < lo < hi."""
+    return (x < lo) & (lo < hi)
+
+
+def clip_at_hi(x: Any, lo: Any, hi: Any) -> Any:
+    """Where ``clip`` gives hi (a Value bound): x > hi, or hi < lo."""
+    return (x > hi) | (hi < lo)
+
+
 def _clip_vjp(grad: Any, out: Any, x: Any, *bounds: Any, lo: Any, hi: Any) -> tuple[Any, ...]:
-    # x gets the gradient where lo <= x <= hi, bounds included (PyTorch's clamp)
-    xd = _data(x)
     if not bounds:
-        inside = (True if lo is None else xd >= lo) & (True if hi is None else xd <= hi)
-        return (grad * inside,)
-    # Value bounds, PyTorch's rule for tensor bounds: lo where x < lo < hi, hi where x > hi
-    # (or hi < lo, where the result is hi)
-    lo, hi = _data(bounds[0]), _data(bounds[1])
-    return (_select((xd >= lo) & (xd <= hi), grad), _select((xd < lo) & (lo < hi), grad),
-            _select((xd > hi) | (hi < lo), grad))
+        return (grad * _mask(clip_inside, x, lo=lo, hi=hi),)
+    # Value bounds, PyTorch's rule for tensor bounds
+    return (_select(_mask(clip_inside, x, *bounds), grad),
+            _select(_mask(clip_at_lo, x, *bounds), grad),
+            _select(_mask(clip_at_hi, x, *bounds), grad))
+
+
+def maximum_share(a: Any, b: Any) -> Any:
+    """``a``'s share of the gradient of ``maximum(a, b)``: 1 where a > b, 0 where a < b, a half
+    at a tie (as in `max`), and 1 where either is NaN (so is the result: PyTorch's rule, both
+    get all of it, whatever their order)."""
+    return 1.0 - (a < b) - 0.5 * (a == b)
 
 
 def _maximum_vjp(grad: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
-    # Ties share the gradient equally, as in `max`. Where either is NaN (so is the result) both
-    # get all of it, whatever their order (PyTorch's rule): 1 less the share of the other.
-    ad, bd = _data(a), _data(b)
-    tie = 0.5 * (ad == bd)
-    return grad * (1.0 - (ad < bd) - tie), grad * (1.0 - (ad > bd) - tie)
+    return grad * _mask(maximum_share, a, b), grad * _mask(maximum_share, b, a)
 
 
 def _minimum_vjp(grad: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
-    ad, bd = _data(a), _data(b)
-    tie = 0.5 * (ad == bd)
-    return grad * (1.0 - (ad > bd) - tie), grad * (1.0 - (ad < bd) - tie)
+    return grad * _mask(maximum_share, b, a), grad * _mask(maximum_share, a, b)
 
 
 def _where_vjp(grad: Any, out: Any, a: Any, b: Any, *, cond: np.ndarray) -> tuple[Any, Any]:
@@ -290,14 +329,23 @@ def _power_vjp_a(grad: Any, out: Any, a: Any, b: Any) -> Any:
     # b * a ** (b - 1), and 0 where b == 0 and a is 0 or NaN (not 0 * inf), as PyTorch's; it
     # sets 0 wherever b == 0, which also cuts the derivative in b there (a ** -1, not 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        keep = (_data(b) != 0) | (np.abs(_data(a)) > 0)
-        return _select(keep, grad * (b * _power2(a, b - 1.0)))
+        return _select(_mask(power_keep_a, a, b), grad * (b * _power2(a, b - 1.0)))
 
 
 def _power_vjp_b(grad: Any, out: Any, a: Any, b: Any) -> Any:
     # PyTorch's rule: a ** b * log(a), NaN for a < 0 (log(a) is); 0 where a == 0 and b >= 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        return grad * _select((_data(a) != 0) | (_data(b) < 0), out * _unary("log", a))
+        return grad * _select(_mask(power_keep_b, a, b), out * _unary("log", a))
+
+
+def power_keep_a(a: Any, b: Any) -> Any:
+    """Where ``a ** b`` has a gradient in a: not where b == 0 and a is 0 or NaN."""
+    return (b != 0) | (np.abs(a) > 0)
+
+
+def power_keep_b(a: Any, b: Any) -> Any:
+    """Where ``a ** b`` has a gradient in b: not where a == 0 and b >= 0."""
+    return (a != 0) | (b < 0)
 
 
 def _power2(a: Any, b: Any) -> Any:
@@ -307,8 +355,14 @@ def _power2(a: Any, b: Any) -> Any:
     return kernels.pow_scalar(a, b) if type(a) is float and type(b) is float else np.power(a, b)
 
 
-def _sign(x: Any) -> Any:
+def sign(x: Any) -> Any:
+    """The slope of ``abs``: -1, 0 or 1 (0 at 0)."""
     return np.sign(x) if type(x) is not float else float((x > 0) - (x < 0))
+
+
+def positive(x: Any) -> Any:
+    """The slope of ``relu``: 1 where x > 0, else 0 (the kink at 0 gets 0)."""
+    return x > 0
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -332,7 +386,7 @@ matmul: Primitive = _op(kernels.matmul, lambda grad, out, a, b: (
     _matmul_vjp_a(grad, out, a, b), _matmul_vjp_b(grad, out, a, b)), name="matmul",
     vjps=(_matmul_vjp_a, _matmul_vjp_b))  # and one rule per operand: skip constants
 relu = _op(lambda x: np.maximum(x, 0),
-           lambda grad, out, x: (grad * (_data(x) > 0),),  # the kink at 0 gets gradient 0
+           lambda grad, out, x: (grad * _mask(positive, x),),
            name="relu", scalar=lambda x: 0.0 if x <= 0 else x)
 sigmoid = _op(kernels.sigmoid, _sigmoid_vjp, name="sigmoid", scalar=kernels.sigmoid_scalar)
 tanh = _op(np.tanh, lambda grad, out, x: (grad * (1.0 - out * out),),
@@ -340,7 +394,7 @@ tanh = _op(np.tanh, lambda grad, out, x: (grad * (1.0 - out * out),),
 exp = _op(np.exp, lambda grad, out, x: (grad * out,), name="exp", scalar=kernels.exp_scalar)
 log = _op(np.log, lambda grad, out, x: (_divide(grad, x),), name="log",
           scalar=kernels.log_scalar)
-abs = _op(np.abs, lambda grad, out, x: (grad * _sign(_data(x)),),  # |x|' at 0 is taken as 0
+abs = _op(np.abs, lambda grad, out, x: (grad * _mask(sign, x),),
           name="abs", scalar=builtins.abs)
 sqrt = _op(np.sqrt, lambda grad, out, x: (_divide(grad, 2.0 * out),), name="sqrt",
            scalar=kernels.sqrt_scalar)
@@ -367,6 +421,13 @@ concatenate_ = _op(lambda *xs, axis: np.concatenate(xs, axis=axis), _concatenate
                    name="concatenate")
 stack_ = _op(lambda *xs, axis: np.stack(xs, axis=axis), _stack_vjp, name="stack")
 # Two rules of other rules: repeating a gradient (sum's) and scattering it (getitem's).
+# And two that rules build on Values: what a rule reads from the data (`_mask`), and ``g``
+# where a mask holds (`_select`); neither passes a gradient to a mask.
+mask = _op(lambda *xs, fn, **params: fn(*xs, **params),
+           lambda grad, out, *xs, fn, **params: (None,) * len(xs), name="mask")
+keep = _op(lambda m, g: np.where(m > 0.5, g, 0.0),  # m: a mask of 0s and 1s
+           lambda grad, out, m, g: (None, _keep(m, grad)), name="keep",
+           scalar=lambda m, g: g if m > 0.5 else 0.0)
 broadcast_to = _op(lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
                    lambda grad, out, x, *, shape: (grad,),  # the engine sums it back to x
                    name="broadcast_to")
@@ -378,8 +439,13 @@ scatter = _op(_scatter, lambda grad, out, g, *, shape, index: (
 PRIMITIVES: dict[str, Primitive] = {
     p.name: p for p in (add, sub, mul, pow, power_, matmul, relu, sigmoid, tanh, exp, log, abs,
                         sqrt, sin, cos, clip, maximum_, minimum_, where_, sum, mean, max,
-                        reshape, transpose, getitem, concatenate_, stack_, broadcast_to, scatter)
+                        reshape, transpose, getitem, concatenate_, stack_, broadcast_to, scatter,
+                        mask, keep)
 }
+#: The two primitives only rules use, on Values (a mask read from the data, and ``g`` where a
+#: mask holds): the table's gradient tests check them; `testing.expressions` does not draw
+#: them, since no user writes them.
+RULES_ONLY = ("mask", "keep")
 
 # -- derived operations and the functions of the public API ----------------------------------
 
