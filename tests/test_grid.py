@@ -335,14 +335,56 @@ def test_a_scheduler_and_a_worker_started_by_hand_give_the_serial_file(serial, t
         assert address.startswith("tcp://127.0.0.1:")
         processes.append(dask_process("worker", address, "--host", "127.0.0.1", "--nthreads",
                                       "1", "--no-dashboard"))
+        with grid.connect(address) as c:  # the worker has joined: the command sees it
+            c.wait_for_workers(1)
         path = tmp_path / "scheduler.csv"
         assert main([*ARGS, "--out", str(path), "--scheduler", address]) == 0
-        assert f"the Dask scheduler at {address}" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert f"the Dask scheduler at {address}" in out
+        # a worker started with Dask's defaults trims malloc: the command says so
+        assert "note: 1 of 1 workers run with MALLOC_TRIM_THRESHOLD_ set" in out
         assert results_of(path) == results_of(serial)
     finally:
         for p in processes[::-1]:
             p.terminate()
             p.wait()
+
+
+class FakeClient:
+    """A client whose workers answer `run` with what they were given."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def run(self, function):
+        function()  # it runs here too
+        return self.answers
+
+
+def test_workers_of_a_running_cluster_are_checked_before_the_grid():
+    from tinygrad_xor import __version__
+
+    assert grid._worker_notes(FakeClient({"tcp://a:1": (__version__, None)})) == []
+    assert "no worker has joined" in grid._worker_notes(FakeClient({}))[0]
+    trim = grid._worker_notes(FakeClient({"tcp://a:1": (__version__, "65536"),
+                                          "tcp://b:1": (__version__, None)}))
+    assert trim[0].startswith("1 of 2 workers run with MALLOC_TRIM_THRESHOLD_ set")
+    with pytest.raises(RuntimeError, match="tcp://b:1 has tinygrad_xor 0.0.1; install"):
+        grid._worker_notes(FakeClient({"tcp://a:1": (__version__, None),
+                                       "tcp://b:1": ("0.0.1", None)}))
+    with pytest.raises(RuntimeError, match="tcp://a:1 does not have tinygrad_xor"):
+        grid._worker_notes(FakeClient({"tcp://a:1": (None, None)}))
+
+
+@needs_dask
+def test_the_grid_benchmark_checks_the_cluster_against_serial(client):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import grid_bench
+
+    cells = grid_bench.grid_cells(5, 5)
+    assert len(set(cells)) == 8
+    grid_bench.check(client, seeds=5, steps=5)
+    assert grid_bench.dispatch_seconds(client, n=2) == pytest.approx(0, abs=60)
 
 
 @needs_dask

@@ -461,6 +461,37 @@ def connect(address: str, timeout: float | None = None) -> Iterator[Any]:
             client.close()
 
 
+def _worker_notes(client: Any) -> list[str]:
+    """What to know about a running cluster's workers before the grid starts: a RuntimeError
+    for a worker without this version of tinygrad_xor; notes for none yet, and for Dask's
+    default malloc setting."""
+    from .. import __version__
+
+    def facts() -> tuple[str | None, str | None]:  # runs on each worker, sent by value
+        import os
+
+        try:
+            import tinygrad_xor
+        except ImportError:
+            return None, os.environ.get("MALLOC_TRIM_THRESHOLD_")
+        return tinygrad_xor.__version__, os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+    workers = client.run(facts)
+    if not workers:
+        return ["no worker has joined the scheduler yet: the cells wait for the first"]
+    for address, (version, _) in sorted(workers.items()):
+        if version != __version__:
+            has = "does not have tinygrad_xor" if version is None else f"has tinygrad_xor {version}"
+            raise RuntimeError(f"the worker at {address} {has}; install tinygrad_xor "
+                               f"{__version__} on every worker")
+    trimming = sum(1 for _, trim in workers.values() if trim is not None)
+    if not trimming:
+        return []
+    return [f"{trimming} of {len(workers)} workers run with MALLOC_TRIM_THRESHOLD_ set (Dask's "
+            "default is 65536), which makes a cell about 2x slower: see 'Grids on a cluster' "
+            "in the docs"]
+
+
 def _dashboard(client: Any) -> str:
     """The dashboard's address, and what it needs when bokeh is missing."""
     link = str(client.dashboard_link)
@@ -602,6 +633,8 @@ def grid_command(args: argparse.Namespace) -> int:
                 if args.scheduler:
                     client = stack.enter_context(connect(args.scheduler))
                     where = f"the Dask scheduler at {args.scheduler}"
+                    for note in _worker_notes(client):
+                        print(f"note: {note}")
                 else:
                     client = stack.enter_context(local_cluster(args.workers))
                     n = len(client.scheduler_info()["workers"])
