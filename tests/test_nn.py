@@ -176,8 +176,9 @@ def test_scalar_and_tensor_agree_on_random_networks():
         data = np.random.default_rng(seed).normal(size=(n, sizes[0]))
         target = np.zeros((n, sizes[-1]))
         out_t, out_s = tensor(data), scalar(data)
-        np.testing.assert_allclose(np.array([[v.data for v in np.atleast_1d(row)]
-                                             for row in out_s]).reshape(n, -1),
+        rows = [[row] if isinstance(row, Value) else row for row in out_s]
+        np.testing.assert_allclose(np.array([[v.data for v in row]
+                                             for row in rows]).reshape(n, -1),
                                    out_t.data, rtol=0, atol=1e-12)
         losses.mse(out_t, target).backward()
         losses.mse(out_s, target).backward()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from threading import get_ident
 from typing import Any
 
 import numpy as np
 
 from .backward import backprop, seed
-from .engine import Value, _describe
+from .engine import Value, _describe, _tracing
 
 __all__ = ["grad"]
 
@@ -63,6 +64,8 @@ def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
     if not isinstance(create_graph, (bool, np.bool_)):
         raise TypeError(f"autograd.grad(): create_graph must be True or False, got "
                         f"{_describe(create_graph)}")
+    if _tracing and get_ident() in _tracing:  # a compiled function: every gradient a graph
+        create_graph = True
     weights = _weights(grad_outputs, outputs, outs)
     if len(weights) != len(outs):
         raise ValueError(f"autograd.grad(): {len(weights)} grad_outputs for {len(outs)} outputs")
@@ -88,7 +91,7 @@ def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
                 raise ValueError(f"autograd.grad(): the outputs do not depend on input {i} "
                                  f"({'it does not require grad' if not x.requires_grad else x!r})"
                                  f"; pass allow_unused=True for a zero gradient")
-            g = np.zeros_like(x.data) if x.shape else 0.0
+            g = np.zeros_like(x._data) if x.shape else 0.0
         if not isinstance(g, Value):
             g = Value(g, requires_grad=False)  # a copy: pass arrays may be shared
         result.append(g)

@@ -59,7 +59,7 @@ def seed(root: Value, grad: Any, what: str) -> Any:
             return 1.0
         raise ValueError(f"{what} on a tensor of shape {data.shape} needs a gradient of that"
                          f" shape (dL/dself); only a scalar's is implied")
-    given = grad.data if isinstance(grad, Value) else grad
+    given = grad._data if isinstance(grad, Value) else grad
     g = _like(given, data, f"{what}: the gradient")
     if type(g) is np.ndarray and isinstance(given, np.ndarray) and np.may_share_memory(g, given):
         g = g.copy()
@@ -294,7 +294,7 @@ def _reduce(g: Any, parent: Value, prim: Primitive | None, create_graph: bool) -
                     raise ValueError(f"{_name(prim)}: its vjp returned a gradient of shape "
                                      f"{g.shape} for an input of shape {parent.shape}")
                 return summed
-            g = g.data  # a rule that computed with Values on numbers: keep the numbers
+            g = g._data  # a rule that computed with Values on numbers: keep the numbers
         if type(g) is not np.ndarray:
             if not isinstance(g, (int, float, np.number, list, tuple)) or isinstance(g, bool):
                 raise ValueError(f"{_name(prim)}: its vjp returned {_describe(g)} as a "
@@ -333,7 +333,7 @@ def _accumulate(node: Value, g: Any) -> None:
     out read-only).
     """
     if type(g) is Value:  # create_graph: .grad holds numbers, never a Value
-        g = g.data
+        g = g._data
     old = node._grad
     if old is None:
         node._grad = g.copy() if type(g) is np.ndarray and node._op is None else g

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["Value", "Primitive", "primitive", "no_grad", "enable_grad", "is_grad_enabled"]
+__all__ = ["Value", "Primitive", "primitive", "no_grad", "enable_grad", "is_grad_enabled",
+           "walk"]
 
 
 #: The threads whose grad mode is off, by thread id. Grad mode belongs to each thread; it is
@@ -24,6 +25,23 @@ __all__ = ["Value", "Primitive", "primitive", "no_grad", "enable_grad", "is_grad
 #: no_grad, is then one truth test per node (`_recording`). Adding to and discarding from a set
 #: are single steps under the GIL, so threads need no lock to change their own entry.
 _off: set[int] = set()
+
+
+#: The traces of `jit` running now, by thread id (a trace belongs to the thread that runs it).
+#: Empty outside a trace, so each check below costs one truth test.
+_tracing: dict[int, Any] = {}
+
+
+class TraceError(RuntimeError):
+    """What a compiled function's trace cannot see: the numbers of a traced Value read in
+    Python (`jit` compiles the graph, not the Python around it)."""
+
+
+def _traced(v: Value, what: str) -> None:
+    """Refuse to read the numbers of ``v`` if this thread traces a graph that ``v`` is in."""
+    trace = _tracing.get(get_ident())
+    if trace is not None:
+        trace.read(v, what)
 
 
 def _recording() -> bool:
@@ -239,14 +257,20 @@ class Value:
             value = _as_data(value, "Value.data")
         self._data = value
 
-    # (read by attrgetter, in C: a training loop reads .data of every parameter every step)
-    data = property(attrgetter("_data"), _set_data, doc=(
+    def _get_data(self) -> Any:
+        if _tracing:
+            _traced(self, ".data")
+        return self._data
+
+    data = property(_get_data, _set_data, doc=(
         "The numbers: a float for a scalar, an ndarray for a tensor. Assigning checks and "
         "converts as ``Value()`` does (a float64 or float32 array is kept, not copied)."))
 
     @property
     def grad(self) -> Any:
         """dL/dself, summed over backward passes; 0.0 or zeros until one reaches it."""
+        if _tracing:
+            _traced(self, ".grad")
         grad = self._grad
         if grad is None:
             data = self._data
@@ -311,6 +335,19 @@ class Value:
         return (a, b) if more is None else (a, b, *more)
 
     @property
+    def parents(self) -> tuple[Value, ...]:
+        """The operands this Value was computed from, in order (``()`` for a leaf): read-only,
+        as the graph is. `walk` visits a whole graph."""
+        return self._parents
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The keyword parameters of the operation that made this Value (``axis`` of a sum,
+        ``p`` of a pow; ``{}`` for none): a copy."""
+        params = self._params
+        return {} if params is None else dict(params)
+
+    @property
     def _params(self) -> dict[str, Any] | None:
         """The keyword parameters of the operation that made this Value (None for none)."""
         return None if self._rest is None else self._rest.params
@@ -345,6 +382,8 @@ class Value:
 
     def item(self) -> float:
         """The value of a one-element Value as a Python float."""
+        if _tracing:
+            _traced(self, "item()")
         data = self._data
         if type(data) is float:
             return data
@@ -360,6 +399,8 @@ class Value:
         """``np.asarray(v)``: the data of a Value that requires no grad. One that requires
         grad is a TypeError (as PyTorch's ``numpy()``): an array would silently leave the
         graph; take ``v.data`` (or ``v.detach()``) to say so."""
+        if _tracing:
+            _traced(self, "np.asarray()")
         if self._requires_grad:
             raise TypeError("np.asarray() of a Value that requires grad would leave its graph"
                             " without a word; use v.data (or v.detach()) for its numbers")
@@ -409,6 +450,10 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data, no history and ``requires_grad=False``."""
+        if _tracing:  # in a compiled function: a node that passes no gradient, not a copy
+            trace = _tracing.get(get_ident())
+            if trace is not None and trace.holds(self):
+                return trace.stop(self)
         return _node(None, self._data, None, None, None)
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
@@ -432,6 +477,8 @@ class Value:
                 raise ValueError("backward(create_graph=True): .grad holds numbers here, never"
                                  " a graph; use autograd.grad(out, inputs, create_graph=True)"
                                  " for gradients that can be differentiated again")
+        if _tracing:
+            _traced(self, "backward()")
         _backward.backward(self, gradient)
 
     # -- operations: the table is in ops.py ------------------------------------------------
@@ -571,9 +618,41 @@ def _node(op: Primitive | None, out: Any, a: Value | None, b: Value | None,
         v._in1 = b
         v._rest = rest
         return v
+    if _tracing and a is not None:  # in a compiled function's trace nothing may be frozen
+        trace = _tracing.get(get_ident())
+        if trace is not None and trace.holds(a, b, rest):
+            return trace.constant(v, op, a, b, rest)
     v._requires_grad = False
     v._op = v._in0 = v._in1 = v._rest = None
     return v
+
+
+def walk(*roots: Value) -> list[Value]:
+    """Every Value of the graphs that end in ``roots``, each once, in topological order:
+    operands before the Values computed from them, ``roots`` last. Iterative, so graphs millions
+    of nodes deep work; the one graph walk of the package (drawing, checks, transforms and the
+    compiler use it)."""
+    order: list[Value] = []
+    done: set[int] = set()
+    for root in roots:
+        if not isinstance(root, Value):
+            raise TypeError(f"walk() needs Values, got {_describe(root)}")
+        if id(root) in done:
+            continue
+        stack: list[tuple[Value, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in done:
+                continue
+            done.add(id(node))
+            stack.append((node, True))
+            for parent in reversed(node._parents):
+                if id(parent) not in done:
+                    stack.append((parent, False))
+    return order
 
 
 class _Rest:

@@ -102,7 +102,7 @@ class _Transform:
             if x.requires_grad and self.enabled:
                 with enable_grad():
                     return _argument(x)
-            data: Any = x.data
+            data: Any = x._data
         elif isinstance(x, (list, tuple)):
             try:
                 data = np.asarray(x, dtype=np.float64)
@@ -152,7 +152,7 @@ class _Transform:
             return g
         if isinstance(like, Value):
             return g if not g.requires_grad else g.detach()
-        data = g.data
+        data = g._data
         if type(data) is float:
             return data if np.ndim(like) == 0 else np.full(np.shape(like), data)
         return np.array(data)
@@ -163,7 +163,7 @@ class _Transform:
             return out
         if any(isinstance(self.args[n], Value) for n in self.nums):
             return out.detach()
-        return out.data if type(out.data) is float else np.array(out.data)
+        return out._data if type(out._data) is float else np.array(out._data)
 
 
 def _scalar_out(out: Any, what: str) -> Value:
@@ -194,7 +194,7 @@ def _as_value(out: Any, what: str) -> Value:
 
 def _direction(v: Any, x: Value, what: str) -> Any:
     """A direction (hvp's v, jvp's tangent) as data of ``x``'s kind and shape."""
-    return _like(v.data if isinstance(v, Value) else v, x.data, what)
+    return _like(v._data if isinstance(v, Value) else v, x._data, what)
 
 
 def _value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...], has_aux: Any,
@@ -280,7 +280,7 @@ def _jacobian(out: Value, xs: Sequence[Value], graph: bool) -> list[Value]:
             js = stack(r, axis=0) if x.shape else stack([reshape(g, shape=(1,)) for g in r])
             jacs.append(reshape(js, shape=out.shape + x.shape))
         else:
-            data = np.array([g.data for g in r], dtype=np.float64).reshape(out.shape + x.shape)
+            data = np.array([g._data for g in r], dtype=np.float64).reshape(out.shape + x.shape)
             jacs.append(Value(data, requires_grad=False))
     return jacs
 
@@ -365,7 +365,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         graph = linked or t.connected([out])
         if not out.requires_grad:
             zero = Value(np.zeros(out.shape) if out.shape else 0.0, requires_grad=False)
-            return t.output(out, graph), t.result(zero, out.data, graph)
+            return t.output(out, graph), t.result(zero, out._data, graph)
         u = t.leaf(np.zeros(out.shape) if out.shape else 0.0)  # the vector of u^T J
         vjps = autograd.grad(out, t.variables, u, create_graph=True, allow_unused=True)
         pairs = [(g, d if linked and isinstance(d, Value) else w)
@@ -375,7 +375,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         else:
             (tangent,) = autograd.grad([g for g, _ in pairs], u, [d for _, d in pairs],
                                        create_graph=graph, allow_unused=True)
-        like = out if any(isinstance(p, Value) for p in primals) else out.data
+        like = out if any(isinstance(p, Value) for p in primals) else out._data
         return t.output(out, graph), t.result(tangent, like, graph)
 
 

@@ -33,7 +33,7 @@ def _flatten(x: Any) -> list[Any]:
 
 def _numbers(name: str, what: str, x: Any) -> np.ndarray:
     """x (numbers, an array or a Value) as a float64 array; TypeError if it is not numbers."""
-    return _checks.numbers(name, what, x.data if isinstance(x, Value) else x)
+    return _checks.numbers(name, what, x._data if isinstance(x, Value) else x)
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -125,7 +125,7 @@ def _clamped_log(p: Value) -> Value:
     divides by max(p (1 - p), 1e-12)); through a max the gradient there would be 0 and the
     other term's would stand alone, with the wrong sign.
     """
-    data = p.data
+    data = p._data
     if type(data) is float:
         lift: Any = _TINY - data if data < _TINY else 0.0
     else:
@@ -144,10 +144,10 @@ def binary_cross_entropy(pred: Any, target: Any, *, reduction: str = "mean") -> 
     p, t, is_list = _pair(pred, target, name)
     hint = " (a probability: does the model end in a sigmoid?)"
     if is_list:
-        _check_probabilities(name, "prediction", np.array([pi.data for pi in p]), hint)
+        _check_probabilities(name, "prediction", np.array([pi._data for pi in p]), hint)
         _check_probabilities(name, "target", np.array(t))
     else:
-        _check_probabilities(name, "prediction", np.asarray(p.data), hint)
+        _check_probabilities(name, "prediction", np.asarray(p._data), hint)
         _check_probabilities(name, "target", np.asarray(t))
     if is_list:
         elements = [-(ti * _clamped_log(pi) + (1.0 - ti) * _clamped_log(1.0 - pi))

@@ -505,7 +505,11 @@ def clip_value(x: Any, lo: Any = None, hi: Any = None) -> Value:
 def where(cond: Any, a: Any, b: Any) -> Value:
     """``a`` where ``cond`` holds, else ``b`` (broadcast); no gradient flows to ``cond``."""
     if isinstance(cond, Value):
-        cond = cond.data
+        if cond._op is not None or cond._requires_grad:
+            # a condition computed in the graph (a compiled function's argument, a mask):
+            # recomputed with it, as `keep(cond, a) + keep(1 - cond, b)`
+            return add(keep(cond, a), keep(sub(1.0, cond), b))
+        cond = cond._data
     mask = np.asarray(cond)
     if mask.dtype != np.bool_:
         raise TypeError(f"where(): cond must be a boolean array, got dtype {mask.dtype}")

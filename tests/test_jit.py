@@ -1,0 +1,222 @@
+"""jit: compiled == eager (bit for bit in the numpy backend), through the transforms, with
+masks recomputed, refusals of what a trace cannot see, retraces, threads and loop."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from tinygrad_xor import (
+    TraceError,
+    Value,
+    grad,
+    hessian,
+    jit,
+    maximum,
+    no_grad,
+    value_and_grad,
+    where,
+)
+from tinygrad_xor.testing import expressions
+from tinygrad_xor.xor import X, Y
+
+RNG = np.random.default_rng(0)
+P0 = (RNG.normal(size=(2, 2)), RNG.normal(size=2), RNG.normal(size=(2, 1)), RNG.normal(size=1))
+
+
+def loss(w1, b1, w2, b2):
+    out = ((X @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
+    return ((out - Y) ** 2).mean()
+
+
+def step(w1, b1, w2, b2):
+    _, g = value_and_grad(loss, argnums=(0, 1, 2, 3))(w1, b1, w2, b2)
+    return tuple(p - 0.5 * gp for p, gp in zip((w1, b1, w2, b2), g))
+
+
+def _data(x):
+    return x.data if isinstance(x, Value) else x
+
+
+def _same(a, b, rtol=0.0):
+    """Equal (NaN equal to NaN), floats as floats and arrays as arrays: bit for bit by default.
+
+    The eager engine runs a first-order pass on numbers, where a compiled function runs the
+    rules on Values (as ``create_graph=True`` does): a rule's two forms may round differently
+    (``grad / x`` is a divide on numbers, ``grad * x ** -1`` on Values), hence ``rtol``."""
+    a, b = _data(a), _data(b)
+    assert type(a) is type(b) or (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)), \
+        (type(a), type(b))
+    if rtol:
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-300)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(expressions(max_ops=6))
+def test_compiled_equals_eager_for_every_operation(expr):
+    f, inputs = expr
+    data = [v.data for v in inputs]
+    _same(jit(lambda *xs: f(*xs))(*data), f(*inputs))
+    argnums = tuple(range(len(inputs)))
+    g = lambda *xs: grad(lambda *ys: f(*ys).sum(), argnums=argnums)(*xs)  # noqa: E731
+    for a, b in zip(jit(g)(*data), g(*data)):
+        _same(a, b, rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(expressions(max_ops=4, max_inputs=2, max_side=2))
+def test_compiled_second_derivatives_equal_eager(expr):
+    f, inputs = expr
+    data = [v.data for v in inputs]
+    rest = [Value(d, requires_grad=False) for d in data[1:]]
+    h = hessian(lambda x: f(x, *rest).sum())
+    _same(np.asarray(jit(h)(*data[:1])), np.asarray(h(*data[:1])), rtol=1e-12)
+
+
+def test_a_training_step_and_its_hessian_equal_eager():
+    got = jit(step)(*P0)
+    for a, b in zip(got, step(*P0)):
+        _same(a, b)
+    hess = hessian(loss, argnums=(0, 1, 2, 3))
+    for row_a, row_b in zip(jit(hess)(*P0), hess(*P0)):
+        for a, b in zip(row_a, row_b):
+            _same(a, b)
+
+
+def test_a_relu_net_trained_300_steps_compiled_equals_eager():
+    def relu_step(w1, b1, w2, b2):
+        def loss(w1, b1, w2, b2):
+            out = (X @ w1 + b1).relu() @ w2 + b2
+            return ((out - Y) ** 2).mean()
+
+        g = grad(loss, argnums=(0, 1, 2, 3))(w1, b1, w2, b2)
+        return tuple(p - 0.1 * gp for p, gp in zip((w1, b1, w2, b2), g))
+
+    compiled = jit(relu_step)
+    eager = compiled_params = P0
+    for _ in range(300):
+        eager = tuple(_data(p) for p in relu_step(*eager))
+        compiled_params = compiled(*compiled_params)
+    for a, b in zip(compiled_params, eager):
+        _same(a, b)
+    assert compiled.traces == 1  # the masks were recomputed, not frozen
+    assert "positive" in compiled.source
+
+
+def test_masks_are_recomputed_on_every_call():
+    f = jit(grad(lambda x: (maximum(x, 0.5) + x.abs() + x.clip(-1.0, 1.0)).sum()))
+    for x in (np.array([-2.0, 0.3, 0.7, 2.0]), np.array([2.0, -0.7, -0.3, 0.9])):
+        _same(f(x), grad(lambda x: (maximum(x, 0.5) + x.abs() + x.clip(-1.0, 1.0)).sum())(x))
+
+
+def test_reading_a_traced_values_numbers_is_a_trace_error_naming_the_line():
+    def branchy(x):
+        if x.data.sum() > 0:  # a branch on the data
+            return x * 2.0
+        return x * 3.0
+
+    with pytest.raises(TraceError, match=r"test_jit.py:\d+: if x.data.sum\(\) > 0.*static_argnums"):
+        jit(branchy)(np.ones(2))
+    for read in (lambda x: x.item(), lambda x: float(x), lambda x: np.asarray(x),
+                 lambda x: x.grad):
+        with pytest.raises(TraceError):
+            jit(lambda x, read=read: read(x * 1.0))(1.0)
+    with pytest.raises(TraceError):
+        jit(lambda x: (x * x).backward())(1.0)
+    # the way out: both branches and where
+    f = jit(lambda x, cond: where(cond, x * 2.0, x * 3.0), static_argnums=())
+    _same(f(np.ones(2), np.array([True, False])), np.array([2.0, 3.0]))
+
+
+def test_static_arguments_and_new_shapes_retrace():
+    f = jit(lambda x, n: x * float(n), static_argnums=1)
+    _same(f(np.ones(2), 3), np.full(2, 3.0))
+    _same(f(np.ones(2), 4), np.full(2, 4.0))
+    _same(f(np.ones(3), 4), np.full(3, 4.0))
+    _same(f(np.ones(3), 4), np.full(3, 4.0))
+    assert f.traces == 3
+    with pytest.raises(TypeError, match="hashable"):
+        f(np.ones(2), [1])
+
+
+def test_no_grad_and_detach_inside_are_constants_recomputed_on_every_call():
+    def f(x):
+        with no_grad():
+            shift = x * x
+        return (x * shift.detach() + x.detach()).sum()
+
+    g = jit(grad(f))
+    for x in (np.array([1.0, 2.0]), np.array([3.0, -1.0])):
+        _same(g(x), x * x)  # d/dx [x * c + d] with c = x^2, d = x held constant
+        _same(jit(f)(x), f(Value(x)).data)
+
+
+def test_captured_values_are_read_at_trace_time_and_a_change_retraces():
+    w = Value(np.array([1.0, 2.0]))
+    f = jit(lambda x: (x * w).sum())
+    assert f(np.ones(2)) == 3.0
+    w.data = np.array([5.0, 5.0])
+    assert f(np.ones(2)) == 10.0
+    w.data[0] = 0.0  # in place
+    assert f(np.ones(2)) == 5.0
+    assert f.traces == 3
+
+
+def test_loop_equals_n_calls():
+    compiled = jit(step)
+    looped = compiled.loop(50, *P0)
+    params = P0
+    for _ in range(50):
+        params = compiled(*params)
+    for a, b in zip(looped, params):
+        _same(a, b)
+    with pytest.raises(ValueError, match="structure"):
+        jit(lambda a, b: a + b).loop(3, 1.0, 2.0)
+
+
+def test_four_threads_share_one_compiled_function():
+    compiled = jit(step)
+    want = step(*P0)
+    errors = []
+
+    def work():
+        for _ in range(30):
+            got = compiled(*P0)
+            if not all(np.array_equal(a, _data(b)) for a, b in zip(got, want)):
+                errors.append(got)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and compiled.traces == 1
+
+
+def test_source_is_readable_python_named_after_the_operations():
+    compiled = jit(step)
+    with pytest.raises(AttributeError, match="call the compiled function once"):
+        compiled.source  # noqa: B018
+    compiled(*P0)
+    src = compiled.source
+    assert src.startswith("def step(x0, x1, x2, x3):")
+    assert "sigmoid0 = sigmoid(add0)" in src and "return (" in src
+    assert "argument" not in src  # the transforms' links are aliases, not copies
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="backend"):
+        jit(step, backend="fast")
+    with pytest.raises(ValueError, match="not built yet"):
+        jit(step, backend="numba")
+    with pytest.raises(TypeError, match="function"):
+        jit(3)
+    with pytest.raises(TypeError, match="argument 0"):
+        jit(lambda x: x)("abc")
+    with pytest.raises(TypeError, match="must return"):
+        jit(lambda x: "abc")(1.0)
