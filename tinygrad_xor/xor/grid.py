@@ -630,16 +630,19 @@ def grid_command(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             if len(there) < len(cells):
+                notes = []
                 if args.scheduler:
                     client = stack.enter_context(connect(args.scheduler))
                     where = f"the Dask scheduler at {args.scheduler}"
-                    for note in _worker_notes(client):
-                        print(f"note: {note}")
+                    notes = _worker_notes(client)
                 else:
                     client = stack.enter_context(local_cluster(args.workers))
                     n = len(client.scheduler_info()["workers"])
                     where = f"a local Dask cluster of {n} worker processes (1 thread each)"
-                print(f"cluster: {where}; dashboard {_dashboard(client)}", flush=True)
+                print(f"cluster: {where}; dashboard {_dashboard(client)}")
+                for note in notes:
+                    print(f"note: {note}")
+                sys.stdout.flush()
             else:
                 client = None
             results = run_grid(cells, client=client, out=args.out,
