@@ -48,9 +48,9 @@ from .engine import (
 
 __all__ = ["jit", "TraceError", "Compiled"]
 
-BACKENDS = ("auto", "numpy")
+BACKENDS = ("auto", "numpy", "python")
 #: Named by the API, not built yet.
-PLANNED = ("python", "vector", "numba")
+PLANNED = ("vector", "numba")
 #: Signatures kept per compiled function (the oldest is dropped first).
 CACHE_SIZE = 32
 
@@ -225,26 +225,29 @@ class _Writer:
 
 
 class _Program:
-    """One traced signature: the generated function and what it read at trace time."""
+    """One traced signature: the generated function and what it read at trace time.
 
-    def __init__(self, source: str, run: Callable[..., tuple[Any, ...]], out_tree: Any,
-                 captured: list[tuple[Value, Any, Any]]) -> None:
+    ``run(*data)`` and ``loop(n, *data)`` take and return the arguments' and results' data
+    (floats and arrays, flat), whatever the backend keeps inside."""
+
+    def __init__(self, source: str, run: Callable[..., Any], loop: Callable[..., Any],
+                 out_tree: Any, captured: list[tuple[Value, Any, Any]], backend: str) -> None:
         self.source = source
         self.run = run
+        self.loop = loop
         self.out_tree = out_tree
         self.captured = captured
+        self.backend = backend
 
     def stale(self) -> bool:
-        """True when a Value read as a constant has changed since the trace."""
-        for v, data, copy in self.captured:
+        """True when a Value read as a constant has changed since the trace (its data
+        replaced by other numbers, or changed in place: compared byte for byte)."""
+        for v, data, saved in self.captured:
             now = v._data
-            if now is not data:
-                if type(now) is float or type(copy) is float:
-                    if now != copy:
-                        return True
-                elif now.shape != copy.shape or not np.array_equal(now, copy, equal_nan=True):
+            if type(now) is float:
+                if now is not data and now != saved and not (now != now and saved != saved):
                     return True
-            elif type(now) is np.ndarray and not np.array_equal(now, copy, equal_nan=True):
+            elif type(saved) is float or now.shape != data.shape or now.tobytes() != saved:
                 return True
         return False
 
@@ -278,9 +281,9 @@ def _generate(name: str, inputs: list[Value], outputs: list[Any]) -> tuple[str, 
                 else:
                     copy = data.copy()
                     names[id(node)] = w.bind(copy, _stem(node.label) or "const")
-                    captured.append((node, data, copy))
+                    captured.append((node, data, copy.tobytes()))
             continue
-        prim: Primitive = node._op
+        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
         operands = [names[id(p)] for p in node._parents]
         if prim.name in _ALIASES:  # the identity: the operand's name stands for it
             names[id(node)] = operands[0]
@@ -334,7 +337,311 @@ def _call(w: _Writer, fn: str, operands: list[str], params: dict[str, Any]) -> s
     return f"{fn}({', '.join(operands + kw)})"
 
 
+# -- the python backend: every element a Python float ------------------------------------------
+
+#: Masks that act element by element (the others, such as max's share of a tie, are computed
+#: on arrays).
+_ELEMENTWISE_MASKS = {"positive", "sign", "maximum_share", "clip_inside", "clip_at_lo",
+                      "clip_at_hi", "power_keep_a", "power_keep_b"}
+_SCALAR_CALLS = {"sigmoid": "sigmoid_scalar", "tanh": "tanh", "exp": "exp_scalar",
+                 "log": "log_scalar", "sqrt": "sqrt_scalar", "sin": "sin_scalar",
+                 "cos": "cos_scalar", "abs": "abs"}
+
+
+def _positions(shape: tuple[int, ...]) -> np.ndarray:
+    """The flat index of every element of an array of ``shape``, as that array."""
+    return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+
+
+def _spread(elems: list[str], shape: tuple[int, ...], out: tuple[int, ...]) -> list[str]:
+    """The elements of an operand broadcast to the shape ``out``, in C order."""
+    if shape == out:
+        return elems
+    return [elems[i] for i in np.broadcast_to(_positions(shape), out).ravel()]
+
+
+def _infix(name: str, x: str, y: str) -> str:
+    """``x op y``; a product with the literal 1.0 is the other factor (exactly: 1.0 * y == y
+    for every float, NaN, infinities and -0.0 included)."""
+    if name == "mul":
+        if x == "1.0":
+            return y
+        if y == "1.0":
+            return x
+    return f"{x} {_INFIX[name]} {y}"
+
+
+class _Elements:
+    """The python backend's writer: each Value a list of names or literals, one per element."""
+
+    def __init__(self, w: _Writer) -> None:
+        self.w = w
+        self.body: list[str] = []
+
+    def line(self, stem: str, expr: str) -> str:
+        name = self.w.fresh(stem)
+        self.body.append(f"    {name} = {expr}")
+        return name
+
+    def node(self, node: Value, ops: list[tuple[list[str], tuple[int, ...]]]) -> list[str]:
+        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
+        name, params = prim.name, node._params or {}
+        out = node.shape
+        stem = f"{self.w.fresh(name)}_"
+        n = int(np.prod(out)) if out else 1
+        if name in _INFIX:
+            a, b = (_spread(e, s, out) for e, s in ops)
+            return [self.line(stem, _infix(name, x, y)) for x, y in zip(a, b)]
+        if name == "relu":
+            return [self.line(stem, f"(0.0 if {x} <= 0.0 else {x})") for x in ops[0][0]]
+        if name in _SCALAR_CALLS and prim.scalar is not None:
+            fn = self.w.bind(prim.scalar, _SCALAR_CALLS[name])
+            return [self.line(stem, f"{fn}({x})") for x in ops[0][0]]
+        if name == "pow":
+            p = params["p"]
+            if p == 2:
+                return [self.line(stem, f"{x} * {x}") for x in ops[0][0]]
+            fn = self.w.bind(prim.scalar, "pow_scalar")
+            return [self.line(stem, f"{fn}({x}, {p!r})") for x in ops[0][0]]
+        if name in ("power", "maximum", "minimum"):
+            fn = self.w.bind(prim.scalar, {"power": "pow_scalar", "maximum": "max",
+                                           "minimum": "min"}[name])
+            a, b = (_spread(e, s, out) for e, s in ops)
+            return [self.line(stem, f"{fn}({x}, {y})") for x, y in zip(a, b)]
+        if name == "keep":
+            m, g = (_spread(e, s, out) for e, s in ops)
+            return [self.line(stem, f"({y} if {x} > 0.5 else 0.0)") for x, y in zip(m, g)]
+        if name == "mask" and getattr(params["fn"], "__name__", "") in _ELEMENTWISE_MASKS:
+            fn = params["fn"]
+            call = self.w.bind(fn, fn.__name__)
+            rest = {k: v for k, v in params.items() if k != "fn"}
+            cols = [_spread(e, s, out) for e, s in ops]
+            consts = {k: self._param_elements(v, out) for k, v in rest.items()}
+            return [self.line(stem, f"float({call}(" + ", ".join(
+                [c[i] for c in cols] + [f"{k}={consts[k][i]}" for k in consts]) + "))")
+                for i in range(n)]
+        if name == "clip" and len(ops) == 1:
+            lo, hi = (self._param_elements(params[k], out) for k in ("lo", "hi"))
+            return [self.line(stem, self._clip(x, lo[i], hi[i])) for i, x in enumerate(ops[0][0])]
+        if name in ("sum", "mean", "max"):
+            return self._reduce(stem, name, ops[0], params, out)
+        if name == "matmul":
+            return self._matmul(stem, ops[0], ops[1], out)
+        moved = self._moved(name, ops, params, node)
+        if moved is not None:
+            return moved
+        return self._arrays(stem, node, ops)
+
+    def _param_elements(self, value: Any, out: tuple[int, ...]) -> list[str]:
+        if value is None or type(value) is float or np.ndim(value) == 0:
+            text = "None" if value is None else repr(float(value))
+            return [text] * (int(np.prod(out)) if out else 1)
+        return [repr(float(v)) for v in np.broadcast_to(value, out).ravel()]
+
+    @staticmethod
+    def _clip(x: str, lo: str, hi: str) -> str:
+        if lo != "None":
+            x = f"({lo} if {x} < {lo} else {x})"
+        if hi != "None":
+            x = f"({hi} if {x} > {hi} else {x})"
+        return x
+
+    def _reduce(self, stem: str, name: str, op: tuple[list[str], tuple[int, ...]],
+                params: dict[str, Any], out: tuple[int, ...]) -> list[str]:
+        elems, shape = op
+        if not shape:
+            return [elems[0]] if name != "mean" else [elems[0]]
+        axis = params["axis"]
+        pos = _positions(shape)
+        axes = tuple(range(len(shape))) if axis is None else tuple(
+            a % len(shape) for a in np.atleast_1d(axis))
+        keep = [a for a in range(len(shape)) if a not in axes]
+        groups: Any = np.moveaxis(pos, keep + list(axes), range(len(shape))).reshape(
+            [shape[a] for a in keep] + [-1]) if keep else pos.reshape(1, -1)
+        result = []
+        for group in groups.reshape(-1, groups.shape[-1]):
+            terms = [elems[i] for i in group]
+            if name == "max":
+                expr = terms[0] if len(terms) == 1 else f"max({', '.join(terms)})"
+            else:
+                expr = " + ".join(terms)
+                if name == "mean":
+                    expr = f"({expr}) / {float(len(terms))!r}"
+            result.append(self.line(stem, expr))
+        return result
+
+    def _matmul(self, stem: str, a: tuple[list[str], tuple[int, ...]],
+                b: tuple[list[str], tuple[int, ...]], out: tuple[int, ...]) -> list[str]:
+        (ae, ash), (be, bsh) = a, b
+        pa = _positions(ash)
+        pb = _positions(bsh)
+        pa2 = pa[None, :] if pa.ndim == 1 else pa          # (..., n, k)
+        pb2 = pb[:, None] if pb.ndim == 1 else pb          # (..., k, m)
+        batch = np.broadcast_shapes(pa2.shape[:-2], pb2.shape[:-2])
+        pa2 = np.broadcast_to(pa2, batch + pa2.shape[-2:])
+        pb2 = np.broadcast_to(pb2, batch + pb2.shape[-2:])
+        result = []
+        for ia, ib in zip(pa2.reshape(-1, *pa2.shape[-2:]), pb2.reshape(-1, *pb2.shape[-2:])):
+            for i in range(ia.shape[0]):
+                for j in range(ib.shape[1]):
+                    terms = [_infix("mul", ae[ia[i, k]], be[ib[k, j]])
+                             for k in range(ia.shape[1])]
+                    result.append(self.line(stem, " + ".join(terms) if terms else "0.0"))
+        return result
+
+    def _moved(self, name: str, ops: list[tuple[list[str], tuple[int, ...]]],
+               params: dict[str, Any], node: Value) -> list[str] | None:
+        """Operations that only move elements: their names, no code."""
+        if name in ("reshape", "argument", "stop_gradient"):
+            return ops[0][0]
+        if name == "broadcast_to":
+            return _spread(ops[0][0], ops[0][1], node.shape)
+        if name == "transpose":
+            return [ops[0][0][i] for i in np.transpose(_positions(ops[0][1]),
+                                                       params["axes"]).ravel()]
+        if name == "getitem":
+            elems, shape = ops[0]
+            picked = np.asarray(_positions(shape)[params["index"]])
+            return [elems[i] for i in picked.ravel()]
+        if name == "where":
+            cond = np.broadcast_to(params["cond"], node.shape).ravel()
+            a, b = (_spread(e, s, node.shape) for e, s in ops)
+            return [x if c else y for c, x, y in zip(cond, a, b)]
+        if name in ("concatenate", "stack"):
+            offset, parts = 0, []
+            for e, s in ops:
+                parts.append(_positions(s) + offset)
+                offset += len(e)
+            join = np.concatenate if name == "concatenate" else np.stack
+            flat = [x for e, _ in ops for x in e]
+            return [flat[i] for i in join(parts, axis=params["axis"]).ravel()]
+        return None
+
+    def _arrays(self, stem: str, node: Value, ops: list[tuple[list[str], tuple[int, ...]]]
+                ) -> list[str]:
+        """Anything else (a user's primitive, scatter, max's share of a tie): computed on
+        arrays built from the elements, with the eager engine's function."""
+        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
+        args = []
+        for e, s in ops:
+            args.append(e[0] if not s else f"np.array([{', '.join(e)}]).reshape({s!r})")
+        fn = self.w.bind(prim.forward, prim.name)
+        params = node._params or {}
+        if prim.name == "mask":
+            fn = self.w.bind(params["fn"], getattr(params["fn"], "__name__", "mask"))
+            params = {k: v for k, v in params.items() if k != "fn"}
+        call = _call(self.w, fn, args, params)
+        if not node.shape:
+            return [self.line(stem, f"_norm({call})")]
+        tmp = self.line(stem, f"_norm({call}).ravel().tolist()")
+        names = [self.w.fresh(stem) for _ in range(node.size)]
+        self.body.append(f"    {', '.join(names)}, = {tmp}")
+        return names
+
+
+def _generate_python(name: str, inputs: list[Value], outputs: list[Any]
+                     ) -> tuple[str, Any, list, list[tuple[int, ...] | None]]:
+    """The python backend's source: one line per element, flat floats in and out, and a loop
+    function that feeds the results back as arguments."""
+    w = _Writer()
+    el = _Elements(w)
+    index = {id(v): i for i, v in enumerate(inputs)}
+    params = []
+    names: dict[int, list[str]] = {}
+    for i, v in enumerate(inputs):
+        names[id(v)] = [f"x{i}"] if not v.shape else [f"x{i}_{k}" for k in range(v.size)]
+        params += names[id(v)]
+    roots = [o for o in outputs if isinstance(o, Value)]
+    captured: list[tuple[Value, Any, Any]] = []
+    for node in walk(*roots) if roots else []:
+        if node._op is None:
+            if id(node) not in index:
+                data = node._data
+                copy = data if type(data) is float else data.copy()
+                names[id(node)] = [repr(float(x)) if np.isfinite(x) else w.bind(float(x), "c")
+                                   for x in np.ravel(copy)]
+                captured.append((node, data, copy if type(copy) is float else copy.tobytes()))
+            continue
+        names[id(node)] = el.node(node, [(names[id(p)], p.shape) for p in node._parents])
+    results: list[str] = []
+    shapes: list[tuple[int, ...] | None] = []
+    for o in outputs:
+        if isinstance(o, Value):
+            results += names[id(o)]
+            shapes.append(o.shape)
+        else:
+            results.append(w.param(o, "out"))
+            shapes.append(None)
+    ret = ", ".join(results) + ("," if len(results) == 1 else "")
+    head = f"def {name}({', '.join(params)}):"
+    body = el.body or ["    pass"]
+    loop = [f"def {name}_loop(n, {', '.join(params)}):", "    for _ in range(n):",
+            *["    " + line for line in el.body],
+            f"        {', '.join(params)}{',' if len(params) == 1 else ''} = {ret}",
+            f"    return ({', '.join(params)}{',' if len(params) == 1 else ''})"]
+    source = "\n".join([head, *body, f"    return ({ret})", "", *loop]) + "\n"
+    return source, w.namespace, captured, shapes
+
+
 # -- the compiled function ----------------------------------------------------------------------
+
+
+def _exec(source: str, filename: str, namespace: dict[str, Any]) -> None:
+    """Run the generated source, under a file name that tracebacks and ``inspect`` can show."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (our own code)
+
+
+#: The python backend's limits for "auto": the largest Value, and all the elements of a graph.
+AUTO_PYTHON_SIZE, AUTO_PYTHON_ELEMENTS = 256, 20_000
+
+
+def _small(outs: list[Any]) -> bool:
+    """Whether a graph is small enough for the python backend to win over NumPy's calls."""
+    roots = [o for o in outs if isinstance(o, Value)]
+    total = 0
+    for v in walk(*roots) if roots else []:
+        size = v.size
+        if size > AUTO_PYTHON_SIZE:
+            return False
+        total += size
+    return total <= AUTO_PYTHON_ELEMENTS
+
+
+def _python_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any],
+                  shapes: list[tuple[int, ...] | None]) -> tuple[Callable[..., Any],
+                                                                 Callable[..., Any]]:
+    """The python backend's run and loop, on data: arrays in as flat floats, floats out as
+    arrays of the results' shapes."""
+    def flat(data: tuple[Any, ...]) -> list[float]:
+        out: list[float] = []
+        for d in data:
+            if type(d) is float:
+                out.append(d)
+            else:
+                out += d.ravel().tolist()
+        return out
+
+    plan = [(None, 1) if not shape else (shape, int(np.prod(shape))) for shape in shapes]
+    array = np.array
+
+    def build(values: tuple[Any, ...]) -> tuple[Any, ...]:
+        results, i = [], 0
+        for shape, n in plan:
+            if shape is None:
+                results.append(values[i])
+            else:
+                results.append(array(values[i:i + n]).reshape(shape))
+            i += n
+        return tuple(results)
+
+    def run(*data: Any) -> tuple[Any, ...]:
+        return build(fn(*flat(data)))
+
+    def loop(n: int, *data: Any) -> tuple[Any, ...]:
+        return build(fn_loop(n, *flat(data)))
+
+    return run, loop
 
 
 class Compiled:
@@ -429,12 +736,26 @@ class Compiled:
         name = self.__name__ if self.__name__.isidentifier() else "compiled"
         if keyword.iskeyword(name) or name == "<lambda>":
             name = "compiled"
-        source, namespace, captured = _generate(name, inputs, outs)
+        backend = self.backend
+        if backend == "auto":
+            backend = "python" if _small(outs) else "numpy"
         filename = f"<jit {name} #{id(self):x}.{self.traces}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (our own code)
+        if backend == "python":
+            source, namespace, captured, shapes = _generate_python(name, inputs, outs)
+            _exec(source, filename, namespace)
+            run, loop = _python_calls(namespace[name], namespace[name + "_loop"], shapes)
+        else:
+            source, namespace, captured = _generate(name, inputs, outs)
+            _exec(source, filename, namespace)
+            run = namespace[name]
+
+            def loop(n: int, *data: Any) -> Any:
+                for _ in range(n):
+                    data = run(*data)
+                return data
+
         self.traces += 1
-        return _Program(source, namespace[name], out_tree, captured)
+        return _Program(source, run, loop, out_tree, captured, backend)
 
     def __call__(self, *args: Any) -> Any:
         program, data = self._program(args)
@@ -452,16 +773,14 @@ class Compiled:
             return args if len(args) != 1 else args[0]
         program, data = self._program(args)
         results = program.run(*data)
-        if program.out_tree != (_flatten(args if len(args) != 1 else args[0], [], "")):
+        if program.out_tree != (_flatten(args, [], "") if len(args) != 1 else
+                                _flatten(args[0], [], "")):
             raise ValueError(f"loop: {self.__name__} returns a structure other than its "
                              f"arguments', so its results cannot be its next arguments")
         if _signature([_leaf_data(r, "") for r in results]) != _signature(data):
             raise ValueError(f"loop: {self.__name__} returns shapes other than its "
                              f"arguments'")
-        run = program.run
-        for _ in range(int(n) - 1):
-            results = run(*results)
-        return _unflatten(program.out_tree, results)
+        return _unflatten(program.out_tree, program.loop(int(n) - 1, *results))
 
 
 def jit(f: Callable[..., Any], *, backend: str = "auto",
@@ -495,7 +814,7 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
     for n in nums:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"jit: static_argnums must be ints >= 0, got {static_argnums!r}")
-    return Compiled(f, "numpy" if backend == "auto" else backend, tuple(int(n) for n in nums))
+    return Compiled(f, backend, tuple(int(n) for n in nums))
 
 
 jit.TraceError = TraceError  # type: ignore[attr-defined]
