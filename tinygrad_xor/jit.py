@@ -557,7 +557,7 @@ def _generate_python(name: str, inputs: list[Value], outputs: list[Any]
         if node._op is None:
             if id(node) not in index:
                 data = node._data
-                copy = data if type(data) is float else data.copy()
+                copy: Any = data if type(data) is float else data.copy()
                 names[id(node)] = [repr(float(x)) if np.isfinite(x) else w.bind(float(x), "c")
                                    for x in np.ravel(copy)]
                 captured.append((node, data, copy if type(copy) is float else copy.tobytes()))
