@@ -150,6 +150,16 @@ def test_run_grid_returns_the_results_in_the_order_of_the_cells(serial):
     assert [r.cell for r in again] == CELLS[::-1]
 
 
+def test_the_progress_bar_counts_the_cells(serial, tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    path = tmp_path / "bar.csv"
+    path.write_text("\n".join(serial.read_text().splitlines()[:7]) + "\n")  # 6 cells done
+    run_grid(CELLS, out=path, progress=True)
+    err = capsys.readouterr().err
+    assert "grid:  75%" in err and "6/8" in err and "8/8" in err
+    assert "keras h3 lr 0.5: " in err and "% solved" in err  # the last cell done
+
+
 def test_a_file_with_rows_missing_is_completed_with_only_those_cells(serial, tmp_path,
                                                                      monkeypatch):
     header, *lines = serial.read_text().splitlines()

@@ -274,14 +274,15 @@ def run_grid(cells: Iterable[Cell], *, client: Any = None,
     todo = [c for c in cells if c not in done]
     failed: list[tuple[Cell, BaseException]] = []
     bar = _cell_bar(len(cells), len(done)) if progress else None
+    width = max((len(_last(c, 1.0)) for c in todo), default=0)  # the bar keeps its length
     try:
         with _appender(out, whole) as append:
             for cell, result in _results(todo, client, failed):
                 done[cell] = result
                 append(result)
                 if bar is not None:
-                    bar.set_postfix_str(f"{cell.recipe} h{cell.hidden} lr {cell.lr:g}: "
-                                        f"{result.solved:.0%}", refresh=False)
+                    bar.set_postfix_str(_last(cell, result.solved).ljust(width),
+                                        refresh=False)
                     bar.update(1)
     finally:
         if bar is not None:
@@ -291,6 +292,11 @@ def run_grid(cells: Iterable[Cell], *, client: Any = None,
                            "done): " + "; ".join(f"{c.describe()}: {exc!r}"
                                                  for c, exc in failed[:5]))
     return [done[c] for c in cells]
+
+
+def _last(cell: Cell, solved: float) -> str:
+    """The bar's note on the last cell done."""
+    return f"{cell.recipe} h{cell.hidden} lr {cell.lr:g}: {solved:.0%} solved"
 
 
 def _results(todo: list[Cell], client: Any,
