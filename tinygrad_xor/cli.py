@@ -1,4 +1,5 @@
-"""The `tinygrad-xor` command line: train, check, draw, sweep, demo, landscape, grid.
+"""The `tinygrad-xor` command line: train, check, draw, sweep, demo, landscape, grid,
+compile.
 
 The top layer: it stands on the XOR study (`tinygrad_xor.xor`) and nothing imports it. Each
 sub-command's work lives in the study module that owns it; this file only parses arguments.
@@ -31,6 +32,7 @@ COMMANDS = {
     "demo": ("tinygrad_xor.xor.demo", "demo_command"),
     "landscape": ("tinygrad_xor.xor.landscape", "landscape_command"),
     "grid": ("tinygrad_xor.xor.grid", "grid_command"),
+    "compile": ("tinygrad_xor.xor.compiled", "compile_command"),
 }
 
 
@@ -249,6 +251,38 @@ def _results_file(text: str) -> str:
     return text
 
 
+def _trained_recipe(name: str) -> str:
+    """An argparse type: the name of one recipe that trains (not the fixed weights)."""
+    from .xor.recipes import RECIPES
+
+    trainable = [n for n, r in RECIPES.items() if r.init != "goodfellow"]
+    if name not in trainable:
+        why = "has fixed weights and no training step" if name in RECIPES else "is not a recipe"
+        raise argparse.ArgumentTypeError(f"{name!r} {why}; choose from: " + ", ".join(trainable))
+    return name
+
+
+def _backends() -> str:
+    """jit's backends, those named by the API but not built yet in parentheses."""
+    from .jit import BACKENDS, PLANNED
+
+    later = f" (not built yet: {', '.join(PLANNED)})" if PLANNED else ""
+    return ", ".join(BACKENDS) + later
+
+
+def _backend(name: str) -> str:
+    """An argparse type: a backend of jit that is built, else a usage error that lists them."""
+    from .jit import BACKENDS, PLANNED
+
+    if name in PLANNED:
+        raise argparse.ArgumentTypeError(f"the {name!r} backend is not built yet; choose from: "
+                                         + ", ".join(BACKENDS))
+    if name not in BACKENDS:
+        raise argparse.ArgumentTypeError(f"unknown backend {name!r}; choose from: "
+                                         + ", ".join(BACKENDS))
+    return name
+
+
 def _scheduler(text: str) -> str:
     """An argparse type: a Dask scheduler's address, [tcp://|tls://]HOST:PORT."""
     scheme, sep, rest = text.strip().rpartition("://")
@@ -369,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write the solved fraction as a heat map per recipe (needs the 'plot' "
                         "extra)")
+    p = sub.add_parser("compile", help="print a recipe's training step as the code jit writes",
+                       description="Write one training step of a recipe's network (its loss, "
+                                   "every gradient by reverse mode, the optimizer's update) as a "
+                                   "function of arrays, compile it with jit, run it once on the "
+                                   "recipe's initial weights and print the generated Python.")
+    p.add_argument("--recipe", required=True, metavar="NAME", type=_trained_recipe,
+                   help=f"a recipe that trains, from: {trainable}")
+    p.add_argument("--backend", default="auto", type=_backend, metavar="NAME",
+                   help=f"jit's backend, one of: {_backends()} (default: auto)")
     for command_parser in sub.choices.values():  # for main's message on an unknown argument
         command_parser.set_defaults(command_parser=command_parser)
     return parser
