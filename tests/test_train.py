@@ -174,3 +174,39 @@ def test_a_progress_bar_of_any_unit_with_tqdm_options(capsys, monkeypatch):
     for n in (10, 20, 30, 40):
         assert f"{n}/40" in err
     assert "sweep" in err and "step/s" in err
+
+
+@pytest.mark.parametrize("scalar", [False, True])
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.5),
+    lambda ps: optim.SGD(ps, lr=0.5, momentum=0.9),
+    lambda ps: optim.Adam(ps, lr=0.05),
+])
+def test_fit_with_jit_trains_as_without(make, scalar):
+    results = []
+    for jit in (False, True):
+        model = nn.MLP([2, 3, 1], activation="relu", rng=3, scalar=scalar)
+        opt = make(model.parameters())
+        history = fit(model, X, Y, loss="mse", optimizer=opt, epochs=120, batch_size=3,
+                      progress=False, jit=jit)
+        results.append((history, model.state_dict()))
+    (h0, s0), (h1, s1) = results
+    np.testing.assert_allclose(h1.loss, h0.loss, rtol=1e-10)
+    assert h1.accuracy == h0.accuracy
+    for key in s0:
+        np.testing.assert_allclose(s1[key], s0[key], rtol=1e-10, atol=1e-12)
+
+
+def test_fit_with_jit_needs_a_rule_it_can_compile():
+    class Plain(optim.Optimizer):
+        def step(self):
+            for p in self.params:
+                p.data = p.data - self.lr * p.grad
+
+    model = nn.MLP([2, 2, 1], rng=0)
+    with pytest.raises(TypeError, match="fit\\(jit=True\\): Plain"):
+        fit(model, X, Y, loss="mse", optimizer=Plain(model.parameters(), lr=0.1), epochs=1,
+            progress=False, jit=True)
+    with pytest.raises(TypeError, match="jit"):
+        fit(model, X, Y, loss="mse", optimizer=optim.SGD(model.parameters()), epochs=1,
+            progress=False, jit="yes")

@@ -657,6 +657,9 @@ class Compiled:
         self._lock = threading.Lock()
         self._source: str | None = None
         self.traces = 0  # how many times f was traced (a new signature, or a changed capture)
+        #: Values of the caller's taken as inputs too (their data read at every call, never
+        #: frozen): a model's parameters, for `train.fit`
+        self._bound: list[Value] = []
         self.__wrapped__ = f
         self.__name__ = getattr(f, "__name__", "compiled")
         self.__doc__ = getattr(f, "__doc__", None)
@@ -696,6 +699,7 @@ class Compiled:
                 raise TypeError(f"jit: static_argnums names argument {n}, but {self.__name__}"
                                 f" got {len(args)} arguments")
         (tree, statics), data, _ = self._split(args)
+        data += [v._data for v in self._bound]
         key = (tree, statics, _signature(data))
         program = self._cache.get(key)
         if program is None or program.stale():
@@ -714,8 +718,10 @@ class Compiled:
         if ident in _tracing:
             raise TraceError("jit: a compiled function called while another one traces in the "
                              "same thread; call f itself inside (its graph is traced anyway)")
-        inputs = [Value(d.copy() if type(d) is np.ndarray else d) for d in data]
+        n = len(data) - len(self._bound)
+        inputs = [Value(d.copy() if type(d) is np.ndarray else d) for d in data[:n]]
         traced = iter(_unflatten(tree, inputs))
+        inputs += self._bound
         call = [a if i in self.static_argnums else next(traced) for i, a in enumerate(args)]
         _tracing[ident] = _Trace(inputs)
         try:

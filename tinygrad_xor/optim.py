@@ -63,6 +63,23 @@ class Optimizer:
         """Update every parameter from its .grad."""
         raise NotImplementedError
 
+    # -- the update as a function, for `fit(jit=True)`: numbers in, numbers out, and the same
+    # on Values (traced). `step` runs the same rule on the parameters' numbers.
+    def _scalars(self) -> tuple[float, ...]:
+        """This step's numbers that change from step to step (Adam's bias corrections)."""
+        return ()
+
+    def _state(self) -> list[Any]:
+        """The per-parameter state the rule carries (velocities, moments)."""
+        return [None] * len(self.params)
+
+    def _store(self, state: list[Any]) -> None:
+        """Keep the state a compiled step returned, so that `step` can go on from it."""
+
+    def _rule(self, p: Any, g: Any, state: Any, scalars: tuple[float, ...]) -> tuple[Any, Any]:
+        """``(new p, new state)`` for one parameter: numbers or Values alike."""
+        raise NotImplementedError
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent, PyTorch's rule: v = μ·v + g, p -= lr·v."""
@@ -75,16 +92,27 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """One update of every parameter."""
-        lr = _check_lr(self.lr)
-        mu = self.momentum
+        scalars = self._scalars()
         for i, p in enumerate(self.params):
-            g = p.grad
-            if mu:
-                v = self._velocity[i]
-                v = g if v is None else mu * v + g   # PyTorch: the first buffer is g itself
-                self._velocity[i] = v
-                g = v
-            p.data = _like(p.data, p.data - lr * g)
+            new, self._velocity[i] = self._rule(p.data, p.grad, self._velocity[i], scalars)
+            p.data = _like(p.data, new)
+
+    def _scalars(self) -> tuple[float, ...]:
+        return (_check_lr(self.lr),)
+
+    def _state(self) -> list[Any]:
+        return list(self._velocity)
+
+    def _store(self, state: list[Any]) -> None:
+        self._velocity = list(state)
+
+    def _rule(self, p: Any, g: Any, v: Any, scalars: tuple[float, ...]) -> tuple[Any, Any]:
+        (lr,) = scalars
+        mu = self.momentum
+        if not mu:
+            return p - lr * g, 0.0  # (no buffer: 0.0 stands for it)
+        v = g if v is None else mu * v + g   # PyTorch: the first buffer is g itself
+        return p - lr * v, v
 
 
 class Adam(Optimizer):
@@ -109,16 +137,30 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """One update of every parameter."""
+        scalars = self._scalars()
+        for i, p in enumerate(self.params):
+            new, (self._m[i], self._v[i]) = self._rule(p.data, p.grad, (self._m[i], self._v[i]),
+                                                       scalars)
+            p.data = _like(p.data, new)
+
+    def _scalars(self) -> tuple[float, ...]:
         lr = _check_lr(self.lr)
         beta1, beta2 = self.betas
         self.t += 1
         correction1 = 1.0 - beta1 ** self.t
-        correction2_sqrt = math.sqrt(1.0 - beta2 ** self.t)
-        step_size = lr / correction1
-        for i, p in enumerate(self.params):
-            g = p.grad
-            m = beta1 * self._m[i] + (1.0 - beta1) * g
-            v = beta2 * self._v[i] + (1.0 - beta2) * (g * g)
-            self._m[i], self._v[i] = m, v
-            denom = np.sqrt(v) / correction2_sqrt + self.eps
-            p.data = _like(p.data, p.data - step_size * (m / denom))
+        return lr / correction1, math.sqrt(1.0 - beta2 ** self.t)
+
+    def _state(self) -> list[Any]:
+        return list(zip(self._m, self._v))
+
+    def _store(self, state: list[Any]) -> None:
+        self._m = [m for m, _ in state]
+        self._v = [v for _, v in state]
+
+    def _rule(self, p: Any, g: Any, mv: Any, scalars: tuple[float, ...]) -> tuple[Any, Any]:
+        step_size, correction2_sqrt = scalars
+        beta1, beta2 = self.betas
+        m = beta1 * mv[0] + (1.0 - beta1) * g
+        v = beta2 * mv[1] + (1.0 - beta2) * (g * g)
+        denom = np.sqrt(v) / correction2_sqrt + self.eps
+        return p - step_size * (m / denom), (m, v)

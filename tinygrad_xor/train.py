@@ -13,6 +13,7 @@ import numpy as np
 from . import _checks
 from .engine import Value
 from .losses import binary_cross_entropy, get_loss
+from .optim import Optimizer
 
 __all__ = ["History", "fit", "predict"]
 
@@ -184,8 +185,48 @@ def _progress(total: int, *, desc: str = "fit", unit: str = "epoch", **options: 
     return _TqdmProgress(tqdm, total, desc, unit, options)
 
 
+def _compiled_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
+    """``run(xb, yb) -> (loss, predictions)``: one compiled training step that updates the
+    model's parameters and the optimizer's state in place, as the eager step does."""
+    from . import autograd
+    from .jit import jit as compile_step
+
+    params = list(optimizer.params)
+    if type(optimizer)._rule is Optimizer._rule:
+        raise TypeError(f"fit(jit=True): {type(optimizer).__name__} has no update rule that "
+                        f"can be compiled; use optim.SGD or optim.Adam, or jit=False")
+
+    def step(xb: Any, yb: Any, state: Any, scalars: Any, first: bool) -> Any:
+        pred = model(xb)
+        value = loss_fn(pred, yb)
+        grads = autograd.grad(value, params, allow_unused=True)
+        new = [optimizer._rule(p, g, None if first else s, scalars)
+               for p, g, s in zip(params, grads, state)]
+        return value, pred, [p for p, _ in new], [s for _, s in new]
+
+    compiled = compile_step(step, static_argnums=(4,))
+    compiled._bound = params
+
+    def run(xb: Any, yb: Any) -> tuple[float, Any]:
+        state = optimizer._state()
+        first = any(s is None for s in state)
+        if first:  # (SGD's first momentum buffer is the gradient itself)
+            state = [_zeros_like(p) for p in params]
+        value, pred, new, state = compiled(xb, yb, state, optimizer._scalars(), first)
+        for p, data in zip(params, new):
+            p.data = data if type(p._data) is float else np.asarray(data, dtype=p._data.dtype)
+        optimizer._store(state)
+        return value, pred
+
+    return run
+
+
+def _zeros_like(p: Value) -> Any:
+    return 0.0 if type(p._data) is float else np.zeros_like(p._data)
+
+
 def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
-        batch_size: int | None = None, progress: bool = True) -> History:
+        batch_size: int | None = None, progress: bool = True, jit: bool = False) -> History:
     """Train ``model`` on ``(X, y)`` and return a `History`.
 
     Args:
@@ -199,6 +240,10 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
         progress: show a progress bar where it can be seen: in a Jupyter notebook (tqdm's
             widget) or when stderr is a terminal (tqdm's bar, or plain lines without tqdm);
             elsewhere, and with False, nothing is printed.
+        jit: compile the training step (forward, backward and the optimizer's update)
+            once per batch shape with `tinygrad_xor.jit` and run it without building graphs;
+            the model's parameters and the optimizer's state are updated as without it. Needs
+            the optimizer's rule as a function (`optim.SGD`, `optim.Adam`).
 
     Each epoch's loss is the sample-weighted mean of its steps' losses, and its accuracy the
     fraction of samples whose outputs, thresholded at 0.5, equal the targets, both taken
@@ -211,22 +256,28 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
     if loss_fn is binary_cross_entropy and not np.all((ya >= 0) & (ya <= 1)):
         raise ValueError(f"fit: loss 'bce' needs targets in [0, 1], y has values in "
                          f"[{ya.min():g}, {ya.max():g}]")
+    jit = _checks.boolean("fit", "jit", jit)
     n = len(Xa)
     size = n if batch_size is None else min(int(batch_size), n)
     history = History()
+    run = _compiled_step(model, loss_fn, optimizer) if jit else None
     bar = _progress(int(epochs)) if progress else None
     try:
         for _ in range(int(epochs)):
             total, correct = 0.0, 0
             for start in range(0, n, size):
                 xb, yb = Xa[start:start + size], ya[start:start + size]
-                optimizer.zero_grad()
-                pred = model(xb)
-                value = loss_fn(pred, yb)
-                value.backward()
-                optimizer.step()
+                if run is not None:
+                    number, pred = run(xb, yb)
+                else:
+                    optimizer.zero_grad()
+                    pred = model(xb)
+                    value = loss_fn(pred, yb)
+                    value.backward()
+                    optimizer.step()
+                    number = value.item()
                 out = predict(pred).reshape(yb.shape)
-                total += float(value.item()) * len(xb)
+                total += float(number) * len(xb)
                 correct += int(np.sum(np.all((out > 0.5) == (yb > 0.5), axis=1)))
             history.loss.append(total / n)
             history.accuracy.append(correct / n)
