@@ -249,6 +249,7 @@ def progress_before(text, desc, end):
 def test_long_commands_show_progress_on_a_terminal_while_they_work(argv, bars, end):
     """`landscape` printed nothing for minutes, and `sweep` up to 10,000 seeds showed no bar:
     on a terminal each shows a bar over its steps, drawn while it works, before its report."""
+    pytest.importorskip("tqdm", reason="the bar is tqdm's: the 'progress' extra")
     status, text = run_in_a_terminal(argv)
     assert status == 0, text
     header = text.index("recipe ")
@@ -266,3 +267,46 @@ def test_long_commands_are_silent_when_piped():
                          env=this_checkout_env())
     assert run.returncode == 0 and run.stderr == ""
     assert "/300" not in run.stdout and "solved XOR" in run.stdout
+
+
+# -- compile --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", ["blog", "keras", "sigmoid-momentum", "wide-tanh-adam"])
+def test_compile_prints_the_header_and_the_generated_step(recipe, capsys):
+    from tinygrad_xor.xor.compiled import compile_step
+
+    assert main(["compile", "--recipe", recipe, "--backend", "numpy"]) == 0
+    out = capsys.readouterr().out
+    step = compile_step(recipe, backend="numpy")
+    assert out == f"{step.header()}\n\n{step.source}"
+    assert out.startswith(f"recipe {recipe}: ") and "(backend numpy)" in out
+    assert f"\ndef {recipe.replace('-', '_')}_step(x0, x1, x2, x3" in out
+
+
+def test_compile_uses_auto_by_default(capsys):
+    assert main(["compile", "--recipe", "blog"]) == 0
+    out = capsys.readouterr().out
+    assert "(backend auto)" in out and "\ndef blog_step(" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compile"], "the following arguments are required: --recipe"),
+    (["compile", "--recipe", "goodfellow"],
+     "'goodfellow' has fixed weights and no training step; choose from: blog, keras,"),
+    (["compile", "--recipe", "nope"], "'nope' is not a recipe; choose from: blog"),
+    (["compile", "--recipe", "blog", "--backend", "cuda"],
+     "unknown backend 'cuda'; choose from: auto, numpy"),
+    (["compile", "--recipe", "blog", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_compile_usage_errors_exit_2(argv, message, capsys):
+    assert message in refusal(argv, capsys)
+
+
+def test_compile_refuses_a_backend_not_built_yet_as_a_usage_error(capsys):
+    from tinygrad_xor.jit import PLANNED
+
+    if not PLANNED:
+        pytest.skip("every backend of the API is built")
+    err = refusal(["compile", "--recipe", "blog", "--backend", PLANNED[-1]], capsys)
+    assert f"the {PLANNED[-1]!r} backend is not built yet; choose from: auto, numpy" in err
