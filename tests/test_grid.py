@@ -151,7 +151,7 @@ def test_run_grid_returns_the_results_in_the_order_of_the_cells(serial):
 
 
 def test_the_progress_bar_counts_the_cells(serial, tmp_path, capsys):
-    pytest.importorskip("tqdm")
+    pytest.importorskip("tqdm", reason="the bar is tqdm's: the 'progress' extra")
     path = tmp_path / "bar.csv"
     path.write_text("\n".join(serial.read_text().splitlines()[:7]) + "\n")  # 6 cells done
     run_grid(CELLS, out=path, progress=True)
@@ -244,6 +244,8 @@ def refusal(argv, capsys) -> str:
     (["--plot", "x.bmpq"], "must end in one of"),
 ])
 def test_every_option_is_checked_before_anything_starts(change, message, tmp_path, capsys):
+    if "--plot" in change:
+        pytest.importorskip("matplotlib", reason="--plot needs matplotlib: the 'plot' extra")
     argv = [*ARGS, "--out", str(tmp_path / "r.csv")]
     for i in range(0, len(change), 2):
         if change[i] in argv:
@@ -284,7 +286,7 @@ def test_without_dask_the_command_says_how_to_install_it(tmp_path, capsys, monke
 
 def test_a_finished_grid_prints_its_table_and_draws_its_plot(serial, tmp_path, capsys,
                                                               monkeypatch):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="plotting needs matplotlib: the 'plot' extra")
     monkeypatch.setattr(grid, "_dask", lambda: pytest.fail("nothing to train, no cluster"))
     plot = tmp_path / "grid.png"
     assert main([*ARGS, "--out", str(serial), "--plot", str(plot)]) == 0

@@ -287,7 +287,7 @@ def test_cli_goodfellow_says_that_steps_are_not_used(capsys):
 def test_the_landscape_figure_is_readable_at_a_column_width():
     """A documentation column is about 700 pixels wide: the figure is at most 8 inches wide
     and its text at least 10 points, so the text is at least 12 pixels high there."""
-    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib = pytest.importorskip("matplotlib", reason=PLOT)
     from tinygrad_xor.xor.landscape import landscape_figure
 
     figure = landscape_figure(run_landscape("sigmoid-momentum", 12, 300, escape_steps=0))

@@ -220,7 +220,7 @@ def test_recipe_default_seeds_show_the_typical_outcome():
 def test_the_sweep_figure_draws_itself_as_png_without_pyplot():
     """What Jupyter calls to show a cell's last line: a PNG, with or without pyplot's inline
     backend (which, once imported, registers its own drawing for every Figure)."""
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOT)
     from tinygrad_xor.xor.sweep import sweep_figure
 
     figure = sweep_figure(run_sweep("keras", 6, steps=5))
@@ -275,7 +275,7 @@ def test_a_sweep_without_progress_or_steps_has_no_bar(monkeypatch):
 
 
 def test_sweep_bar_on_a_terminal(capsys, monkeypatch):
-    pytest.importorskip("tqdm")
+    pytest.importorskip("tqdm", reason="the bar is tqdm's: the 'progress' extra")
     from tinygrad_xor import train
 
     monkeypatch.setattr(train, "_output_kind", lambda: "terminal")

@@ -163,7 +163,7 @@ def test_no_notebook_progress_without_a_running_kernel(monkeypatch):
 
 
 def test_a_progress_bar_of_any_unit_with_tqdm_options(capsys, monkeypatch):
-    pytest.importorskip("tqdm")
+    pytest.importorskip("tqdm", reason="the bar is tqdm's: the 'progress' extra")
     monkeypatch.setattr(train, "_output_kind", lambda: "terminal")
     bar = train._progress(40, desc="sweep", unit="step", mininterval=0)
     for _ in range(4):
