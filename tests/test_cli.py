@@ -250,7 +250,6 @@ def test_long_commands_show_progress_on_a_terminal_while_they_work(argv, bars, e
     """`landscape` printed nothing for minutes, and `sweep` up to 10,000 seeds showed no bar:
     on a terminal each shows a bar over its steps, drawn while it works, before its report."""
     pytest.importorskip("tqdm", reason="the bar is tqdm's: the 'progress' extra")
-    pytest.importorskip("tqdm", reason="the bar is tqdm's: the 'progress' extra")
     status, text = run_in_a_terminal(argv)
     assert status == 0, text
     header = text.index("recipe ")
