@@ -241,3 +241,27 @@ def test_bad_arguments():
         jit(lambda x: x)("abc")
     with pytest.raises(TypeError, match="must return"):
         jit(lambda x: "abc")(1.0)
+
+
+def test_the_vector_backend_runs_a_batch_of_networks_each_as_eager():
+    batch = [np.random.default_rng(7).normal(size=(5,) + np.shape(p)) for p in P0]
+    compiled = jit(step, backend="vector")
+    got = compiled(*batch)
+    assert [g.shape for g in got] == [b.shape for b in batch]
+    for i in range(5):
+        for a, b in zip(got, step(*[b[i] for b in batch])):
+            _same(a[i], _data(b), rtol=1e-12)
+    looped = compiled.loop(20, *batch)
+    one = [b[3] for b in batch]
+    for _ in range(20):
+        one = [_data(p) for p in step(*one)]
+    for a, b in zip(looped, one):
+        _same(a[3], b, rtol=1e-10)
+    relu = jit(grad(lambda x: (x.relu() * x).sum() + x.max()), backend="vector")
+    xs = np.array([[1.0, -2.0, 3.0], [-1.0, 2.0, 0.5]])
+    with pytest.raises(TraceError, match="vector backend cannot run 'mask'"):
+        relu(xs)  # max's share of a tie is not element by element
+    relu = jit(grad(lambda x: (x.relu() * x).sum()), backend="vector")
+    _same(relu(xs), np.stack([grad(lambda x: (x.relu() * x).sum())(x) for x in xs]), 1e-12)
+    with pytest.raises(ValueError, match="leading"):
+        compiled(batch[0], batch[1][:3], batch[2], batch[3])

@@ -17,9 +17,13 @@ outside are read at trace time, as JAX does; one changed afterwards is noticed a
 again.
 
 Backends: ``"numpy"`` runs the same NumPy functions (and float kernels, for scalars) as the
-eager engine, in the same order, so its results are bit for bit the eager ones; ``"auto"``
-picks it. (The element-wise ``"python"``, batched ``"vector"`` and ``"numba"`` backends are
-not built yet: asking for one is a ValueError that says so.)
+eager engine, in the same order, so its results are bit for bit the eager ones. ``"python"``
+writes one line per element, every value a Python float: for tiny graphs (the XOR net) it
+skips NumPy's per-call cost; its ``loop`` keeps the state as floats between steps.
+``"vector"`` is the python backend's code on NumPy vectors: every array argument has a
+leading batch axis (one network per entry), ``f`` is traced for one network. ``"auto"`` picks
+python for small graphs, else numpy. (The ``"numba"`` backend is not built yet: asking for it
+is a ValueError that says so.)
 """
 
 from __future__ import annotations
@@ -48,9 +52,9 @@ from .engine import (
 
 __all__ = ["jit", "TraceError", "Compiled"]
 
-BACKENDS = ("auto", "numpy", "python")
+BACKENDS = ("auto", "numpy", "python", "vector")
 #: Named by the API, not built yet.
-PLANNED = ("vector", "numba")
+PLANNED = ("numba",)
 #: Signatures kept per compiled function (the oldest is dropped first).
 CACHE_SIZE = 32
 
@@ -372,10 +376,14 @@ def _infix(name: str, x: str, y: str) -> str:
 
 
 class _Elements:
-    """The python backend's writer: each Value a list of names or literals, one per element."""
+    """The python backend's writer: each Value a list of names or literals, one per element.
 
-    def __init__(self, w: _Writer) -> None:
+    With ``vector``, each element is a NumPy vector instead, one entry per network of a batch
+    (the vector backend): the same lines, with NumPy's functions for the scalar ones."""
+
+    def __init__(self, w: _Writer, vector: bool = False) -> None:
         self.w = w
+        self.vector = vector
         self.body: list[str] = []
 
     def line(self, stem: str, expr: str) -> str:
@@ -392,24 +400,31 @@ class _Elements:
         if name in _INFIX:
             a, b = (_spread(e, s, out) for e, s in ops)
             return [self.line(stem, _infix(name, x, y)) for x, y in zip(a, b)]
+        vector = self.vector
         if name == "relu":
+            if vector:
+                return [self.line(stem, f"np.maximum({x}, 0.0)") for x in ops[0][0]]
             return [self.line(stem, f"(0.0 if {x} <= 0.0 else {x})") for x in ops[0][0]]
         if name in _SCALAR_CALLS and prim.scalar is not None:
-            fn = self.w.bind(prim.scalar, _SCALAR_CALLS[name])
+            fn = (self.w.bind(prim.forward, name) if vector else
+                  self.w.bind(prim.scalar, _SCALAR_CALLS[name]))
             return [self.line(stem, f"{fn}({x})") for x in ops[0][0]]
         if name == "pow":
             p = params["p"]
             if p == 2:
                 return [self.line(stem, f"{x} * {x}") for x in ops[0][0]]
-            fn = self.w.bind(prim.scalar, "pow_scalar")
+            fn = "np.power" if vector else self.w.bind(prim.scalar, "pow_scalar")
             return [self.line(stem, f"{fn}({x}, {p!r})") for x in ops[0][0]]
         if name in ("power", "maximum", "minimum"):
-            fn = self.w.bind(prim.scalar, {"power": "pow_scalar", "maximum": "max",
-                                           "minimum": "min"}[name])
+            fn = (f"np.{name}" if vector else
+                  self.w.bind(prim.scalar, {"power": "pow_scalar", "maximum": "max",
+                                            "minimum": "min"}[name]))
             a, b = (_spread(e, s, out) for e, s in ops)
             return [self.line(stem, f"{fn}({x}, {y})") for x, y in zip(a, b)]
         if name == "keep":
             m, g = (_spread(e, s, out) for e, s in ops)
+            if vector:
+                return [self.line(stem, f"np.where({x} > 0.5, {y}, 0.0)") for x, y in zip(m, g)]
             return [self.line(stem, f"({y} if {x} > 0.5 else 0.0)") for x, y in zip(m, g)]
         if name == "mask" and getattr(params["fn"], "__name__", "") in _ELEMENTWISE_MASKS:
             fn = params["fn"]
@@ -417,11 +432,16 @@ class _Elements:
             rest = {k: v for k, v in params.items() if k != "fn"}
             cols = [_spread(e, s, out) for e, s in ops]
             consts = {k: self._param_elements(v, out) for k, v in rest.items()}
-            return [self.line(stem, f"float({call}(" + ", ".join(
+            cast = "_floats" if vector else "float"
+            self.w.namespace["_floats"] = _floats
+            return [self.line(stem, f"{cast}({call}(" + ", ".join(
                 [c[i] for c in cols] + [f"{k}={consts[k][i]}" for k in consts]) + "))")
                 for i in range(n)]
         if name == "clip" and len(ops) == 1:
             lo, hi = (self._param_elements(params[k], out) for k in ("lo", "hi"))
+            if vector:
+                return [self.line(stem, f"np.clip({x}, {lo[i]}, {hi[i]})")
+                        for i, x in enumerate(ops[0][0])]
             return [self.line(stem, self._clip(x, lo[i], hi[i])) for i, x in enumerate(ops[0][0])]
         if name in ("sum", "mean", "max"):
             return self._reduce(stem, name, ops[0], params, out)
@@ -462,7 +482,9 @@ class _Elements:
         for group in groups.reshape(-1, groups.shape[-1]):
             terms = [elems[i] for i in group]
             if name == "max":
-                expr = terms[0] if len(terms) == 1 else f"max({', '.join(terms)})"
+                expr = terms[0] if len(terms) == 1 else (
+                    f"np.maximum.reduce([{', '.join(terms)}])" if self.vector else
+                    f"max({', '.join(terms)})")
             else:
                 expr = " + ".join(terms)
                 if name == "mean":
@@ -522,6 +544,9 @@ class _Elements:
         """Anything else (a user's primitive, scatter, max's share of a tie): computed on
         arrays built from the elements, with the eager engine's function."""
         prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
+        if self.vector:
+            raise TraceError(f"jit: the vector backend cannot run {prim.name!r} element by "
+                             f"element yet; use the numpy backend")
         args = []
         for e, s in ops:
             args.append(e[0] if not s else f"np.array([{', '.join(e)}]).reshape({s!r})")
@@ -539,12 +564,17 @@ class _Elements:
         return names
 
 
-def _generate_python(name: str, inputs: list[Value], outputs: list[Any]
+def _floats(x: Any) -> Any:
+    """A mask's entries as float64 numbers (the vector backend's ``float``)."""
+    return np.asarray(x, dtype=np.float64)
+
+
+def _generate_python(name: str, inputs: list[Value], outputs: list[Any], vector: bool = False
                      ) -> tuple[str, Any, list, list[tuple[int, ...] | None]]:
     """The python backend's source: one line per element, flat floats in and out, and a loop
-    function that feeds the results back as arguments."""
+    function that feeds the results back as arguments (vectors of a batch with ``vector``)."""
     w = _Writer()
-    el = _Elements(w)
+    el = _Elements(w, vector)
     index = {id(v): i for i, v in enumerate(inputs)}
     params = []
     names: dict[int, list[str]] = {}
@@ -644,6 +674,61 @@ def _python_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any],
     return run, loop
 
 
+def _first_of_batch(data: list[Any], bound: list[Value]) -> list[Any]:
+    """The vector backend's arguments for one network: every array's first entry along its
+    leading (batch) axis, which all arrays share; numbers are shared by every network."""
+    sizes = {d.shape[0] for d in data if type(d) is np.ndarray}
+    if bound:
+        raise TypeError("jit: the vector backend takes no bound Values")
+    if len(sizes) > 1:
+        raise ValueError(f"jit(backend='vector'): the arrays' leading (batch) axes differ: "
+                         f"{sorted(sizes)}")
+    if sizes == {0}:
+        raise ValueError("jit(backend='vector'): an empty batch")
+    return [d[0] if type(d) is np.ndarray else d for d in data]
+
+
+def _vector_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any],
+                  shapes: list[tuple[int, ...] | None]) -> tuple[Callable[..., Any],
+                                                                 Callable[..., Any]]:
+    """The vector backend's run and loop, on data: each array of a batch (B, ...) in as one
+    vector (B,) per element, each result out as an array (B, ...)."""
+    plan = [(None, 1) if shape is None else (shape, int(np.prod(shape)) if shape else 1)
+            for shape in shapes]
+
+    def flat(data: tuple[Any, ...]) -> tuple[list[Any], int]:
+        out: list[Any] = []
+        batch = 1
+        for d in data:
+            if type(d) is float:
+                out.append(d)
+            else:
+                batch = d.shape[0]
+                out += list(np.ascontiguousarray(d.reshape(batch, -1).T))
+        return out, batch
+
+    def build(values: tuple[Any, ...], batch: int) -> tuple[Any, ...]:
+        results, i = [], 0
+        for shape, n in plan:
+            if shape is None:
+                results.append(values[i])
+            else:
+                cols = [np.broadcast_to(v, (batch,)) for v in values[i:i + n]]
+                results.append(np.stack(cols, axis=1).reshape((batch,) + shape))
+            i += n
+        return tuple(results)
+
+    def run(*data: Any) -> tuple[Any, ...]:
+        args, batch = flat(data)
+        return build(fn(*args), batch)
+
+    def loop(n: int, *data: Any) -> tuple[Any, ...]:
+        args, batch = flat(data)
+        return build(fn_loop(n, *args), batch)
+
+    return run, loop
+
+
 class Compiled:
     """``jit(f)``: call it as ``f``; ``.source`` is the generated code of the last signature
     traced, ``.loop(n, *args)`` runs it ``n`` times on its own results."""
@@ -719,6 +804,8 @@ class Compiled:
             raise TraceError("jit: a compiled function called while another one traces in the "
                              "same thread; call f itself inside (its graph is traced anyway)")
         n = len(data) - len(self._bound)
+        if self.backend == "vector":  # traced for one network of the batch: the first
+            data = _first_of_batch(data, self._bound)
         inputs = [Value(d.copy() if type(d) is np.ndarray else d) for d in data[:n]]
         traced = iter(_unflatten(tree, inputs))
         inputs += self._bound
@@ -746,10 +833,12 @@ class Compiled:
         if backend == "auto":
             backend = "python" if _small(outs) else "numpy"
         filename = f"<jit {name} #{id(self):x}.{self.traces}>"
-        if backend == "python":
-            source, namespace, captured, shapes = _generate_python(name, inputs, outs)
+        if backend in ("python", "vector"):
+            source, namespace, captured, shapes = _generate_python(
+                name, inputs, outs, vector=backend == "vector")
             _exec(source, filename, namespace)
-            run, loop = _python_calls(namespace[name], namespace[name + "_loop"], shapes)
+            calls = _vector_calls if backend == "vector" else _python_calls
+            run, loop = calls(namespace[name], namespace[name + "_loop"], shapes)
         else:
             source, namespace, captured = _generate(name, inputs, outs)
             _exec(source, filename, namespace)
@@ -797,7 +886,7 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
         f: takes numbers, arrays or Values (in tuples, lists or dicts) and returns Values,
             arrays or numbers in the same kinds of structure; it may use everything the library
             offers, the transforms included.
-        backend: ``"numpy"`` or ``"auto"`` (which is ``"numpy"``).
+        backend: ``"numpy"``, ``"python"``, ``"vector"`` or ``"auto"`` (see the module).
         static_argnums: arguments that are not traced: their values are part of the
             signature (a new value traces again), so ``f`` may branch on them.
 
