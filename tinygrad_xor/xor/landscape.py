@@ -419,7 +419,8 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
     ax1.set_xlabel("Hessian eigenvalue / max |eigenvalue| (symlog)")
     ax1.set_title("Hessian spectra, by class")
     fig.suptitle(f"{result.recipe}: the {len(result.classes):,} runs of {result.seeds:,} that "
-                 f"do not solve XOR\nafter {_count(result.steps, 'step')}", fontsize="x-large")
+                 f"do not solve XOR\nafter {result.steps:,} step{'' if result.steps == 1 else 's'}",
+                 fontsize="x-large")
 
     ratio = result.grad_norm / np.maximum(result.loss, 1e-300)
     if ratio.size:
