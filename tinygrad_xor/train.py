@@ -189,7 +189,7 @@ def _compiled_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
     """``run(xb, yb) -> (loss, predictions)``: one compiled training step that updates the
     model's parameters and the optimizer's state in place, as the eager step does."""
     from . import autograd
-    from .jit import jit as compile_step
+    from .compiler import jit as compile_step
 
     params = list(optimizer.params)
     if type(optimizer)._rule is Optimizer._rule:
