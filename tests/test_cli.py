@@ -304,7 +304,7 @@ def test_compile_usage_errors_exit_2(argv, message, capsys):
 
 
 def test_compile_refuses_a_backend_not_built_yet_as_a_usage_error(capsys):
-    from tinygrad_xor.jit import PLANNED
+    from tinygrad_xor.compiler import PLANNED
 
     if not PLANNED:
         pytest.skip("every backend of the API is built")

@@ -264,7 +264,7 @@ def _trained_recipe(name: str) -> str:
 
 def _backends() -> str:
     """jit's backends, those named by the API but not built yet in parentheses."""
-    from .jit import BACKENDS, PLANNED
+    from .compiler import BACKENDS, PLANNED
 
     later = f" (not built yet: {', '.join(PLANNED)})" if PLANNED else ""
     return ", ".join(BACKENDS) + later
@@ -272,7 +272,7 @@ def _backends() -> str:
 
 def _backend(name: str) -> str:
     """An argparse type: a backend of jit that is built, else a usage error that lists them."""
-    from .jit import BACKENDS, PLANNED
+    from .compiler import BACKENDS, PLANNED
 
     if name in PLANNED:
         raise argparse.ArgumentTypeError(f"the {name!r} backend is not built yet; choose from: "

@@ -22,21 +22,21 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..compiler import Compiled, jit
 from ..engine import Value
 from ..functional import value_and_grad
-from ..jit import Compiled, jit
 from ..nn import activation
 from . import X, Y
 from .recipes import Recipe, get_recipe
 
-__all__ = ["network_loss", "training_step", "initial_arguments", "argument_names",
-           "CompiledStep", "compile_step", "compile_command"]
+__all__ = ["network_loss", "training_step", "initial_arguments", "stacked_arguments",
+           "argument_names", "CompiledStep", "compile_step", "compile_command"]
 
 #: Adam's defaults, as `Recipe.make_optimizer` builds it (`optim.Adam`'s own).
 ADAM_BETAS = (0.9, 0.999)
@@ -132,7 +132,8 @@ def argument_names(recipe: Recipe | str) -> list[str]:
 
 def initial_arguments(recipe: Recipe | str, seed: int | None = None) -> tuple[Any, ...]:
     """The step's first arguments: the recipe's initial weights from ``seed`` (None: the
-    recipe's default seed) and the optimizer's initial state (zeros, and ``t = 0.0``)."""
+    recipe's default seed) and the optimizer's initial state (zeros, and ``t = 0.0``), for
+    one network (see `stacked_arguments` for a batch of them)."""
     recipe = _trained(recipe)
     state = recipe.init_state(recipe.default_seed if seed is None else seed)
     params = [np.array(w, dtype=np.float64) for w in state.values()]
@@ -142,6 +143,14 @@ def initial_arguments(recipe: Recipe | str, seed: int | None = None) -> tuple[An
     if recipe.momentum:
         return (*params, *[np.zeros_like(p) for p in params])
     return tuple(params)
+
+
+def stacked_arguments(recipe: Recipe | str, seeds: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """`initial_arguments` of several seeds stacked along a leading axis, one network per
+    entry (numbers become vectors): the arguments of jit's ``"vector"`` backend."""
+    columns = zip(*[initial_arguments(recipe, int(s)) for s in seeds], strict=True)
+    return tuple(np.stack([np.asarray(x, dtype=np.float64) for x in column])
+                 for column in columns)
 
 
 @dataclass
@@ -186,7 +195,10 @@ class CompiledStep:
             shape = "a number" if type(arg) is float else f"shape {np.shape(arg)}"
             lines.append(f"  x{i:<3} {name:26} {shape}")
         step = self._step_lines()
-        if re.search(r"\bx0_0\b", step[0]):  # the python backend: flat arguments
+        if self.compiled.backend == "vector":
+            lines.append("  (the vector backend: a leading batch axis, one network per entry; "
+                         "here one)")
+        if re.search(r"\bx0_0\b", step[0]):  # the python and vector backends: flat arguments
             lines.append("  (each element is an argument of its own: xI_K is element K of xI, "
                          "in C order)")
         dels = sum(1 for line in step if line.lstrip().startswith("del "))
@@ -202,7 +214,8 @@ def compile_step(recipe: Recipe | str, seed: int | None = None, *, backend: str 
     recipe = _trained(recipe)
     seed = recipe.default_seed if seed is None else int(seed)
     compiled = jit(training_step(recipe), backend=backend)
-    arguments = initial_arguments(recipe, seed)
+    arguments = (stacked_arguments(recipe, [seed]) if backend == "vector" else
+                 initial_arguments(recipe, seed))
     results = compiled(*arguments)
     return CompiledStep(recipe, seed, compiled, arguments, argument_names(recipe), results)
 
