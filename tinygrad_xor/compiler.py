@@ -45,6 +45,8 @@ from .engine import (
     Value,
     _describe,
     _Rest,
+    _trace_begin,
+    _trace_end,
     _tracing,
     enable_grad,
     walk,
@@ -810,12 +812,12 @@ class Compiled:
         traced = iter(_unflatten(tree, inputs))
         inputs += self._bound
         call = [a if i in self.static_argnums else next(traced) for i, a in enumerate(args)]
-        _tracing[ident] = _Trace(inputs)
+        _trace_begin(_Trace(inputs))
         try:
             with enable_grad():
                 out = self.f(*call)
         finally:
-            del _tracing[ident]
+            _trace_end()
         outs: list[Any] = []
         out_tree = _flatten(out, outs, "jit")
         for o in outs:

@@ -9,6 +9,7 @@ is in ``backward.py``. Grad mode (`no_grad`, `enable_grad`) belongs to each thre
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from operator import attrgetter
 from threading import get_ident
@@ -35,6 +36,28 @@ _tracing: dict[int, Any] = {}
 class TraceError(RuntimeError):
     """What a compiled function's trace cannot see: the numbers of a traced Value read in
     Python (`jit` compiles the graph, not the Python around it)."""
+
+
+_trace_lock = threading.Lock()
+
+
+def _trace_begin(trace: Any) -> None:
+    """Start a trace in this thread: its checks of reads come into force (`Value.data` gets
+    a getter that checks, for as long as any thread traces)."""
+    with _trace_lock:
+        if not _tracing:
+            Value.data = property(Value._get_traced_data, Value._set_data,  # type: ignore
+                                  doc=Value.data.__doc__)
+        _tracing[get_ident()] = trace
+
+
+def _trace_end() -> None:
+    """End this thread's trace (the plain getter back when no thread traces)."""
+    with _trace_lock:
+        _tracing.pop(get_ident(), None)
+        if not _tracing:
+            Value.data = property(attrgetter("_data"), Value._set_data,  # type: ignore
+                                  doc=Value.data.__doc__)
 
 
 def _traced(v: Value, what: str) -> None:
@@ -257,12 +280,14 @@ class Value:
             value = _as_data(value, "Value.data")
         self._data = value
 
-    def _get_data(self) -> Any:
+    def _get_traced_data(self) -> Any:
+        # (the getter while a trace runs, see _trace_begin; else attrgetter's, in C: a training
+        # loop reads .data of every parameter every step)
         if _tracing:
             _traced(self, ".data")
         return self._data
 
-    data = property(_get_data, _set_data, doc=(
+    data = property(attrgetter("_data"), _set_data, doc=(
         "The numbers: a float for a scalar, an ndarray for a tensor. Assigning checks and "
         "converts as ``Value()`` does (a float64 or float32 array is kept, not copied)."))
 
