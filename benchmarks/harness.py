@@ -1,10 +1,11 @@
 """The benchmark harness: check every backend, time them interleaved, print the table.
 
-Seven workloads (`workloads.py`), each run by every installed backend, interleaved
+Nine workloads (`workloads.py`), each run by every installed backend, interleaved
 (A B A B ...), after a warm-up, several times; the table gives each backend's median time per
-step and the ratio of tinygrad_xor's median to each reference's. Every backend of a workload
-is first checked to follow the hand-written NumPy (or plain-float) baseline's loss trajectory
-to 1e-9 in float64, so a fast wrong engine cannot pass. Run it with ``python
+step and the ratio of tinygrad_xor's median to each reference's, eager and, where the workload
+has a compiled row, compiled (`jit`). Every backend of a workload is first checked to follow
+the hand-written NumPy (or plain-float) baseline's loss trajectory to 1e-9 in float64, so a
+fast wrong engine cannot pass. Run it with ``python
 benchmarks/run.py`` (``--quick`` for a short run) or ``make bench``.
 """
 
@@ -22,11 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from workloads import OURS, WORKLOADS, Workload, import_torch, optional, w3_tinygrad
+from workloads import (
+    OURS,
+    OURS_JIT,
+    WORKLOADS,
+    Workload,
+    import_torch,
+    jit_backend,
+    optional,
+    w3_tinygrad,
+)
 
 from tinygrad_xor import Value
 
-__all__ = ["available", "check", "measure", "run", "table", "Result", "rss_bytes",
+__all__ = ["available", "check", "measure", "run", "table", "Result", "Extra", "rss_bytes",
            "xor_memory_growth", "chain_bytes_per_node", "chain_memory", "keep_freed_memory"]
 
 HERE = Path(__file__).resolve().parent
@@ -157,6 +167,16 @@ def chain_memory(name: str, length: int) -> float | None:
 
 
 @dataclass
+class Extra:
+    """A measure of a workload beside its times per step: a row of the table of its own."""
+
+    text: str           # the measure, as printed
+    target: str = ""    # "<= 500", "<= 50 ms"
+    met: str = ""       # "yes", "NO" or ""
+    jit: bool = False   # a measure of the compiled row: its target goes in the jit columns
+
+
+@dataclass
 class Result:
     """Median seconds per step of each backend of one workload, and how they were measured."""
 
@@ -164,7 +184,7 @@ class Result:
     medians: dict[str, float]
     samples: dict[str, list[float]]
     notes: list[str]
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Extra] = field(default_factory=dict)
 
 
 def measure(workload: Workload, *, quick: bool = False, repeat: int = 5,
@@ -181,6 +201,10 @@ def measure(workload: Workload, *, quick: bool = False, repeat: int = 5,
     samples: dict[str, list[float]] = {name: [] for name in names}
     for name in names:             # warm-up: caches, lazy imports, first allocations
         trainers[name](1)
+    compiled = getattr(trainers.get(OURS_JIT), "compiled", None)
+    if compiled is not None:
+        notes.append(f"{workload.id}: {OURS_JIT} runs on jit's {jit_backend(compiled)} backend "
+                     f"(asked for {compiled.backend!r})")
     for r in range(repeat):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
@@ -199,7 +223,19 @@ def measure(workload: Workload, *, quick: bool = False, repeat: int = 5,
                 log(f"W2: peak memory of {name}'s chain, in a fresh process ...")
                 per_node = chain_memory(name, length)
                 if per_node is not None:
-                    result.extra[f"{name} bytes/node"] = f"{per_node:.0f}"
+                    ours = name == OURS
+                    result.extra[f"{name} bytes/node"] = Extra(
+                        f"{per_node:.0f}", "<= 500" if ours else "",
+                        ("yes" if per_node <= 500 else "NO") if ours else "")
+    for name, first_call in workload.first_calls.items():
+        if name not in names:
+            continue
+        log(f"{workload.id}: first call of a freshly compiled {name}, {repeat} times ...")
+        seconds = statistics.median(first_call() for _ in range(repeat))
+        limit = workload.first_call_target if name == OURS_JIT else None
+        result.extra[f"{name} first call"] = Extra(
+            _fmt(seconds), "" if limit is None else f"<= {limit * 1e3:g} ms",
+            "" if limit is None else "yes" if seconds <= limit else "NO", jit=True)
     return result
 
 
@@ -225,7 +261,7 @@ def machine() -> str:
     for env in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if os.environ.get(env):
             bits.append(f"{env}={os.environ[env]}")
-    for mod in ("torch", "micrograd"):
+    for mod in ("torch", "micrograd", "jax"):
         m = optional(mod)
         if m is not None:
             bits.append(f"{mod} {getattr(m, '__version__', '0.1.0')}")
@@ -233,37 +269,53 @@ def machine() -> str:
 
 
 def table(results: Sequence[Result]) -> str:
-    """The results as one Markdown table."""
-    lines = ["| workload | backend | median per step | ours / this | target | met |",
-             "|---|---|---|---|---|---|"]
+    """The results as one Markdown table.
+
+    "ours / this" is tinygrad_xor's eager median over the row's, "jit / this" (columns shown
+    when a workload has a compiled row) its compiled median over the row's; each with the
+    workload's target for that pair and whether the run met it."""
+    jit = any(OURS_JIT in r.medians or any(e.jit for e in r.extra.values()) for r in results)
+    head = ["workload", "backend", "median per step", "ours / this", "target", "met"]
+    if jit:
+        head += ["jit / this", "target", "met"]
+    lines = [_row(head), "|" + "---|" * len(head)]
     for res in results:
         w = res.workload
-        ours = res.medians.get(OURS)
+        ours, compiled = res.medians.get(OURS), res.medians.get(OURS_JIT)
+        per = f"per {w.unit}" if w.unit != "step" else ""
         for name, med in res.medians.items():
-            ratio = target = met = ""
-            if name != OURS and ours is not None:
-                ratio = f"{ours / med:.3f}"
-                if name in w.targets:
-                    target = f"<= {w.targets[name]:g}"
-                    met = "yes" if ours / med <= w.targets[name] else "NO"
-            per = f"per {w.unit}" if w.unit != "step" else ""
-            lines.append(f"| {w.id} | {name} | {_fmt(med)} {per}".rstrip() +
-                         f" | {ratio} | {target} | {met} |")
-        for key, text in res.extra.items():
-            lines.append(f"| {w.id} | {key} | {text} |  | "
-                         f"{'<= 500' if key.startswith(OURS) else ''} | "
-                         f"{_met_bytes(key, text)} |")
+            cells = [w.id, name, f"{_fmt(med)} {per}".rstrip()]
+            cells += _ratio(None if name in (OURS, OURS_JIT) else ours, med, w.targets.get(name))
+            if jit:
+                cells += _ratio(None if name == OURS_JIT else compiled, med,
+                                w.jit_targets.get(name))
+            lines.append(_row(cells))
+        for key, extra in res.extra.items():
+            own = ["", extra.target, extra.met]
+            cells = [w.id, key, extra.text] + (["", "", ""] if extra.jit else own)
+            if jit:
+                cells += own if extra.jit else ["", "", ""]
+            lines.append(_row(cells))
     return "\n".join(lines)
 
 
-def _met_bytes(key: str, text: str) -> str:
-    if not key.startswith(OURS):
-        return ""
-    return "yes" if float(text) <= 500 else "NO"
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _ratio(ours: float | None, theirs: float, target: float | None) -> list[str]:
+    """The cells ratio, target, met of ``ours / theirs`` (empty without ours)."""
+    if ours is None:
+        return ["", "", ""]
+    ratio = ours / theirs
+    if target is None:
+        return [f"{ratio:.3f}", "", ""]
+    return [f"{ratio:.3f}", f"<= {target:g}", "yes" if ratio <= target else "NO"]
 
 
 def set_threads(n: int) -> list[str]:
-    """Use `n` threads in PyTorch and in NumPy's BLAS (threadpoolctl); returns what was set."""
+    """Use `n` threads in PyTorch and in NumPy's BLAS (threadpoolctl), and with n = 1 in JAX's
+    XLA (its flags, set before JAX is imported); returns what was set."""
     done = []
     torch = optional("torch")
     if torch is not None:
@@ -273,6 +325,10 @@ def set_threads(n: int) -> list[str]:
     if tp is not None:
         tp.threadpool_limits(n)
         done.append(f"BLAS {n}")
+    if n == 1 and "jax" not in sys.modules:  # XLA reads its flags when JAX starts its backend
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+        done.append("XLA 1")
     return done
 
 

@@ -3,26 +3,37 @@
 A trainer runs `n` more steps of its workload and returns the loss after each one (W2: the
 chain's value and gradient; W6, W7: the Hessian's entries, the Hessian-vector product); every
 backend of a workload follows the same steps, so `harness.check` can compare their
-trajectories. micrograd (the ``bench`` extra) and PyTorch (CPU) are optional.
+trajectories. micrograd, JAX (the ``bench`` extra) and PyTorch (CPU) are optional.
+
+Besides the eager engine, tinygrad_xor runs W1, W3, W5, W5', W6 and W7 compiled: the whole
+step (loss, gradients and update; the Hessian; the Hessian-vector product) written as one
+function and passed to `jit` once, the rows "tinygrad_xor (jit)". JAX runs the same functions
+under ``jax.jit``, in float64. W3L is W3 as one call of ``compiled.loop(n)`` against JAX's
+``jit`` called in a Python loop and JAX's ``lax.fori_loop``.
 """
 
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from tinygrad_xor import Value
+from tinygrad_xor import Value, autograd, jit, value_and_grad
 
-__all__ = ["WORKLOADS", "Workload", "Trainer", "OURS", "optional", "import_torch", "two_moons"]
+__all__ = ["WORKLOADS", "Workload", "Trainer", "OURS", "OURS_JIT", "optional", "import_torch",
+           "import_jax", "jit_backend", "two_moons"]
 
 # A trainer runs `n` more steps of its workload and returns what each step computed.
 Trainer = Callable[[int], list[float]]
 
 OURS = "tinygrad_xor"
+#: tinygrad_xor's compiled rows: the step passed to `jit` (its backend "auto" unless a trainer
+#: is made with ``backend=``).
+OURS_JIT = "tinygrad_xor (jit)"
 
 
 def optional(name: str) -> Any:
@@ -36,6 +47,23 @@ def optional(name: str) -> Any:
 def import_torch() -> Any:
     """PyTorch, typed as Any so this file type-checks with or without it."""
     return importlib.import_module("torch")
+
+
+def import_jax() -> Any:
+    """JAX, with float64 switched on (``jax_enable_x64``, for this process): every workload
+    here is checked in float64."""
+    jax = importlib.import_module("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def jit_backend(compiled: Any) -> str:
+    """The backend a compiled function's last traced signature runs on (what "auto" chose).
+
+    Read from the function's cache of programs, which `jit` keeps private; ``"?"`` if that
+    changes."""
+    programs = list(getattr(compiled, "_cache", {}).values())
+    return str(getattr(programs[-1], "backend", "?")) if programs else "?"
 
 
 def two_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -188,6 +216,56 @@ def w1_micrograd(n_points: int = 100, hidden: int = 16, seed: int = 0) -> Traine
     from micrograd.engine import Value as MicroValue
 
     return _w1_scalar(MicroValue, n_points, hidden, seed)
+
+
+def w1_jit(n_points: int = 100, hidden: int = 16, seed: int = 0,
+           backend: str = "auto") -> Trainer:
+    """W1 compiled: one function of the parameters (a flat list of numbers, neuron by neuron,
+    weights then bias) and the learning rate that builds the demo's scalar MLP on them, its
+    loss, the gradients and the SGD update, passed to `jit` once."""
+    x, y = two_moons(n_points, seed=seed)
+    rows = [[float(v) for v in row] for row in x]
+    labels = [float(v) for v in y]
+    sizes = [2, hidden, hidden, 1]
+    arrays = _init_mlp(sizes, seed, bias="moons")
+    params: list[Any] = []
+    for w, b in zip(arrays[::2], arrays[1::2]):
+        for j in range(w.shape[1]):
+            params += [float(v) for v in w[:, j]] + [float(b[j])]
+
+    def step(ps: list[Value], lr: Value) -> tuple[Value, list[Value]]:
+        it = iter(ps)
+        layers = [[([next(it) for _ in range(n_in)], next(it)) for _ in range(n_out)]
+                  for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+        def model(inputs: list[Any]) -> Any:
+            for i, layer in enumerate(layers):
+                acts = [sum((wi * xi for wi, xi in zip(w, inputs)), b) for w, b in layer]
+                inputs = [a.relu() for a in acts] if i < len(layers) - 1 else acts
+            return inputs[0]
+
+        scores = [model(row) for row in rows]
+        margins = [(1 + -yi * si).relu() for yi, si in zip(labels, scores)]
+        data_loss = sum(margins) * (1.0 / len(margins))
+        reg_loss = _W1_ALPHA * sum(p * p for p in ps)
+        total = data_loss + reg_loss
+        grads = autograd.grad(total, list(ps))
+        return total, [p - lr * g for p, g in zip(ps, grads)]
+
+    compiled = jit(step, backend=backend)
+    k = 0
+
+    def train(steps: int) -> list[float]:
+        nonlocal k, params
+        losses = []
+        for _ in range(steps):
+            loss, params = compiled(params, _w1_lr(k))
+            losses.append(loss)
+            k += 1
+        return losses
+
+    train.compiled = compiled  # type: ignore[attr-defined]
+    return train
 
 
 # -- W2: a chain x = x * 0.999 + 0.001, forward and backward ------------------------------------
@@ -358,6 +436,190 @@ def w3_torch(seed: int = 0) -> Trainer:
     return _torch_sgd(params, loss_of, _XOR_LR)
 
 
+# The compiled and JAX versions of W3 and W5: the loss of the four parameter arrays, and one SGD
+# step (the loss at the parameters and the new parameters) as one function.
+
+
+def _xor_loss(x: Any, y: Any, nets: bool) -> Callable[..., Value]:
+    """W3's loss (the mean) or W5's (the sum of the networks' MSEs), of Values."""
+    def loss(w1: Value, b1: Value, w2: Value, b2: Value) -> Value:
+        out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
+        return ((out - y) ** 2).sum() * 0.25 if nets else ((out - y) ** 2).mean()
+
+    return loss
+
+
+def _sgd_step(loss: Callable[..., Value], lr: float) -> Callable[..., Any]:
+    """``step(w1, b1, w2, b2) -> (loss, (w1', b1', w2', b2'))``: what `jit` compiles."""
+    def step(w1: Value, b1: Value, w2: Value, b2: Value) -> tuple[Value, tuple[Value, ...]]:
+        value, grads = value_and_grad(loss, argnums=(0, 1, 2, 3))(w1, b1, w2, b2)
+        return value, tuple(p - lr * g for p, g in zip((w1, b1, w2, b2), grads))
+
+    return step
+
+
+def _jit_sgd(step: Callable[..., Any], params: Sequence[np.ndarray], backend: str) -> Trainer:
+    """Call the compiled step once per training step, as the eager loop runs one step."""
+    compiled = jit(step, backend=backend)
+    state = tuple(params)
+
+    def train(steps: int) -> list[float]:
+        nonlocal state
+        losses = []
+        for _ in range(steps):
+            loss, state = compiled(*state)
+            losses.append(loss)
+        return losses
+
+    train.compiled = compiled  # type: ignore[attr-defined]
+    return train
+
+
+def _jax_xor_step(nets: bool, lr: float) -> Callable[..., Any]:
+    """The same SGD step in JAX, not yet jitted: ``step(params, x, y) -> (loss, params')``."""
+    jax = import_jax()
+    jnp = jax.numpy
+
+    def loss(w1: Any, b1: Any, w2: Any, b2: Any, x: Any, y: Any) -> Any:
+        out = jax.nn.sigmoid(jax.nn.sigmoid(x @ w1 + b1) @ w2 + b2)
+        return jnp.sum((out - y) ** 2) * 0.25 if nets else jnp.mean((out - y) ** 2)
+
+    value_and_grad_ = jax.value_and_grad(loss, argnums=(0, 1, 2, 3))
+
+    def step(params: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, tuple[Any, ...]]:
+        value, grads = value_and_grad_(*params, x, y)
+        return value, tuple(p - lr * g for p, g in zip(params, grads))
+
+    return step
+
+
+def _jax_sgd(x: np.ndarray, y: np.ndarray, params: Sequence[np.ndarray], nets: bool) -> Trainer:
+    """The jitted JAX step called once per training step; the data are its arguments."""
+    jax = import_jax()
+    jnp = jax.numpy
+    step = jax.jit(_jax_xor_step(nets, _XOR_LR))
+    tx, ty = jnp.asarray(x), jnp.asarray(y)
+    state = tuple(jnp.asarray(p) for p in params)
+
+    def train(steps: int) -> list[float]:
+        nonlocal state
+        losses = []
+        for _ in range(steps):
+            loss, state = step(state, tx, ty)
+            losses.append(loss)
+        return [float(loss) for loss in losses]  # JAX dispatches asynchronously: wait here
+
+    return train
+
+
+def w3_jit(seed: int = 0, backend: str = "auto") -> Trainer:
+    """W3 compiled: the loss, its gradients and the SGD update as one function, `jit`-ed."""
+    step = _sgd_step(_xor_loss(_data(_XOR_X), _data(_XOR_Y), nets=False), _XOR_LR)
+    return _jit_sgd(step, _xor_init(seed), backend)
+
+
+def w3_jax(seed: int = 0) -> Trainer:
+    """W3 as one ``jax.jit``-ed step (float64), called once per step."""
+    return _jax_sgd(_XOR_X, _XOR_Y, _xor_init(seed), nets=False)
+
+
+# -- W3L: W3 run as one loop of n steps ----------------------------------------------------------
+# A trainer runs `n` steps in one call and returns the loss of the last step and the parameters
+# after it (9 numbers), so the check compares where the loop ends, not only its losses.
+
+
+def _xor_state(loss: Any, params: Sequence[Any]) -> list[float]:
+    return [float(loss)] + np.concatenate([np.asarray(p).ravel() for p in params]).tolist()
+
+
+def w3l_numpy(seed: int = 0) -> Trainer:
+    """W3's hand-written NumPy step in a Python loop."""
+    x, y = _XOR_X, _XOR_Y
+    w1, b1, w2, b2 = _xor_init(seed)
+    loss = 0.0
+
+    def train(steps: int) -> list[float]:
+        nonlocal w1, b1, w2, b2, loss
+        for _ in range(steps):
+            a1 = _sigmoid(x @ w1 + b1)
+            a2 = _sigmoid(a1 @ w2 + b2)
+            diff = a2 - y
+            loss = float(np.mean(diff * diff))
+            d2 = (2 / diff.size) * diff * a2 * (1 - a2)
+            d1 = (d2 @ w2.T) * a1 * (1 - a1)
+            w2 = w2 - _XOR_LR * (a1.T @ d2)
+            b2 = b2 - _XOR_LR * d2.sum(0)
+            w1 = w1 - _XOR_LR * (x.T @ d1)
+            b1 = b1 - _XOR_LR * d1.sum(0)
+        return _xor_state(loss, (w1, b1, w2, b2))
+
+    return train
+
+
+def w3l_jit(seed: int = 0, backend: str = "auto") -> Trainer:
+    """W3 compiled, run as ``compiled.loop(n, *state)``: the step takes and returns the four
+    parameters and the loss (of the step before), so its results are its next arguments."""
+    loss = _xor_loss(_data(_XOR_X), _data(_XOR_Y), nets=False)
+
+    def step(w1: Value, b1: Value, w2: Value, b2: Value, previous: Value) -> tuple[Value, ...]:
+        value, grads = value_and_grad(loss, argnums=(0, 1, 2, 3))(w1, b1, w2, b2)
+        return (*(p - _XOR_LR * g for p, g in zip((w1, b1, w2, b2), grads)), value)
+
+    compiled = jit(step, backend=backend)
+    state: tuple[Any, ...] = (*_xor_init(seed), 0.0)
+
+    def train(steps: int) -> list[float]:
+        nonlocal state
+        state = compiled.loop(steps, *state)
+        return _xor_state(state[4], state[:4])
+
+    train.compiled = compiled  # type: ignore[attr-defined]
+    return train
+
+
+def w3l_jax_loop(seed: int = 0) -> Trainer:
+    """W3's ``jax.jit``-ed step called n times in a Python loop (W3's JAX row, run as W3L)."""
+    jax = import_jax()
+    jnp = jax.numpy
+    step = jax.jit(_jax_xor_step(False, _XOR_LR))
+    x, y = jnp.asarray(_XOR_X), jnp.asarray(_XOR_Y)
+    params = tuple(jnp.asarray(p) for p in _xor_init(seed))
+    loss: Any = 0.0
+
+    def train(steps: int) -> list[float]:
+        nonlocal params, loss
+        for _ in range(steps):
+            loss, params = step(params, x, y)
+        return _xor_state(loss, params)
+
+    return train
+
+
+def w3l_jax_fori(seed: int = 0) -> Trainer:
+    """W3's JAX step inside ``lax.fori_loop``, the whole loop one ``jax.jit``-ed call."""
+    jax = import_jax()
+    jnp = jax.numpy
+    step = _jax_xor_step(False, _XOR_LR)
+
+    @jax.jit
+    def run(n: Any, state: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, ...]:
+        def body(i: Any, s: tuple[Any, ...]) -> tuple[Any, ...]:
+            value, params = step(s[:4], x, y)
+            return (*params, value)
+
+        return jax.lax.fori_loop(0, n, body, state)
+
+    x, y = jnp.asarray(_XOR_X), jnp.asarray(_XOR_Y)
+    state = (*(jnp.asarray(p) for p in _xor_init(seed)), jnp.asarray(0.0))
+
+    def train(steps: int) -> list[float]:
+        nonlocal state
+        state = run(steps, state, x, y)
+        return _xor_state(state[4], state[:4])
+
+    return train
+
+
 # -- W4: MLP 784 -> 256 -> 256 -> 10, batch 4096, ReLU, MSE, SGD --------------------------------
 
 _W4_LR = 0.01
@@ -451,11 +713,19 @@ def _w5_init(nets: int, seed: int) -> list[np.ndarray]:
             rng.normal(size=(nets, 2, 1)), rng.normal(size=(nets, 1, 1))]
 
 
-def w5_numpy(nets: int = 10_000, seed: int = 0) -> Trainer:
-    """W5 in hand-written NumPy, with np.matmul on the stacks of small matrices."""
-    x, y = _XOR_X, _XOR_Y
+def _w5_inputs(nets: int, seed: int, per_net: bool) -> np.ndarray:
+    """W5's inputs: the four XOR rows shared by every network, or (W5') for each network its
+    own: the rows plus noise of its own (normal, sigma 0.1), shape (nets, 4, 2)."""
+    if not per_net:
+        return _XOR_X
+    rng = np.random.default_rng(seed + 5)
+    return _XOR_X + rng.normal(scale=0.1, size=(nets, 4, 2))
+
+
+def _w5_numpy(x: np.ndarray, nets: int, seed: int) -> Trainer:
+    y = _XOR_Y
     w1, b1, w2, b2 = _w5_init(nets, seed)
-    xt = x.T
+    xt = np.swapaxes(x, -1, -2)
 
     def train(steps: int) -> list[float]:
         nonlocal w1, b1, w2, b2
@@ -476,32 +746,81 @@ def w5_numpy(nets: int = 10_000, seed: int = 0) -> Trainer:
     return train
 
 
-def w5_tinygrad(nets: int = 10_000, seed: int = 0) -> Trainer:
-    """W5 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
-    x, y = _data(_XOR_X), _data(_XOR_Y)
+def _w5_tinygrad(x: np.ndarray, nets: int, seed: int) -> Trainer:
     params = [Value(p) for p in _w5_init(nets, seed)]
-    w1, b1, w2, b2 = params
-
-    def loss_of() -> Value:
-        out = ((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid()
-        return ((out - y) ** 2).sum() * 0.25
-
-    return _values_sgd(params, loss_of, _XOR_LR)
+    loss = _xor_loss(_data(x), _data(_XOR_Y), nets=True)
+    return _values_sgd(params, lambda: loss(*params), _XOR_LR)
 
 
-def w5_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
-    """W5 on PyTorch float64 tensors."""
+def _w5_torch(x: np.ndarray, nets: int, seed: int) -> Trainer:
     torch = import_torch()
 
-    x, y = torch.tensor(_XOR_X), torch.tensor(_XOR_Y)
+    tx, y = torch.tensor(x), torch.tensor(_XOR_Y)
     params = [torch.tensor(p, requires_grad=True) for p in _w5_init(nets, seed)]
     w1, b1, w2, b2 = params
 
     def loss_of() -> Any:
-        out = torch.sigmoid(torch.sigmoid(x @ w1 + b1) @ w2 + b2)
+        out = torch.sigmoid(torch.sigmoid(tx @ w1 + b1) @ w2 + b2)
         return ((out - y) ** 2).sum() * 0.25
 
     return _torch_sgd(params, loss_of, _XOR_LR)
+
+
+def w5_numpy(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5 in hand-written NumPy, with np.matmul on the stacks of small matrices."""
+    return _w5_numpy(_w5_inputs(nets, seed, False), nets, seed)
+
+
+def w5_tinygrad(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5 on tinygrad_xor's tensor Values, with a hand-written SGD step."""
+    return _w5_tinygrad(_w5_inputs(nets, seed, False), nets, seed)
+
+
+def w5_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5 on PyTorch float64 tensors."""
+    return _w5_torch(_w5_inputs(nets, seed, False), nets, seed)
+
+
+def w5_jit(nets: int = 10_000, seed: int = 0, backend: str = "auto") -> Trainer:
+    """W5 compiled: the loss, its gradients and the SGD update as one function, `jit`-ed."""
+    x = _w5_inputs(nets, seed, False)
+    step = _sgd_step(_xor_loss(_data(x), _data(_XOR_Y), nets=True), _XOR_LR)
+    return _jit_sgd(step, _w5_init(nets, seed), backend)
+
+
+def w5_jax(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5 as one ``jax.jit``-ed step (float64) over the stacks of networks."""
+    return _jax_sgd(_w5_inputs(nets, seed, False), _XOR_Y, _w5_init(nets, seed), nets=True)
+
+
+# W5': each network has inputs of its own, (nets, 4, 2), so x @ W1 is a stack times a stack.
+
+
+def w5p_numpy(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5' in hand-written NumPy."""
+    return _w5_numpy(_w5_inputs(nets, seed, True), nets, seed)
+
+
+def w5p_tinygrad(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5' on tinygrad_xor's tensor Values, with a hand-written SGD step."""
+    return _w5_tinygrad(_w5_inputs(nets, seed, True), nets, seed)
+
+
+def w5p_torch(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5' on PyTorch float64 tensors."""
+    return _w5_torch(_w5_inputs(nets, seed, True), nets, seed)
+
+
+def w5p_jit(nets: int = 10_000, seed: int = 0, backend: str = "auto") -> Trainer:
+    """W5' compiled: the loss, its gradients and the SGD update as one function, `jit`-ed."""
+    x = _w5_inputs(nets, seed, True)
+    step = _sgd_step(_xor_loss(_data(x), _data(_XOR_Y), nets=True), _XOR_LR)
+    return _jit_sgd(step, _w5_init(nets, seed), backend)
+
+
+def w5p_jax(nets: int = 10_000, seed: int = 0) -> Trainer:
+    """W5' as one ``jax.jit``-ed step (float64) over the stacks of networks."""
+    return _jax_sgd(_w5_inputs(nets, seed, True), _XOR_Y, _w5_init(nets, seed), nets=True)
 
 
 # -- W6: the Hessian of the XOR loss (W3's network) with respect to its 9 parameters ------------
@@ -633,6 +952,56 @@ def w6_torch(seed: int = 0) -> Trainer:
     return train
 
 
+def _w6_trainer(hess: Callable[..., Any], seed: int, convert: Callable[[Any], Any]) -> Trainer:
+    """Call ``hess(W1, b1, W2, b2)`` (nested blocks) at each point, as w6_tinygrad does."""
+    p, d = _w6_point(seed)
+    sizes = [int(np.prod(s)) for s in _XOR_SHAPES]
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            blocks = hess(*_split(p, _XOR_SHAPES))
+            out += _blocks_to_matrix([[convert(b) for b in row] for row in blocks],
+                                     sizes).ravel().tolist()
+            p = p + d
+        return out
+
+    return train
+
+
+def w6_jit(seed: int = 0, backend: str = "auto") -> Trainer:
+    """W6 compiled: ``jit(hessian(loss, argnums=(0, 1, 2, 3)))``."""
+    from tinygrad_xor import hessian
+
+    loss = _xor_loss(_data(_XOR_X), _data(_XOR_Y), nets=False)
+    compiled = jit(hessian(loss, argnums=(0, 1, 2, 3)), backend=backend)
+    train = _w6_trainer(compiled, seed, lambda b: b)
+    train.compiled = compiled  # type: ignore[attr-defined]
+    return train
+
+
+def _jax_xor_hessian() -> Callable[..., Any]:
+    """``jax.jit(jax.hessian(loss, argnums=(0, 1, 2, 3)))`` of W3's loss, the data as
+    arguments."""
+    jax = import_jax()
+    jnp = jax.numpy
+
+    def loss(w1: Any, b1: Any, w2: Any, b2: Any, x: Any, y: Any) -> Any:
+        out = jax.nn.sigmoid(jax.nn.sigmoid(x @ w1 + b1) @ w2 + b2)
+        return jnp.mean((out - y) ** 2)
+
+    return jax.jit(jax.hessian(loss, argnums=(0, 1, 2, 3)))
+
+
+def w6_jax(seed: int = 0) -> Trainer:
+    """W6 with ``jax.jit(jax.hessian(loss, argnums=(0, 1, 2, 3)))`` (float64)."""
+    jnp = import_jax().numpy
+    hess = _jax_xor_hessian()
+    x, y = jnp.asarray(_XOR_X), jnp.asarray(_XOR_Y)
+    return _w6_trainer(lambda *params: hess(*params, x, y), seed, np.asarray)
+
+
 # -- W7: a Hessian-vector product on W4's MLP (784-256-256-10, ReLU, MSE), float64 ---------------
 # f is the loss as a function of one flat vector of all the parameters (sliced into W1, b1, ...
 # inside f), as hvp(f, x, v) and torch.autograd.functional.hvp(f, x, v) take one x. Each step
@@ -743,6 +1112,117 @@ def w7_torch(batch: int = 1024, sizes: Sequence[int] = (784, 256, 256, 10),
     return train
 
 
+def w7_jit(batch: int = 1024, sizes: Sequence[int] = (784, 256, 256, 10), seed: int = 0,
+           backend: str = "auto") -> Trainer:
+    """W7 compiled: ``jit(lambda q, v: hvp(loss, q, v))``."""
+    from tinygrad_xor import hvp
+
+    xs, ys, shapes, p, v, d = _w7_problem(batch, sizes, seed)
+    x, y = _data(xs), _data(ys)
+    n_layers = len(shapes) // 2
+
+    def loss(q: Value) -> Value:
+        params = _split(q, shapes)
+        h: Any = x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = h.relu()
+        return ((h - y) ** 2).mean()
+
+    compiled = jit(lambda q, u: hvp(loss, q, u), backend=backend)
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            out += compiled(p, v).tolist()
+            p = p + d
+        return out
+
+    train.compiled = compiled  # type: ignore[attr-defined]
+    return train
+
+
+def w7_jax(batch: int = 1024, sizes: Sequence[int] = (784, 256, 256, 10),
+           seed: int = 0) -> Trainer:
+    """W7 with JAX: ``jax.jit`` of forward-over-reverse, ``jvp(grad(f), (q,), (v,))``, as JAX's
+    documentation writes a Hessian-vector product (float64; the data as arguments)."""
+    jax = import_jax()
+    jnp = jax.numpy
+
+    xs, ys, shapes, p, v, d = _w7_problem(batch, sizes, seed)
+    n_layers = len(shapes) // 2
+
+    def loss(q: Any, x: Any, y: Any) -> Any:
+        params = _split(q, shapes)
+        h = x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = jax.nn.relu(h)
+        return jnp.mean((h - y) ** 2)
+
+    @jax.jit
+    def hvp(q: Any, u: Any, x: Any, y: Any) -> Any:
+        return jax.jvp(lambda r: jax.grad(loss)(r, x, y), (q,), (u,))[1]
+
+    x, y, tv = jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(v)
+
+    def train(steps: int) -> list[float]:
+        nonlocal p
+        out: list[float] = []
+        for _ in range(steps):
+            out += np.asarray(hvp(p, tv, x, y)).tolist()
+            p = p + d
+        return out
+
+    return train
+
+
+# -- first calls: the time of tracing and generating (ours), tracing and compiling (JAX) ----------
+
+
+def _first_call(f: Callable[..., Any], args: Sequence[Any],
+                wait: Callable[[Any], Any] = lambda out: out) -> float:
+    """Seconds of ``f(*args)``'s first call (``wait`` blocks until its results exist)."""
+    start = time.perf_counter()
+    wait(f(*args))
+    return time.perf_counter() - start
+
+
+def w3_jit_first_call(backend: str = "auto") -> float:
+    """A freshly `jit`-ed W3 step's first call: the trace, the code written and compiled."""
+    step = _sgd_step(_xor_loss(_data(_XOR_X), _data(_XOR_Y), nets=False), _XOR_LR)
+    return _first_call(jit(step, backend=backend), _xor_init(0))
+
+
+def w3_jax_first_call() -> float:
+    """A freshly ``jax.jit``-ed W3 step's first call: JAX's trace, lowering and XLA compile."""
+    jax = import_jax()
+    jnp = jax.numpy
+    args = (tuple(jnp.asarray(p) for p in _xor_init(0)), jnp.asarray(_XOR_X),
+            jnp.asarray(_XOR_Y))
+    return _first_call(jax.jit(_jax_xor_step(False, _XOR_LR)), args, jax.block_until_ready)
+
+
+def w6_jit_first_call(backend: str = "auto") -> float:
+    """A freshly `jit`-ed ``hessian(loss, argnums=(0, 1, 2, 3))``'s first call."""
+    from tinygrad_xor import hessian
+
+    loss = _xor_loss(_data(_XOR_X), _data(_XOR_Y), nets=False)
+    compiled = jit(hessian(loss, argnums=(0, 1, 2, 3)), backend=backend)
+    return _first_call(compiled, _split(_w6_point(0)[0], _XOR_SHAPES))
+
+
+def w6_jax_first_call() -> float:
+    """A freshly ``jax.jit``-ed ``jax.hessian``'s first call."""
+    jax = import_jax()
+    jnp = jax.numpy
+    args = (*_split(_w6_point(0)[0], _XOR_SHAPES), jnp.asarray(_XOR_X), jnp.asarray(_XOR_Y))
+    return _first_call(_jax_xor_hessian(), args, jax.block_until_ready)
+
+
 # -- the workloads ------------------------------------------------------------------------------
 
 
@@ -756,6 +1236,10 @@ class Workload:
     backends: dict[str, Callable[..., Trainer]]     # name -> factory(**params) -> trainer
     modules: dict[str, str]                         # backend -> module it needs ("" for none)
     targets: dict[str, float]                       # reference -> target for ours / reference
+    jit_targets: dict[str, float] = field(default_factory=dict)  # the same for OURS_JIT
+    # backend -> the seconds of a freshly made compiled function's first call, and its target
+    first_calls: dict[str, Callable[[], float]] = field(default_factory=dict)
+    first_call_target: float | None = None
     full: dict[str, Any] = field(default_factory=dict)    # parameters of the timed run
     quick: dict[str, Any] = field(default_factory=dict)   # parameters of a --quick run
     tiny: dict[str, Any] = field(default_factory=dict)    # parameters of the correctness check
@@ -764,12 +1248,15 @@ class Workload:
     unit: str = "step"
 
 
+_JAX = {"jax": "jax"}
+
 WORKLOADS: dict[str, Workload] = {w.id: w for w in [
     Workload("W1", "micrograd demo step: scalar MLP 2-16-16-1, 100 two-moons points",
              baseline="numpy",
-             backends={"numpy": w1_numpy, OURS: w1_tinygrad, "micrograd": w1_micrograd},
-             modules={"numpy": "", OURS: "", "micrograd": "micrograd"},
-             targets={"micrograd": 0.2},
+             backends={"numpy": w1_numpy, OURS: w1_tinygrad, OURS_JIT: w1_jit,
+                       "micrograd": w1_micrograd},
+             modules={"numpy": "", OURS: "", OURS_JIT: "", "micrograd": "micrograd"},
+             targets={"micrograd": 0.2}, jit_targets={"micrograd": 0.01},
              quick={"n_points": 30}, tiny={"n_points": 6, "hidden": 4}),
     Workload("W2", "chain x = x*0.999 + 0.001, 1e6 steps, forward + backward",
              baseline="floats",
@@ -780,9 +1267,21 @@ WORKLOADS: dict[str, Workload] = {w.id: w for w in [
              unit="chain"),
     Workload("W3", "XOR 2-2-1 sigmoid MSE, full batch SGD, tensor Values",
              baseline="numpy",
-             backends={"numpy": w3_numpy, OURS: w3_tinygrad, "torch": w3_torch},
-             modules={"numpy": "", OURS: "", "torch": "torch"},
-             targets={"numpy": 2.0, "torch": 0.3},
+             backends={"numpy": w3_numpy, OURS: w3_tinygrad, OURS_JIT: w3_jit,
+                       "torch": w3_torch, "jax": w3_jax},
+             modules={"numpy": "", OURS: "", OURS_JIT: "", "torch": "torch", **_JAX},
+             targets={"numpy": 2.0, "torch": 0.3}, jit_targets={"jax": 1.0},
+             first_calls={OURS_JIT: w3_jit_first_call, "jax": w3_jax_first_call},
+             first_call_target=0.05,
+             block=2000, quick_block=500),
+    Workload("W3L", "W3 as one loop of 2000 steps: compiled.loop(n) against JAX's jitted step "
+             "in a Python loop and in lax.fori_loop",
+             baseline="numpy",
+             backends={"numpy": w3l_numpy, OURS_JIT: w3l_jit,
+                       "jax (Python loop)": w3l_jax_loop, "jax (fori_loop)": w3l_jax_fori},
+             modules={"numpy": "", OURS_JIT: "", "jax (Python loop)": "jax",
+                      "jax (fori_loop)": "jax"},
+             targets={}, jit_targets={"jax (Python loop)": 0.3},
              block=2000, quick_block=500),
     Workload("W4", "MLP 784-256-256-10, batch 4096, float32, ReLU, MSE, SGD",
              baseline="numpy",
@@ -794,22 +1293,36 @@ WORKLOADS: dict[str, Workload] = {w.id: w for w in [
              block=2, quick_block=2),
     Workload("W5", "10,000 XOR 2-2-1 networks at once, batched @, 500 steps",
              baseline="numpy",
-             backends={"numpy": w5_numpy, OURS: w5_tinygrad, "torch": w5_torch},
-             modules={"numpy": "", OURS: "", "torch": "torch"},
+             backends={"numpy": w5_numpy, OURS: w5_tinygrad, OURS_JIT: w5_jit,
+                       "torch": w5_torch, "jax": w5_jax},
+             modules={"numpy": "", OURS: "", OURS_JIT: "", "torch": "torch", **_JAX},
              targets={"numpy": 1.0, "torch": 1.0},
              quick={"nets": 10_000}, tiny={"nets": 7},
              block=100, quick_block=20),
+    Workload("W5'", "10,000 XOR 2-2-1 networks at once, each with its own inputs (the XOR "
+             "rows plus noise), batched @",
+             baseline="numpy",
+             backends={"numpy": w5p_numpy, OURS: w5p_tinygrad, OURS_JIT: w5p_jit,
+                       "torch": w5p_torch, "jax": w5p_jax},
+             modules={"numpy": "", OURS: "", OURS_JIT: "", "torch": "torch", **_JAX},
+             targets={}, jit_targets={"jax": 1.0},
+             tiny={"nets": 7},
+             block=100, quick_block=20),
     Workload("W6", "Hessian of the XOR loss (W3's network), 9 parameters, float64",
              baseline="numpy",
-             backends={"numpy": w6_numpy, OURS: w6_tinygrad, "torch": w6_torch},
-             modules={"numpy": "", OURS: "", "torch": "torch"},
-             targets={"torch": 1.0},
+             backends={"numpy": w6_numpy, OURS: w6_tinygrad, OURS_JIT: w6_jit,
+                       "torch": w6_torch, "jax": w6_jax},
+             modules={"numpy": "", OURS: "", OURS_JIT: "", "torch": "torch", **_JAX},
+             targets={"torch": 1.0}, jit_targets={"jax": 1.0},
+             first_calls={OURS_JIT: w6_jit_first_call, "jax": w6_jax_first_call},
+             first_call_target=0.05,
              block=200, quick_block=50, unit="Hessian"),
     Workload("W7", "Hessian-vector product, MLP 784-256-256-10, batch 1024, float64, ReLU, MSE",
              baseline="numpy",
-             backends={"numpy": w7_numpy, OURS: w7_tinygrad, "torch": w7_torch},
-             modules={"numpy": "", OURS: "", "torch": "torch"},
-             targets={"torch": 1.5},
+             backends={"numpy": w7_numpy, OURS: w7_tinygrad, OURS_JIT: w7_jit,
+                       "torch": w7_torch, "jax": w7_jax},
+             modules={"numpy": "", OURS: "", OURS_JIT: "", "torch": "torch", **_JAX},
+             targets={"torch": 1.5}, jit_targets={"jax": 1.2},
              quick={"batch": 256}, tiny={"batch": 8, "sizes": (5, 4, 3, 2)},
              unit="product"),
 ]}

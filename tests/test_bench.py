@@ -28,17 +28,53 @@ import workloads  # noqa: E402
 def test_every_backend_follows_the_baseline_loss_trajectory(wid: str) -> None:
     workload = workloads.WORKLOADS[wid]
     errors = harness.check(workload, steps=4)
-    assert workloads.OURS in errors
+    assert workloads.OURS in errors or workloads.OURS_JIT in errors
     assert all(err <= 1e-9 for err in errors.values()), errors
+    if workloads.OURS_JIT in workload.backends:
+        assert workloads.OURS_JIT in errors
+        if workloads.optional("jax") is not None and wid not in ("W1", "W3L"):
+            assert "jax" in errors
+
+
+JIT_ROWS = sorted(w for w in workloads.WORKLOADS if workloads.OURS_JIT in
+                  workloads.WORKLOADS[w].backends)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "python"])
+@pytest.mark.parametrize("wid", JIT_ROWS)
+def test_every_compiled_row_follows_the_baseline_on_each_backend(wid: str, backend: str) -> None:
+    # the check above runs jit's "auto", which picks the python backend for the tiny sizes;
+    # the full sizes of W1, W5, W5' and W7 run on the numpy backend: both are checked here
+    workload = workloads.WORKLOADS[wid]
+    expected = np.array(workload.backends[workload.baseline](**workload.tiny)(4))
+    trainer = workload.backends[workloads.OURS_JIT](**workload.tiny, backend=backend)
+    got = np.array(trainer(4))
+    assert workloads.jit_backend(trainer.compiled) == backend
+    assert got.shape == expected.shape
+    assert np.max(np.abs(got - expected) / np.maximum(1.0, np.abs(expected))) <= 1e-9
+    assert trainer.compiled.traces == 1  # traced once, then run: the rows time the program
+
+
+def test_the_loop_row_runs_n_steps_in_one_call() -> None:
+    # W3L: one loop(7) ends where seven loop(1) calls end, and where the NumPy loop ends; a
+    # call returns the last step's loss and the 9 parameters after it
+    expected = workloads.w3l_numpy()(7)
+    assert len(expected) == 10 and expected != workloads.w3l_numpy()(6)
+    assert _rel(workloads.w3l_jit()(7), expected) <= 1e-12
+    one_by_one = workloads.w3l_jit()
+    for _ in range(6):
+        one_by_one(1)
+    assert _rel(one_by_one(1), expected) <= 1e-12
 
 
 @pytest.mark.parametrize("wid", sorted(workloads.WORKLOADS))
 def test_trajectories_are_not_trivial(wid: str) -> None:
     # the check would be empty if the losses did not change from step to step
     workload = workloads.WORKLOADS[wid]
-    losses = workload.backends[workloads.OURS](**workload.tiny)(3)
-    assert len(losses) % 3 == 0 and len(losses) > 0 and all(np.isfinite(losses))
-    steps = np.array(losses).reshape(3, -1)  # one row per step
+    ours = workloads.OURS if workloads.OURS in workload.backends else workloads.OURS_JIT
+    trainer = workload.backends[ours](**workload.tiny)
+    steps = np.array([trainer(1) for _ in range(3)])  # one row per step
+    assert steps.size > 0 and np.all(np.isfinite(steps))
     if wid != "W2":
         assert not np.array_equal(steps[0], steps[-1])
         assert np.any(steps != 0)
@@ -160,6 +196,53 @@ def test_measure_reports_medians_and_a_table(capsys: pytest.CaptureFixture[str])
     assert "| W3 | numpy |" in text and "<= 1e+09 | yes |" in text
 
 
+def test_measure_times_the_compiled_row_and_its_first_call() -> None:
+    quick = workloads.Workload("W3", "tiny XOR", "numpy",
+                               {"numpy": workloads.w3_numpy, workloads.OURS_JIT: workloads.w3_jit},
+                               {"numpy": "", workloads.OURS_JIT: ""}, {},
+                               first_calls={workloads.OURS_JIT: workloads.w3_jit_first_call},
+                               first_call_target=10.0, block=3)
+    result = harness.measure(quick, repeat=3, log=lambda line: None)
+    assert set(result.medians) == {"numpy", workloads.OURS_JIT}
+    first = result.extra[f"{workloads.OURS_JIT} first call"]
+    assert first.jit and first.target == "<= 10000 ms" and first.met == "yes"
+    assert len(result.notes) == 1 and result.notes[0].startswith(
+        "W3: tinygrad_xor (jit) runs on jit's ") and "(asked for 'auto')" in result.notes[0]
+
+
+def test_the_first_calls_are_timed_on_fresh_functions() -> None:
+    # each call traces anew: a second first call is not a cached program's call
+    for first_call in (workloads.w3_jit_first_call, workloads.w6_jit_first_call):
+        assert first_call() > 0 and first_call() > 0
+    if workloads.optional("jax") is not None:
+        assert workloads.w3_jax_first_call() > 0
+
+
+def test_the_table_has_jit_columns_when_a_workload_has_a_compiled_row() -> None:
+    ours, compiled = workloads.OURS, workloads.OURS_JIT
+    made_up = workloads.Workload("WX", "made up", "numpy", {}, {}, {"ref": 0.5},
+                                 jit_targets={"ref": 0.2})
+    res = harness.Result(made_up, {"numpy": 1.0, ours: 4.0, compiled: 1.0, "ref": 2.0}, {}, [])
+    res.extra[f"{compiled} first call"] = harness.Extra("30.00 ms", "<= 50 ms", "yes", jit=True)
+    res.extra[f"{ours} bytes/node"] = harness.Extra("177", "<= 500", "yes")
+    lines = harness.table([res]).splitlines()
+    assert lines[0] == ("| workload | backend | median per step | ours / this | target | met "
+                        "| jit / this | target | met |")
+    assert lines[2:] == [
+        "| WX | numpy | 1.00 s | 4.000 |  |  | 1.000 |  |  |",
+        "| WX | tinygrad_xor | 4.00 s |  |  |  | 0.250 |  |  |",
+        "| WX | tinygrad_xor (jit) | 1.00 s |  |  |  |  |  |  |",
+        "| WX | ref | 2.00 s | 2.000 | <= 0.5 | NO | 0.500 | <= 0.2 | NO |",
+        "| WX | tinygrad_xor (jit) first call | 30.00 ms |  |  |  |  | <= 50 ms | yes |",
+        "| WX | tinygrad_xor bytes/node | 177 |  | <= 500 | yes |  |  |  |"]
+    # a table without a compiled row keeps its six columns
+    plain = harness.Result(made_up, {"numpy": 1.0, ours: 0.4, "ref": 2.0}, {}, [])
+    assert harness.table([plain]).splitlines()[2:] == [
+        "| WX | numpy | 1.00 s | 0.400 |  |  |",
+        "| WX | tinygrad_xor | 400.00 ms |  |  |  |",
+        "| WX | ref | 2.00 s | 0.200 | <= 0.5 | yes |"]
+
+
 def test_run_py_passes_its_options_to_the_harness(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = {}
 
@@ -176,7 +259,8 @@ def test_run_py_passes_its_options_to_the_harness(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--workloads", "W3,W9"], "unknown workload W9; choose from: W1, W2, W3, W4, W5, W6, W7"),
+    (["--workloads", "W3,W9"],
+     "unknown workload W9; choose from: W1, W2, W3, W3L, W4, W5, W5', W6, W7"),
     (["--repeat", "0"], "must be a positive integer"),
 ])
 def test_run_py_bad_arguments_exit_2_with_a_message(argv: list[str], message: str,
