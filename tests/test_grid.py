@@ -356,6 +356,25 @@ def test_a_scheduler_and_a_worker_started_by_hand_give_the_serial_file(serial, t
         # a worker started with Dask's defaults trims malloc: the command says so
         assert "note: 1 of 1 workers run with MALLOC_TRIM_THRESHOLD_ set" in out
         assert results_of(path) == results_of(serial)
+
+        # the scheduler goes away in the middle of a grid: the rows done are kept, the others
+        # are named in one message (exit 1), without a traceback of Dask's (a process of its
+        # own, so that everything it prints is seen)
+        gone = tmp_path / "gone.csv"
+        args = ARGS.copy()
+        args[args.index("--steps") + 1] = "400"
+        proc = subprocess.Popen([sys.executable, "-m", "tinygrad_xor", *args, "--out",
+                                 str(gone), "--scheduler", address],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while proc.poll() is None and len(_lines(gone)) < 2:
+            time.sleep(0.05)
+        processes[0].kill()
+        _, err = proc.communicate()
+        assert proc.returncode == 1, err
+        assert "cells failed (the others are done)" in err and "did its scheduler stop?" in err
+        assert "Traceback" not in err and "the same command again trains the rest" in err
+        rows = _lines(gone)[1:]
+        assert 1 <= len(rows) < 8 and all(row.count(",") == len(COLUMNS) - 1 for row in rows)
     finally:
         for p in processes[::-1]:
             p.terminate()

@@ -288,9 +288,13 @@ def run_grid(cells: Iterable[Cell], *, client: Any = None,
         if bar is not None:
             bar.close()
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(cells)} cells failed (the others are "
-                           "done): " + "; ".join(f"{c.describe()}: {exc!r}"
-                                                 for c, exc in failed[:5]))
+        reasons: dict[str, list[Cell]] = {}
+        for c, exc in failed:
+            reasons.setdefault(f"{type(exc).__name__}: {exc}", []).append(c)
+        raise RuntimeError(f"{len(failed)} of {len(cells)} cells failed (the others are done): "
+                           + "; ".join(f"{cs[0].describe()}{' and' * (len(cs) > 1)}"
+                                       f"{f' {len(cs) - 1} more' * (len(cs) > 1)}: {why}"
+                                       for why, cs in reasons.items()))
     return [done[c] for c in cells]
 
 
@@ -320,8 +324,9 @@ def _results(todo: list[Cell], client: Any,
                 yield cell, future.result()
             elif future.status == "error":
                 failed.append((cell, future.exception()))
-            else:  # cancelled: the scheduler lost it (it went away)
-                failed.append((cell, RuntimeError(f"the cluster dropped it ({future.status})")))
+            else:  # cancelled: the scheduler went away, or someone cancelled it there
+                failed.append((cell, RuntimeError(f"the cluster dropped it ({future.status}: "
+                                                  "did its scheduler stop?)")))
             future.release()
     finally:  # a KeyboardInterrupt, or the caller stopped: the cells still queued are dropped
         client.cancel([f for f in futures if not f.done()])
@@ -361,7 +366,9 @@ def _dask() -> Any:
 @contextlib.contextmanager
 def _quiet_dask() -> Iterator[None]:
     """Dask's own log lines (workers stopping, connections closed) off the terminal."""
-    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "bokeh")]
+    names = [name for name in logging.root.manager.loggerDict  # Dask sets some children's
+             if name.partition(".")[0] in ("distributed", "tornado", "bokeh")]  # levels too
+    loggers = [logging.getLogger(name) for name in ["distributed", "tornado", "bokeh", *names]]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL)
