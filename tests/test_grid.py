@@ -8,7 +8,6 @@ on 127.0.0.1) are skipped where the `distributed` extra is not installed.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -36,7 +35,11 @@ from tinygrad_xor.xor.grid import (
 from tinygrad_xor.xor.recipes import RECIPES, get_recipe
 from tinygrad_xor.xor.sweep import run_sweep
 
-HAS_DASK = importlib.util.find_spec("distributed") is not None
+try:
+    import distributed  # noqa: F401
+    HAS_DASK = True
+except ImportError:
+    HAS_DASK = False
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="needs the 'distributed' extra (Dask)")
 
 #: 2 recipes x 2 hidden sizes x 2 learning rates: 8 cells of a fraction of a second each.
