@@ -150,9 +150,6 @@ def test_compile_step_traces_once_and_counts_the_code(backend):
     assert head[-1].startswith(f"{len(code)} lines: {len(ops)} operations")
 
 
-@pytest.mark.xfail(strict=True, reason="binary_cross_entropy's clamp (losses._clamped_log) is "
-                   "computed from the numbers at trace time, so the compiled step keeps the "
-                   "trace's (none) where a prediction is exactly 0 or 1")
 def test_a_saturated_prediction_gives_the_eager_step():
     step = training_step("sigmoid-momentum")
     compiled = jit(step)

@@ -123,6 +123,9 @@ class _Trace:
     def __init__(self, inputs: list[Value]) -> None:
         self.inputs = {id(v): i for i, v in enumerate(inputs)}
         self.keep = inputs  # (the ids above stay theirs)
+        #: the arrays that operations took as constants, by the id of their constant Value:
+        #: a change to one of them is noticed at the next call (see _Program.stale)
+        self.lifted: dict[int, np.ndarray] = {}
 
     def traced(self, v: Value) -> bool:
         return v._op is not None or id(v) in self.inputs
@@ -230,6 +233,21 @@ class _Writer:
         return self.bind(value, stem)
 
 
+class _Array:
+    """A captured array seen as a Value is: its numbers in ``_data``, compared at each call."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = data
+
+
+def _source_of(node: Value, lifted: dict[int, np.ndarray]) -> Any:
+    """What to compare at each call for a constant: the array it was lifted from, if any."""
+    original = lifted.get(id(node))
+    return node if original is None else _Array(original)
+
+
 class _Program:
     """One traced signature: the generated function and what it read at trace time.
 
@@ -258,7 +276,8 @@ class _Program:
         return False
 
 
-def _generate(name: str, inputs: list[Value], outputs: list[Any]) -> tuple[str, Any, list]:
+def _generate(name: str, inputs: list[Value], outputs: list[Any],
+              lifted: dict[int, np.ndarray]) -> tuple[str, Any, list]:
     """The source of one function over the graph from ``inputs`` to ``outputs``."""
     w = _Writer()
     index = {id(v): i for i, v in enumerate(inputs)}
@@ -281,13 +300,14 @@ def _generate(name: str, inputs: list[Value], outputs: list[Any]) -> tuple[str, 
                 names[id(node)] = args[index[id(node)]]
             else:  # a constant: read now
                 data = node._data
+                source = _source_of(node, lifted)
                 if type(data) is float:
                     names[id(node)] = repr(data) if np.isfinite(data) else w.bind(data, "c")
-                    captured.append((node, data, data))
+                    captured.append((source, data, data))
                 else:
                     copy = data.copy()
                     names[id(node)] = w.bind(copy, _stem(node.label) or "const")
-                    captured.append((node, data, copy.tobytes()))
+                    captured.append((source, source._data, source._data.tobytes()))
             continue
         prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
         operands = [names[id(p)] for p in node._parents]
@@ -346,7 +366,7 @@ def _call(w: _Writer, fn: str, operands: list[str], params: dict[str, Any]) -> s
 # -- the python backend: every element a Python float ------------------------------------------
 
 #: Masks that act element by element (the others, such as max's share of a tie, are computed
-#: on arrays).
+#: on arrays). A function of the mask primitive elsewhere says so with ``fn.elementwise = True``.
 _ELEMENTWISE_MASKS = {"positive", "sign", "maximum_share", "clip_inside", "clip_at_lo",
                       "clip_at_hi", "power_keep_a", "power_keep_b"}
 _SCALAR_CALLS = {"sigmoid": "sigmoid_scalar", "tanh": "tanh", "exp": "exp_scalar",
@@ -428,7 +448,8 @@ class _Elements:
             if vector:
                 return [self.line(stem, f"np.where({x} > 0.5, {y}, 0.0)") for x, y in zip(m, g)]
             return [self.line(stem, f"({y} if {x} > 0.5 else 0.0)") for x, y in zip(m, g)]
-        if name == "mask" and getattr(params["fn"], "__name__", "") in _ELEMENTWISE_MASKS:
+        if name == "mask" and (getattr(params["fn"], "__name__", "") in _ELEMENTWISE_MASKS
+                               or getattr(params["fn"], "elementwise", False)):
             fn = params["fn"]
             call = self.w.bind(fn, fn.__name__)
             rest = {k: v for k, v in params.items() if k != "fn"}
@@ -571,7 +592,8 @@ def _floats(x: Any) -> Any:
     return np.asarray(x, dtype=np.float64)
 
 
-def _generate_python(name: str, inputs: list[Value], outputs: list[Any], vector: bool = False
+def _generate_python(name: str, inputs: list[Value], outputs: list[Any],
+                     lifted: dict[int, np.ndarray], vector: bool = False
                      ) -> tuple[str, Any, list, list[tuple[int, ...] | None]]:
     """The python backend's source: one line per element, flat floats in and out, and a loop
     function that feeds the results back as arguments (vectors of a batch with ``vector``)."""
@@ -592,7 +614,9 @@ def _generate_python(name: str, inputs: list[Value], outputs: list[Any], vector:
                 copy: Any = data if type(data) is float else data.copy()
                 names[id(node)] = [repr(float(x)) if np.isfinite(x) else w.bind(float(x), "c")
                                    for x in np.ravel(copy)]
-                captured.append((node, data, copy if type(copy) is float else copy.tobytes()))
+                source = _source_of(node, lifted)
+                captured.append((source, source._data, copy if type(copy) is float else
+                                 source._data.tobytes()))
             continue
         names[id(node)] = el.node(node, [(names[id(p)], p.shape) for p in node._parents])
     results: list[str] = []
@@ -812,7 +836,8 @@ class Compiled:
         traced = iter(_unflatten(tree, inputs))
         inputs += self._bound
         call = [a if i in self.static_argnums else next(traced) for i, a in enumerate(args)]
-        _trace_begin(_Trace(inputs))
+        trace = _Trace(inputs)
+        _trace_begin(trace)
         try:
             with enable_grad():
                 out = self.f(*call)
@@ -837,12 +862,12 @@ class Compiled:
         filename = f"<jit {name} #{id(self):x}.{self.traces}>"
         if backend in ("python", "vector"):
             source, namespace, captured, shapes = _generate_python(
-                name, inputs, outs, vector=backend == "vector")
+                name, inputs, outs, trace.lifted, vector=backend == "vector")
             _exec(source, filename, namespace)
             calls = _vector_calls if backend == "vector" else _python_calls
             run, loop = calls(namespace[name], namespace[name + "_loop"], shapes)
         else:
-            source, namespace, captured = _generate(name, inputs, outs)
+            source, namespace, captured = _generate(name, inputs, outs, trace.lifted)
             _exec(source, filename, namespace)
             run = namespace[name]
 

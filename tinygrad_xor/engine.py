@@ -720,7 +720,12 @@ def _lift(x: Any) -> Value:
             data = _as_data(x)
         except TypeError:
             raise TypeError(f"unsupported operand: {_describe(x)}") from None
-    return _node(None, data, None, None, None)
+    v = _node(None, data, None, None, None)
+    if _tracing and isinstance(x, np.ndarray):  # a compiled function notes what it read
+        trace = _tracing.get(get_ident())
+        if trace is not None:
+            trace.lifted[id(v)] = x
+    return v
 
 
 class Primitive:

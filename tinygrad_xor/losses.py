@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks
+from . import ops as _ops
 from .engine import Value
 
 __all__ = ["mse", "binary_cross_entropy", "bce", "LOSSES", "get_loss"]
@@ -125,12 +126,19 @@ def _clamped_log(p: Value) -> Value:
     divides by max(p (1 - p), 1e-12)); through a max the gradient there would be 0 and the
     other term's would stand alone, with the wrong sign.
     """
-    data = p._data
-    if type(data) is float:
-        lift: Any = _TINY - data if data < _TINY else 0.0
-    else:
-        lift = np.maximum(data, _TINY) - data
-    return (p + lift).log()
+    # (the lift is read from the data through the op table's mask, so a compiled loss
+    # computes it anew at every call, never a number frozen at its trace)
+    return (p + _ops.mask(p, fn=lift_to_tiny)).log()
+
+
+def lift_to_tiny(x: Any) -> Any:
+    """What lifts ``x`` to at least e^-100: ``max(x, e^-100) - x``."""
+    if type(x) is float:
+        return _TINY - x if x < _TINY else 0.0
+    return np.maximum(x, _TINY) - x
+
+
+lift_to_tiny.elementwise = True  # type: ignore[attr-defined]  # (for jit's python backends)
 
 
 def binary_cross_entropy(pred: Any, target: Any, *, reduction: str = "mean") -> Any:
