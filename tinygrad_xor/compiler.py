@@ -631,11 +631,13 @@ def _generate_python(name: str, inputs: list[Value], outputs: list[Any],
     ret = ", ".join(results) + ("," if len(results) == 1 else "")
     head = f"def {name}({', '.join(params)}):"
     body = el.body or ["    pass"]
-    loop = [f"def {name}_loop(n, {', '.join(params)}):", "    for _ in range(n):",
-            *["    " + line for line in el.body],
-            f"        {', '.join(params)}{',' if len(params) == 1 else ''} = {ret}",
-            f"    return ({', '.join(params)}{',' if len(params) == 1 else ''})"]
-    source = "\n".join([head, *body, f"    return ({ret})", "", *loop]) + "\n"
+    loop: list[str] = []
+    if len(results) == len(params) and params:  # a step: its results can be its arguments
+        loop = ["", f"def {name}_loop(n, {', '.join(params)}):", "    for _ in range(n):",
+                *["    " + line for line in el.body],
+                f"        {', '.join(params)}{',' if len(params) == 1 else ''} = {ret}",
+                f"    return ({', '.join(params)}{',' if len(params) == 1 else ''})"]
+    source = "\n".join([head, *body, f"    return ({ret})", *loop]) + "\n"
     return source, w.namespace, captured, shapes
 
 
@@ -664,7 +666,7 @@ def _small(outs: list[Any]) -> bool:
     return total <= AUTO_PYTHON_ELEMENTS
 
 
-def _python_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any],
+def _python_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any] | None,
                   shapes: list[tuple[int, ...] | None]) -> tuple[Callable[..., Any],
                                                                  Callable[..., Any]]:
     """The python backend's run and loop, on data: arrays in as flat floats, floats out as
@@ -695,6 +697,7 @@ def _python_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any],
         return build(fn(*flat(data)))
 
     def loop(n: int, *data: Any) -> tuple[Any, ...]:
+        assert fn_loop is not None  # (Compiled.loop checks the structure first)
         return build(fn_loop(n, *flat(data)))
 
     return run, loop
@@ -714,7 +717,7 @@ def _first_of_batch(data: list[Any], bound: list[Value]) -> list[Any]:
     return [d[0] if type(d) is np.ndarray else d for d in data]
 
 
-def _vector_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any],
+def _vector_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any] | None,
                   shapes: list[tuple[int, ...] | None]) -> tuple[Callable[..., Any],
                                                                  Callable[..., Any]]:
     """The vector backend's run and loop, on data: each array of a batch (B, ...) in as one
@@ -749,6 +752,7 @@ def _vector_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any],
         return build(fn(*args), batch)
 
     def loop(n: int, *data: Any) -> tuple[Any, ...]:
+        assert fn_loop is not None  # (Compiled.loop checks the structure first)
         args, batch = flat(data)
         return build(fn_loop(n, *args), batch)
 
@@ -865,7 +869,7 @@ class Compiled:
                 name, inputs, outs, trace.lifted, vector=backend == "vector")
             _exec(source, filename, namespace)
             calls = _vector_calls if backend == "vector" else _python_calls
-            run, loop = calls(namespace[name], namespace[name + "_loop"], shapes)
+            run, loop = calls(namespace[name], namespace.get(name + "_loop"), shapes)
         else:
             source, namespace, captured = _generate(name, inputs, outs, trace.lifted)
             _exec(source, filename, namespace)
