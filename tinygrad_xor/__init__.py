@@ -1,10 +1,10 @@
 """tinygrad_xor: a small, exact reverse-mode autodiff engine on NumPy, built to see backprop."""
 
 from . import autograd
+from .compiler import TraceError, jit
 from .engine import Primitive, Value, enable_grad, is_grad_enabled, no_grad, primitive, walk
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .compiler import TraceError, jit
 from .ops import concatenate, maximum, minimum, stack, where
 
 __all__ = ["Value", "no_grad", "enable_grad", "is_grad_enabled", "primitive", "Primitive",
