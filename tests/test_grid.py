@@ -312,6 +312,7 @@ def test_a_finished_grid_prints_its_table_and_draws_its_plot(serial, tmp_path, c
 
 
 @needs_dask
+@pytest.mark.slow  # a cluster of processes
 def test_two_workers_give_the_serial_file(serial, client, tmp_path):
     path = tmp_path / "cluster.csv"
     results = run_grid(CELLS, client=client, out=path)
@@ -320,6 +321,7 @@ def test_two_workers_give_the_serial_file(serial, client, tmp_path):
 
 
 @needs_dask
+@pytest.mark.slow  # a cluster of processes
 def test_the_command_on_a_local_cluster_gives_the_serial_file(serial, tmp_path, capsys):
     path = tmp_path / "cli.csv"
     assert main([*ARGS, "--out", str(path), "--workers", "2"]) == 0
@@ -336,6 +338,7 @@ def dask_process(*args: str) -> subprocess.Popen:
 
 
 @needs_dask
+@pytest.mark.slow  # a cluster of processes
 def test_a_scheduler_and_a_worker_started_by_hand_give_the_serial_file(serial, tmp_path,
                                                                         capsys):
     info = tmp_path / "scheduler.json"
@@ -411,6 +414,7 @@ def test_workers_of_a_running_cluster_are_checked_before_the_grid():
 
 
 @needs_dask
+@pytest.mark.slow  # a cluster of processes
 def test_the_grid_benchmark_checks_the_cluster_against_serial(client):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import grid_bench
@@ -435,6 +439,7 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch
 
 
 @needs_dask
+@pytest.mark.slow  # a cluster of processes
 def test_a_killed_workers_cell_is_run_again(client, tmp_path):
     cells = make_cells("sigmoid-momentum", hidden=[2, 3], lr=[0.5], seeds=200, steps=1500)
     reference = tmp_path / "serial.csv"
@@ -478,6 +483,7 @@ def test_a_killed_workers_cell_is_run_again(client, tmp_path):
 
 
 @needs_dask
+@pytest.mark.slow  # a cluster of processes
 def test_ctrl_c_keeps_the_finished_rows_and_closes_the_cluster_quietly(tmp_path):
     path = tmp_path / "interrupted.csv"
     args = ARGS.copy()
