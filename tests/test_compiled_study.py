@@ -159,3 +159,31 @@ def test_a_saturated_prediction_gives_the_eager_step():
     saturated[3] = np.array([50.0])  # the output bias: every prediction is exactly 1.0
     with np.errstate(all="ignore"):
         assert_close(compiled(*saturated), eager_steps(step, tuple(saturated), 1))
+
+
+@pytest.mark.parametrize("name", ["blog", "keras", "sigmoid-momentum", "wide-tanh-adam"])
+def test_sweep_with_jit_solves_the_same_seeds(name):
+    from tinygrad_xor.xor.sweep import run_sweep
+
+    eager = run_sweep(name, 300, 150, progress=False)
+    compiled = run_sweep(name, 300, 150, progress=False, jit=True)
+    assert np.array_equal(compiled.solved, eager.solved)
+    # the same operations in the same order; Adam divides as a * b ** -1 on Values
+    np.testing.assert_allclose(compiled.final_loss, eager.final_loss, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(compiled.curves, eager.curves, rtol=1e-6)
+
+
+def test_the_study_commands_take_jit(capsys, tmp_path):
+    from tinygrad_xor.cli import main
+
+    assert main(["sweep", "--recipe", "keras", "--seeds", "50", "--steps", "30", "--jit"]) == 0
+    assert "solved XOR" in capsys.readouterr().out
+    assert main(["landscape", "--recipe", "blog", "--seeds", "5", "--steps", "30",
+                 "--jit"]) == 0
+    pytest.importorskip("dask.distributed", reason="the grid needs the 'distributed' extra")
+    from tinygrad_xor.xor.grid import make_cells, run_grid
+
+    cells = make_cells(["keras"], hidden=[2], lr=[0.5], seeds=40, steps=20)
+    a = run_grid(cells, jit=True)
+    b = run_grid(cells)
+    assert [r.solved for r in a] == [r.solved for r in b]

@@ -172,9 +172,9 @@ def test_a_file_with_rows_missing_is_completed_with_only_those_cells(serial, tmp
     path.write_text("\n".join([header, *kept]) + "\n" + lines[4][:12])
     trained = []
 
-    def spy(cell, version=None):
+    def spy(cell, version=None, jit=False):
         trained.append(cell)
-        return train_cell(cell, version)
+        return train_cell(cell, version, jit)
 
     monkeypatch.setattr(grid, "train_cell", spy)
     run_grid(CELLS, out=path)

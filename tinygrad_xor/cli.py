@@ -347,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "recipe's own)")
     p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the final losses (needs the 'plot' extra)")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the training step once (tinygrad_xor.jit) and run it "
+                        "without building graphs")
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "
@@ -371,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"runs to stop moving)")
     p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the spectra (needs the 'plot' extra)")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the training step once (tinygrad_xor.jit) and run it "
+                        "without building graphs")
     p = sub.add_parser("grid", help="train every recipe x hidden size x learning rate on Dask",
                        description="Train every combination of recipe, hidden size and learning "
                                    "rate (a cell: a batched sweep of --seeds seeds) on Dask: an "
@@ -390,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_int_in(1, STEPS_MAX), default=None, metavar="N",
                    help=f"training steps per network, 1 to {STEPS_MAX:,} (default: each "
                         "recipe's own)")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the training step once (tinygrad_xor.jit) and run it "
+                        "without building graphs")
     p.add_argument("--out", required=True, metavar="FILE", type=_results_file,
                    help="the results, CSV: each finished cell is appended at once, and the "
                         "cells already there are not trained again")

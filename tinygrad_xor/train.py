@@ -15,7 +15,7 @@ from .engine import Value
 from .losses import binary_cross_entropy, get_loss
 from .optim import Optimizer
 
-__all__ = ["History", "fit", "predict"]
+__all__ = ["compiled_step", "History", "fit", "predict"]
 
 
 @dataclass
@@ -185,9 +185,11 @@ def _progress(total: int, *, desc: str = "fit", unit: str = "epoch", **options: 
     return _TqdmProgress(tqdm, total, desc, unit, options)
 
 
-def _compiled_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
-    """``run(xb, yb) -> (loss, predictions)``: one compiled training step that updates the
-    model's parameters and the optimizer's state in place, as the eager step does."""
+def compiled_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
+    """``run(xb, yb) -> (loss, predictions)``: one compiled training step (`jit`) that updates
+    the optimizer's parameters and state in place, as ``zero_grad``, ``backward`` and ``step``
+    do. ``model(xb)`` predicts, ``loss_fn(pred, yb)`` is the loss: one element, or several
+    (one per network of a batch, say), whose sum is differentiated and which are returned."""
     from . import autograd
     from .compiler import jit as compile_step
 
@@ -199,7 +201,8 @@ def _compiled_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
     def step(xb: Any, yb: Any, state: Any, scalars: Any, first: bool) -> Any:
         pred = model(xb)
         value = loss_fn(pred, yb)
-        grads = autograd.grad(value, params, allow_unused=True)
+        grads = autograd.grad(value.sum() if value.size > 1 else value, params,
+                              allow_unused=True)
         new = [optimizer._rule(p, g, None if first else s, scalars)
                for p, g, s in zip(params, grads, state)]
         return value, pred, [p for p, _ in new], [s for _, s in new]
@@ -260,7 +263,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
     n = len(Xa)
     size = n if batch_size is None else min(int(batch_size), n)
     history = History()
-    run = _compiled_step(model, loss_fn, optimizer) if jit else None
+    run = compiled_step(model, loss_fn, optimizer) if jit else None
     bar = _progress(int(epochs)) if progress else None
     try:
         for _ in range(int(epochs)):

@@ -123,11 +123,12 @@ def _trainable() -> list[str]:
     return [name for name, r in RECIPES.items() if r.init != "goodfellow"]
 
 
-def train_cell(cell: Cell, version: str | None = None) -> CellResult:
+def train_cell(cell: Cell, version: str | None = None, jit: bool = False) -> CellResult:
     """Train one cell as a batched sweep (what a Dask worker runs).
 
     ``version``: the tinygrad_xor version of the process that made the grid; a worker with
-    another one refuses the cell, since its results could differ.
+    another one refuses the cell, since its results could differ. ``jit``: the sweep's step
+    compiled (`run_sweep`).
     """
     from .. import __version__
 
@@ -136,7 +137,7 @@ def train_cell(cell: Cell, version: str | None = None) -> CellResult:
                            f"with {version}: install the same version on every worker")
     with np.errstate(all="ignore"):  # a learning rate that diverges is a result, not a warning
         result = run_sweep(cell.make_recipe(), cell.seeds, cell.steps, keep_weights=False,
-                           curve_points=1, progress=False)
+                           curve_points=1, progress=False, jit=jit)
         final = np.where(np.isnan(result.final_loss), np.inf, result.final_loss)
         median = float(np.median(final))
     return CellResult(cell, result.success_rate, median, result.seconds)
@@ -242,7 +243,7 @@ def _appender(path: str | os.PathLike[str] | None, whole: int) -> Iterator[Any]:
 
 def run_grid(cells: Iterable[Cell], *, client: Any = None,
              out: str | os.PathLike[str] | None = None,
-             progress: bool = False) -> list[CellResult]:
+             progress: bool = False, jit: bool = False) -> list[CellResult]:
     """Train every cell and return the results in the order of ``cells``.
 
     Args:
@@ -254,6 +255,7 @@ def run_grid(cells: Iterable[Cell], *, client: Any = None,
             line, flushed; the cells already in it are read back, not trained again. A file
             whose rows were trained with other seeds or steps is refused (`GridFileError`).
         progress: show a bar over the cells on stderr (tqdm, if installed).
+        jit: compile each cell's training step (`run_sweep`'s ``jit``).
 
     A cell that fails (on a cluster: its worker died more often than the scheduler allows)
     does not stop the others: when they are done, a RuntimeError names it. A KeyboardInterrupt
@@ -277,7 +279,7 @@ def run_grid(cells: Iterable[Cell], *, client: Any = None,
     width = max((len(_last(c, 1.0)) for c in todo), default=0)  # the bar keeps its length
     try:
         with _appender(out, whole) as append:
-            for cell, result in _results(todo, client, failed):
+            for cell, result in _results(todo, client, failed, jit):
                 done[cell] = result
                 append(result)
                 if bar is not None:
@@ -303,19 +305,19 @@ def _last(cell: Cell, solved: float) -> str:
     return f"{cell.recipe} h{cell.hidden} lr {cell.lr:g}: {solved:.0%} solved"
 
 
-def _results(todo: list[Cell], client: Any,
-             failed: list[tuple[Cell, BaseException]]) -> Iterator[tuple[Cell, CellResult]]:
+def _results(todo: list[Cell], client: Any, failed: list[tuple[Cell, BaseException]],
+             jit: bool = False) -> Iterator[tuple[Cell, CellResult]]:
     """(cell, result) as each cell finishes; a cell that fails goes to ``failed``."""
     if client is None:
         for cell in todo:
-            yield cell, train_cell(cell)
+            yield cell, train_cell(cell, None, jit)
         return
     from dask.distributed import as_completed
 
     from .. import __version__
 
     order = sorted(todo, key=lambda c: -c.cost)  # biggest first: the last ones are short
-    futures = {client.submit(train_cell, cell, __version__, key=_key(cell),
+    futures = {client.submit(train_cell, cell, __version__, jit, key=_key(cell),
                              priority=len(order) - i): cell for i, cell in enumerate(order)}
     try:
         for future in as_completed(futures):
@@ -659,7 +661,8 @@ def grid_command(args: argparse.Namespace) -> int:
             else:
                 client = None
             results = run_grid(cells, client=client, out=args.out,
-                               progress=sys.stderr.isatty())
+                               progress=sys.stderr.isatty(),
+                               jit=bool(getattr(args, "jit", False)))
     except ConnectionError as exc:
         print(f"tinygrad-xor grid: error: {exc}", file=sys.stderr)
         return 1

@@ -299,7 +299,8 @@ def default_steps(recipe: Recipe | str) -> int:
 
 def run_landscape(recipe: Recipe | str, seeds: int = 1000, steps: int | None = None, *,
                   thresholds: Thresholds = Thresholds(), escape_steps: int | None = None,
-                  chunk: int = CHUNK, progress: bool = True) -> LandscapeResult:
+                  chunk: int = CHUNK, progress: bool = True, jit: bool = False
+                  ) -> LandscapeResult:
     """Train seeds 0..seeds-1 (``steps`` steps, default `default_steps`), classify the
     unsolved end points, try the way out (skipped with ``escape_steps=0``; default: as many
     steps again as the training had, three times: the optimiser alone, after a step along
@@ -310,7 +311,8 @@ def run_landscape(recipe: Recipe | str, seeds: int = 1000, steps: int | None = N
     every network is on its own, so the results do not depend on ``chunk``. ``progress``
     shows a bar over the training's steps, then one over the way out's, where someone can see
     them (a notebook, a terminal; as `fit` does). The default steps take minutes (`blog`: 50,000
-    steps); a few thousand steps make a quick try."""
+    steps); a few thousand steps make a quick try. ``jit`` compiles the training's step
+    (`run_sweep`'s ``jit``); the Hessians and the way out run eagerly."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if int(chunk) < 1:
         raise ValueError(f"run_landscape: chunk must be >= 1, got {chunk}")
@@ -319,7 +321,7 @@ def run_landscape(recipe: Recipe | str, seeds: int = 1000, steps: int | None = N
     start = time.perf_counter()
     # the end points are needed whatever the number of chunks (72 bytes a seed for 2-2-1)
     sweep = run_sweep(recipe, seeds, n_steps, curve_points=1, chunk=chunk, keep_weights=True,
-                      progress=progress, desc="landscape: training")
+                      progress=progress, desc="landscape: training", jit=jit)
     times["train"] = time.perf_counter() - start
     stalled = np.flatnonzero(~sweep.solved)
     p = sum(int(np.prod(s)) for _, s in param_shapes(recipe))
@@ -526,7 +528,8 @@ def landscape_command(args: argparse.Namespace) -> int:
     print(f"{_seeds_text(args.seeds)}, {_count(steps, 'step')} each; then, for the runs that do "
           f"not solve XOR, their Hessians and the way out ({_count(steps, 'more step')}, three "
           "times)", flush=True)
-    result = run_landscape(recipe, args.seeds, args.steps)
+    result = run_landscape(recipe, args.seeds, args.steps,
+                           jit=bool(getattr(args, "jit", False)))
     print(report(result))
     if args.plot and len(result.classes):
         return _write_plot("landscape", plot_landscape, result, args.plot)

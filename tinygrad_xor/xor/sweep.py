@@ -22,7 +22,7 @@ import numpy as np
 
 from ..engine import Value, no_grad
 from ..nn import activation
-from ..train import _progress
+from ..train import _progress, compiled_step
 from . import X, Y
 from .recipes import Recipe, _count, get_recipe
 
@@ -86,7 +86,7 @@ CHUNK = 10_000
 def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
               steps: int | None = None, *, curve_points: int = 200, chunk: int = CHUNK,
               keep_weights: bool | None = None, progress: bool = True,
-              desc: str = "sweep") -> SweepResult:
+              desc: str = "sweep", jit: bool = False) -> SweepResult:
     """Train one network per seed (seeds 0..N-1 for an int), all at once; see the module doc.
 
     The seeds are trained ``chunk`` at a time (each chunk one batched graph): the loss curves
@@ -95,6 +95,10 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
     an epoch: the batch is the four XOR samples); the goodfellow recipe is never trained, and
     its result says 0 steps whatever ``steps`` is. ``progress`` shows a bar over the steps,
     labelled ``desc``, where someone can see it (a notebook, a terminal; as `fit` does).
+    ``jit`` compiles the batched training step once (`tinygrad_xor.jit`: the same operations
+    in the same order, so the same numbers, but for a division of the optimizer's, which is
+    ``a * b ** -1`` on Values: Adam's results then agree to rounding) and runs it without
+    graphs.
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     seed_list = np.arange(seeds) if isinstance(seeds, (int, np.integer)) else np.asarray(seeds)
@@ -122,8 +126,8 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
     try:
         for lo in range(0, seed_list.size, chunk):
             part = seed_list[lo:lo + chunk]
-            params, part_curves, part_final, part_out = _train_chunk(recipe, part, n_steps,
-                                                                     every, len(record), bar)
+            params, part_curves, part_final, part_out = _train_chunk(
+                recipe, part, n_steps, every, len(record), bar, jit=jit)
             final[lo:lo + part.size] = part_final
             outputs[lo:lo + part.size] = part_out
             if lo == 0:
@@ -155,10 +159,10 @@ def _tick(bar: Any, done: int, total: int) -> None:
 
 
 def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int,
-                 n_records: int, bar: Any = None
+                 n_records: int, bar: Any = None, *, jit: bool = False
                  ) -> tuple[list[Value], np.ndarray, np.ndarray, np.ndarray]:
     """Train one chunk of seeds as one batched graph: (params, curves, final losses, outputs);
-    ``bar`` (if not None) hears of the steps."""
+    ``bar`` (if not None) hears of the steps; ``jit`` compiles the step."""
     params = _stack(recipe, seed_list)
     loss_fn = recipe.loss_fn()
     target = np.asarray(Y)
@@ -166,17 +170,28 @@ def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int
     if n_steps:
         opt = recipe.make_optimizer(params)
         x = np.asarray(X)
+        targets = np.broadcast_to(target, (seed_list.size, *target.shape))
+
+        def model(x: Any) -> Value:
+            return _forward(recipe, params, x)
+
+        def per_seed_loss(pred: Value, y: Any) -> Value:
+            return loss_fn(pred, y, reduction="none").mean(axis=(1, 2))
+
+        run = compiled_step(model, per_seed_loss, opt) if jit else None
         row = 0
         for step in range(n_steps):
-            opt.zero_grad()
-            per_seed = loss_fn(_forward(recipe, params, x),
-                               np.broadcast_to(target, (seed_list.size, *target.shape)),
-                               reduction="none").mean(axis=(1, 2))
+            if run is not None:
+                losses, _ = run(x, targets)
+            else:
+                opt.zero_grad()
+                per_seed = per_seed_loss(model(x), targets)
+                losses = per_seed.data
+                per_seed.sum().backward()
+                opt.step()
             if step % every == 0:
-                curves[row] = per_seed.data
+                curves[row] = losses
                 row += 1
-            per_seed.sum().backward()
-            opt.step()
             _tick(bar, step + 1, n_steps)
     with no_grad():
         out = _forward(recipe, params, np.asarray(X))
@@ -304,7 +319,8 @@ def sweep_command(args: argparse.Namespace) -> int:
           flush=True)
     if not trained and args.steps:
         print("  (--steps ignored: the Goodfellow weights are not trained)", flush=True)
-    result = run_sweep(recipe, args.seeds, args.steps, keep_weights=False)
+    result = run_sweep(recipe, args.seeds, args.steps, keep_weights=False,
+                       jit=bool(getattr(args, "jit", False)))
     final = result.final_loss
     graphs = ("one batched graph" if result.seeds.size <= CHUNK else
               f"batched graphs of {CHUNK:,} seeds")
