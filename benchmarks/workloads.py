@@ -610,13 +610,16 @@ def w3l_jax_fori(seed: int = 0) -> Trainer:
         return jax.lax.fori_loop(0, n, body, state)
 
     x, y = jnp.asarray(_XOR_X), jnp.asarray(_XOR_Y)
-    state = (*(jnp.asarray(p) for p in _xor_init(seed)), jnp.asarray(0.0))
+    # the loss as a float64 array from the start: a weakly typed 0.0 would compile run again
+    # on its second call, when the state comes back strongly typed
+    state = (*(jnp.asarray(p) for p in _xor_init(seed)), jnp.zeros((), jnp.float64))
 
     def train(steps: int) -> list[float]:
         nonlocal state
         state = run(steps, state, x, y)
         return _xor_state(state[4], state[:4])
 
+    train.jitted = run  # type: ignore[attr-defined]
     return train
 
 

@@ -196,6 +196,15 @@ def test_measure_reports_medians_and_a_table(capsys: pytest.CaptureFixture[str])
     assert "| W3 | numpy |" in text and "<= 1e+09 | yes |" in text
 
 
+def test_jax_fori_loop_compiles_its_loop_once() -> None:
+    # the timed rounds call the loop again and again: none of them may compile it anew
+    pytest.importorskip("jax")
+    loop = workloads.w3l_jax_fori()
+    for steps in (1, 2, 3):
+        loop(steps)
+    assert loop.jitted._cache_size() == 1
+
+
 def test_measure_times_the_compiled_row_and_its_first_call() -> None:
     quick = workloads.Workload("W3", "tiny XOR", "numpy",
                                {"numpy": workloads.w3_numpy, workloads.OURS_JIT: workloads.w3_jit},
