@@ -208,9 +208,10 @@ class _Writer:
         self.counts: dict[str, int] = {}
 
     def fresh(self, stem: str) -> str:
-        stem = "".join(c if c.isalnum() or c == "_" else "_" for c in stem) or "v"
-        if keyword.iskeyword(stem) or stem[0].isdigit():
-            stem = "_" + stem
+        if not stem.isidentifier() or keyword.iskeyword(stem):
+            stem = "".join(c if c.isalnum() or c == "_" else "_" for c in stem) or "v"
+            if keyword.iskeyword(stem) or stem[0].isdigit():
+                stem = "_" + stem
         n = self.counts.get(stem, 0)
         self.counts[stem] = n + 1
         return f"{stem}_{n}" if stem[-1].isdigit() else f"{stem}{n}"
@@ -397,6 +398,18 @@ def _infix(name: str, x: str, y: str) -> str:
     return f"{x} {_INFIX[name]} {y}"
 
 
+#: The most terms one line adds up (Python's compiler recurses once per operator of a line).
+_TERMS = 32
+
+
+def _sum_lines(el: _Elements, stem: str, terms: list[str]) -> str:
+    """``t0 + t1 + ...`` as one line, or as partial sums of `_TERMS` terms for a long one."""
+    while len(terms) > _TERMS:
+        terms = [el.line(stem, " + ".join(terms[i:i + _TERMS]))
+                 for i in range(0, len(terms), _TERMS)]
+    return " + ".join(terms) if terms else "0.0"
+
+
 class _Elements:
     """The python backend's writer: each Value a list of names or literals, one per element.
 
@@ -509,7 +522,7 @@ class _Elements:
                     f"np.maximum.reduce([{', '.join(terms)}])" if self.vector else
                     f"max({', '.join(terms)})")
             else:
-                expr = " + ".join(terms)
+                expr = _sum_lines(self, stem, terms)
                 if name == "mean":
                     expr = f"({expr}) / {float(len(terms))!r}"
             result.append(self.line(stem, expr))
@@ -531,7 +544,7 @@ class _Elements:
                 for j in range(ib.shape[1]):
                     terms = [_infix("mul", ae[ia[i, k]], be[ib[k, j]])
                              for k in range(ia.shape[1])]
-                    result.append(self.line(stem, " + ".join(terms) if terms else "0.0"))
+                    result.append(self.line(stem, _sum_lines(self, stem, terms)))
         return result
 
     def _moved(self, name: str, ops: list[tuple[list[str], tuple[int, ...]]],
@@ -655,15 +668,18 @@ AUTO_PYTHON_SIZE, AUTO_PYTHON_ELEMENTS = 256, 20_000
 
 
 def _small(outs: list[Any]) -> bool:
-    """Whether a graph is small enough for the python backend to win over NumPy's calls."""
+    """Whether a graph's Values are small enough for the python backend to win over NumPy's
+    calls: none over `AUTO_PYTHON_SIZE` elements, and the lines it writes (one per element)
+    at most `AUTO_PYTHON_ELEMENTS` or twice the numpy backend's (one per Value)."""
     roots = [o for o in outs if isinstance(o, Value)]
+    nodes = walk(*roots) if roots else []
     total = 0
-    for v in walk(*roots) if roots else []:
+    for v in nodes:
         size = v.size
         if size > AUTO_PYTHON_SIZE:
             return False
         total += size
-    return total <= AUTO_PYTHON_ELEMENTS
+    return total <= max(AUTO_PYTHON_ELEMENTS, 2 * len(nodes))
 
 
 def _python_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any] | None,

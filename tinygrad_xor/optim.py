@@ -88,7 +88,8 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         self.momentum = _checks.number("SGD", "momentum", momentum, low=0.0, high=1.0,
                                        high_open=True)
-        self._velocity: list[Any] = [None] * len(self.params)
+        # (None: no buffer yet, PyTorch's first step; without momentum there is none: 0.0)
+        self._velocity: list[Any] = [None if self.momentum else 0.0] * len(self.params)
 
     def step(self) -> None:
         """One update of every parameter."""
