@@ -148,7 +148,14 @@ def test_the_file_has_a_header_and_one_exact_row_per_cell(serial):
         assert 0.0 <= r.solved <= 1.0 and r.seconds >= 0
 
 
-def test_run_grid_returns_the_results_in_the_order_of_the_cells(serial):
+def test_run_grid_returns_the_results_in_the_order_of_the_cells(serial, monkeypatch):
+    real_open = open
+
+    def read_only(file, mode="r", *args, **kwargs):
+        assert "r" in mode and "+" not in mode, f"{file} opened with mode {mode!r}"
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", read_only)  # a finished grid's file is only read
     again = run_grid(CELLS[::-1], out=serial)  # every cell is in the file: none is trained
     assert [r.cell for r in again] == CELLS[::-1]
 

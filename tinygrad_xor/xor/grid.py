@@ -278,7 +278,7 @@ def run_grid(cells: Iterable[Cell], *, client: Any = None,
     bar = _cell_bar(len(cells), len(done)) if progress else None
     width = max((len(_last(c, 1.0)) for c in todo), default=0)  # the bar keeps its length
     try:
-        with _appender(out, whole) as append:
+        with _appender(out if todo else None, whole) as append:  # nothing to add: untouched
             for cell, result in _results(todo, client, failed, jit):
                 done[cell] = result
                 append(result)
@@ -566,13 +566,14 @@ def grid_figure(results: Sequence[CellResult]) -> Any:
     groups = _by_recipe(results)
     if not groups:
         raise ValueError("grid_figure: no results to draw")
-    n = len(groups)
     shapes = [_matrix(rows)[2].shape for rows in groups.values()]
-    cols = max(s[1] for s in shapes)
-    panel = max(2.6, 0.62 * cols + 1.0)
-    fig = Figure(figsize=(min(panel * n + 1.0, 13.0), 0.45 * max(s[0] for s in shapes) + 2.0),
-                 layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    n_rows, n_cols = -(-len(groups) // 3), min(len(groups), 3)  # 3 panels a row at most
+    runs = {_runs(rows) for rows in groups.values()}
+    shared = runs.pop() if len(runs) == 1 else None  # said once, above the panels
+    width = n_cols * (0.5 * max(s[1] for s in shapes) + 0.65) + 1.1  # fits a docs column
+    height = n_rows * (0.5 * max(s[0] for s in shapes) + (1.0 if shared else 1.3)) + 0.4
+    fig = Figure(figsize=(min(width, 10.0), height), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
     images = []
     for ax, (recipe, rows) in zip(axes, groups.items()):
         hidden, rates, grid = _matrix(rows)
@@ -585,19 +586,25 @@ def grid_figure(results: Sequence[CellResult]) -> Any:
                 text = "–" if math.isnan(v) else f"{v:.0f}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=10,
                         color="black" if not math.isnan(v) and v > 60 else "white")
-        ax.set_xticks(range(len(rates)), [f"{lr:g}" for lr in rates])
-        ax.set_yticks(range(len(hidden)), [str(h) for h in hidden])
-        ax.set_xlabel("learning rate")
-        ax.set_title(f"{recipe}\n{_runs(rows)}", fontsize=10)
-    axes[0].set_ylabel("hidden units")
-    fig.colorbar(images[0], ax=list(axes), label="% of seeds that solve XOR", shrink=0.9)
+        ax.set_xticks(range(len(rates)), [f"{lr:g}" for lr in rates], fontsize=10)
+        ax.set_yticks(range(len(hidden)), [str(h) for h in hidden], fontsize=10)
+        ax.set_xlabel("learning rate", fontsize=10)
+        ax.set_ylabel("hidden units", fontsize=10)
+        ax.set_title(recipe if shared else f"{recipe}\n{_runs(rows)}", fontsize=11)
+    for ax in axes[len(groups):]:
+        ax.set_axis_off()
+    if shared:
+        fig.suptitle(f"% of seeds that solve XOR ({shared})", fontsize=11)
+    bar = fig.colorbar(images[0], ax=list(axes), shrink=0.9)
+    bar.ax.tick_params(labelsize=10)
+    bar.set_label("% of seeds that solve XOR", fontsize=10)
     return fig
 
 
 def plot_grid(results: Sequence[CellResult], path: str) -> str:
     """Write the solved fraction as a heat map over hidden size x learning rate, one panel per
     recipe, the percentage written in each cell (needs matplotlib)."""
-    grid_figure(results).savefig(path, dpi=110)
+    grid_figure(results).savefig(path, dpi=100)
     return path
 
 
