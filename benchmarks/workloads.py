@@ -58,12 +58,12 @@ def import_jax() -> Any:
 
 
 def jit_backend(compiled: Any) -> str:
-    """The backend a compiled function's last traced signature runs on (what "auto" chose).
-
-    Read from the function's cache of programs, which `jit` keeps private; ``"?"`` if that
-    changes."""
-    programs = list(getattr(compiled, "_cache", {}).values())
-    return str(getattr(programs[-1], "backend", "?")) if programs else "?"
+    """The backend a compiled function's last traced signature runs on (what "auto" chose);
+    ``"?"`` before its first call."""
+    try:
+        return str(compiled.backend_used)
+    except AttributeError:
+        return "?"
 
 
 def two_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -788,6 +788,7 @@ class Compiled:
         self._cache: OrderedDict[Any, _Program] = OrderedDict()
         self._lock = threading.Lock()
         self._source: str | None = None
+        self._used: str | None = None
         self.traces = 0  # how many times f was traced (a new signature, or a changed capture)
         #: Values of the caller's taken as inputs too (their data read at every call, never
         #: frozen): a model's parameters, for `train.fit`
@@ -803,6 +804,13 @@ class Compiled:
             raise AttributeError("source: call the compiled function once first; it is traced "
                                  "on its first call")
         return self._source
+
+    @property
+    def backend_used(self) -> str:
+        """The backend of the last signature traced (what ``"auto"`` chose)."""
+        if self._used is None:
+            raise AttributeError("backend_used: call the compiled function once first")
+        return self._used
 
     def __repr__(self) -> str:
         return f"jit({self.__name__}, backend={self.backend!r})"
@@ -843,6 +851,7 @@ class Compiled:
                     while len(self._cache) > CACHE_SIZE:
                         self._cache.popitem(last=False)
         self._source = program.source
+        self._used = program.backend
         return program, data
 
     def _trace(self, args: tuple[Any, ...], tree: Any, data: list[Any]) -> _Program:
