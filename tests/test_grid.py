@@ -315,6 +315,25 @@ def test_a_finished_grid_prints_its_table_and_draws_its_plot(serial, tmp_path, c
     assert 400 <= width <= 1500 and height < width  # two panels side by side, docs width
 
 
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.mark.skipif(not (DOCS / "images" / "grid.csv").exists(),
+                    reason="the real grid's file is in the repository, not in the sdist")
+def test_the_docs_show_the_real_grids_table_and_heat_map():
+    results = read_results(DOCS / "images" / "grid.csv")
+    cells = make_cells(["keras", "sigmoid-momentum", "wide-tanh-adam"], hidden=[2, 3, 4, 8],
+                       lr=[0.01, 0.03, 0.1, 0.3, 1], seeds=10_000, steps=2_000)
+    assert len(results) == len(cells) and {r.cell for r in results} == set(cells)
+    page = (DOCS / "grid.md").read_text()
+    real = page[page.index("## A real grid"):]
+    shown = real[real.index("```text\n") + len("```text\n"):]
+    shown = shown[:shown.index("```")]
+    by_cell = {r.cell: r for r in results}
+    assert shown.strip() == grid.grid_table([by_cell[c] for c in cells])
+    assert "![" in real and "(images/grid.png)" in real and (DOCS / "images/grid.png").exists()
+
+
 # -- on a cluster ----------------------------------------------------------------------------
 
 
