@@ -228,6 +228,18 @@ def test_max_nodes_collapses_the_far_part_of_a_big_graph() -> None:
     assert len(edges_of(source)) < 2 * 200 + 50
 
 
+def test_the_collapsed_node_says_how_to_draw_everything() -> None:
+    """A 2-16-16-1 scalar network is 998 Values: the box names the max_nodes that draws all."""
+    model = MLP([2, 16, 16, 1], scalar=True, rng=0)
+    loss = (model([1.0, 0.0]) - 1.0) ** 2
+    values, _, _ = graph_of(loss)
+    source = draw_graph(loss, max_nodes=40).source
+    assert f"{len(values) - 40:,} more Values" in source
+    assert f"draw_graph(root, max_nodes={len(values)})" in source
+    everything = draw_graph(loss, max_nodes=len(values)).source
+    assert "more" not in nodes_of(everything)
+
+
 @pytest.mark.slow
 def test_a_million_deep_chain_builds_its_dot_without_recursion() -> None:
     x = Value(1.0, label="x")
