@@ -305,6 +305,21 @@ def network_numbers(source: str) -> tuple[list[str], list[float], list[float]]:
     return names, weights, biases
 
 
+def test_network_edges_pass_behind_the_neurons() -> None:
+    """In a 2-16-16-1 network the edges from a neuron to far neurons of the next layer
+    cross the neurons of its own column: drawn after them, they covered their text."""
+    source = draw_network(MLP([2, 16, 16, 1], rng=0)).source
+    assert re.search(r"\boutputorder=edgesfirst\b", source)
+
+
+@needs_dot
+def test_svg_of_a_network_draws_every_edge_before_the_neurons() -> None:
+    svg = svg_of(draw_network(MLP([2, 16, 16, 1], rng=0)))
+    kinds = [g.get("class") for g in svg.iter(f"{SVG}g") if g.get("class") in ("node", "edge")]
+    assert kinds.count("edge") == 2 * 16 + 16 * 16 + 16
+    assert kinds.index("node") > max(i for i, kind in enumerate(kinds) if kind == "edge")
+
+
 def test_goodfellow_network_shows_its_neurons_and_weights() -> None:
     source = draw_network(goodfellow_model()).source
     names, weights, biases = network_numbers(source)

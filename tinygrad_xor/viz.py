@@ -525,8 +525,11 @@ def network_drawing(model: Any, *, edge_labels: bool | None = None, digits: int 
     names = _neuron_names(sizes)
     drawing = Drawing(
         "network",
+        # edgesfirst: the neurons are drawn over the edges, so an edge that passes behind a
+        # neuron of its own column never hides the neuron's text
         graph_attr={"rankdir": "LR", "fontname": FONT, "nodesep": "0.5", "ranksep": "1.6",
-                    "splines": "line", "ordering": "out", "bgcolor": "white",
+                    "splines": "line", "ordering": "out", "outputorder": "edgesfirst",
+                    "bgcolor": "white",
                     **_size_attr("draw_network", size)},
         node_attr={"fontname": FONT, "fontsize": "11", "shape": "circle", "style": "filled",
                    "fixedsize": "false", "margin": "0.02"},
