@@ -5,7 +5,8 @@ lets `tinygrad_xor.testing.expressions` put it into random graphs. A copy with a
 (it forgets the sigmoid's `1 - out` factor) is then found and shrunk by hypothesis to the
 smallest graph that shows the bug; its gradcheck report is written to OUT_DIR.
 
-Run: python examples/custom_op_gradcheck.py [OUT_DIR]   (default: a temporary directory)
+Run: python examples/custom_op_gradcheck.py [OUT_DIR]
+(without OUT_DIR: a temporary directory, removed at the end)
 The property-based part needs hypothesis: pip install 'tinygrad_xor[test]'.
 """
 
@@ -31,8 +32,7 @@ softplus_wrong = primitive(lambda x: np.logaddexp(0.0, x),
                            name="softplus_wrong")
 
 
-def main() -> int:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+def main(out_dir: Path) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     x = Value(np.array([-2.0, 0.0, 1.5]), label="x")
@@ -43,12 +43,21 @@ def main() -> int:
         print("gradcheck(softplus_wrong) fails:", str(error).splitlines()[1].strip())
 
     try:
-        from hypothesis import find, given, settings
-
-        from tinygrad_xor.testing import OPS, expressions
+        from hypothesis.configuration import set_hypothesis_home_dir
     except ImportError as exc:
         print(f"skipping the property-based part: {exc}")
         return 0
+    # hypothesis keeps a cache in ./.hypothesis: here a folder of its own, removed at the end
+    with tempfile.TemporaryDirectory(prefix="hypothesis_") as home:
+        set_hypothesis_home_dir(home)
+        return property_based(out_dir)
+
+
+def property_based(out_dir: Path) -> int:
+    """softplus in random graphs, and the shrunk failure of softplus_wrong."""
+    from hypothesis import find, given, settings
+
+    from tinygrad_xor.testing import OPS, expressions
 
     @settings(max_examples=200, database=None, deadline=None)
     @given(expressions(ops=[*OPS, softplus], max_ops=6, max_side=2))  # every built-in one
@@ -77,5 +86,13 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    """main() on OUT_DIR, or on a temporary directory removed at the end."""
+    if len(sys.argv) > 1:
+        return main(Path(sys.argv[1]))
+    with tempfile.TemporaryDirectory() as tmp:  # give OUT_DIR to keep the files
+        return main(Path(tmp))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,7 @@
 """Draw computation graphs and a network with Graphviz: a neuron, XOR's network, a big graph.
 
-Run: python examples/draw_graphs.py [OUT_DIR]   (default: a new temporary directory)
+Run: python examples/draw_graphs.py [OUT_DIR]
+(without OUT_DIR: a temporary directory, removed at the end)
 
 Writes each drawing as DOT text (no Graphviz needed) and, when Graphviz's `dot` program is
 installed, as SVG too; prints the paths. Open the .svg files in a browser.
@@ -64,4 +65,8 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="draw_")))
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]))
+    else:  # give OUT_DIR to keep the files
+        with tempfile.TemporaryDirectory(prefix="draw_") as tmp:
+            main(Path(tmp))

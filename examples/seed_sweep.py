@@ -1,6 +1,7 @@
 """Many seeds at once: the fraction of networks that solve XOR, for every recipe.
 
-Run: python examples/seed_sweep.py [OUT_DIR]   (default: a new temporary directory)
+Run: python examples/seed_sweep.py [OUT_DIR]
+(without OUT_DIR: a temporary directory, removed at the end)
 
 Trains 200 seeds of each recipe as one batched graph per recipe and prints the success
 rates; with matplotlib installed, writes OUT_DIR/sweep_<recipe>.png (final-loss histogram and
@@ -15,8 +16,7 @@ from tinygrad_xor.xor.recipes import RECIPES
 from tinygrad_xor.xor.sweep import plot_sweep, run_sweep
 
 
-def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         import matplotlib  # noqa: F401
@@ -33,4 +33,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]))
+    else:  # give OUT_DIR to keep the files
+        with tempfile.TemporaryDirectory() as tmp:
+            main(Path(tmp))

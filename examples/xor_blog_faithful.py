@@ -1,6 +1,7 @@
 """The blog's own algorithm, run as the post runs it, next to the corrected one.
 
-Run: python examples/xor_blog_faithful.py [OUT_DIR]   (default: a new temporary directory)
+Run: python examples/xor_blog_faithful.py [OUT_DIR]
+(without OUT_DIR: a temporary directory, removed at the end)
 
 Prints the post's MSE every 10 iterations (faithful=True, quirks included) beside the
 corrected algorithm's (faithful=False), shows W[2] turning into a 2x2 matrix after the first
@@ -16,8 +17,7 @@ import numpy as np
 from tinygrad_xor.xor import blog
 
 
-def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     W0, b0 = blog.init_params([2, 2, 1], 0)        # the post's init: uniform [0, 1)
     print(f"initial W[2] {W0[2].shape}: {np.round(W0[2], 4).tolist()}")
@@ -46,4 +46,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]))
+    else:  # give OUT_DIR to keep the files
+        with tempfile.TemporaryDirectory() as tmp:
+            main(Path(tmp))

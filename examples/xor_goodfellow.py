@@ -1,6 +1,7 @@
 """Goodfellow et al.'s exact XOR weights: outputs 0 1 1 0, MSE exactly 0, gradients 0.
 
-Run: python examples/xor_goodfellow.py [OUT_DIR]   (default: a new temporary directory)
+Run: python examples/xor_goodfellow.py [OUT_DIR]
+(without OUT_DIR: a temporary directory, removed at the end)
 
 Prints the hidden layer a(1) = ReLU(X W1 + b1), the output, the loss and its gradient (zero
 at an exact solution), and saves the weights to OUT_DIR/goodfellow.npz.
@@ -14,8 +15,7 @@ from tinygrad_xor import losses
 from tinygrad_xor.xor import X, Y, goodfellow_model
 
 
-def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     model = goodfellow_model()
     linear1, relu, linear2 = model.layers
@@ -36,4 +36,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]))
+    else:  # give OUT_DIR to keep the files
+        with tempfile.TemporaryDirectory() as tmp:
+            main(Path(tmp))

@@ -1,6 +1,7 @@
 """The post's Keras run, redone: 2 ReLU hidden units, a linear output, MSE, SGD at lr 0.01.
 
-Run: python examples/xor_keras_recipe.py [OUT_DIR]   (default: a new temporary directory)
+Run: python examples/xor_keras_recipe.py [OUT_DIR]
+(without OUT_DIR: a temporary directory, removed at the end)
 
 Trains the `keras` recipe for a few seeds, prints each truth table's outputs, and saves the
 first model's weights to OUT_DIR/keras_seed0.npz (no pickle).
@@ -18,8 +19,7 @@ from tinygrad_xor.xor import X, Y, solved
 from tinygrad_xor.xor.recipes import get_recipe, train_recipe, truth_table
 
 
-def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     recipe = get_recipe("keras")
     print(recipe.describe())
@@ -36,4 +36,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]))
+    else:  # give OUT_DIR to keep the files
+        with tempfile.TemporaryDirectory() as tmp:
+            main(Path(tmp))

@@ -1,6 +1,7 @@
 """Train XOR with fit(): 8 tanh hidden units, sigmoid output, cross-entropy, Adam.
 
-Run: python examples/xor_train_adam.py [OUT_DIR]   (default: a new temporary directory)
+Run: python examples/xor_train_adam.py [OUT_DIR]
+(without OUT_DIR: a temporary directory, removed at the end)
 
 Trains with a progress bar (tqdm if installed), prints the loss history and truth table,
 saves the weights to OUT_DIR/xor_adam.npz and loads them into a scalar (neuron-level) copy of
@@ -18,8 +19,7 @@ from tinygrad_xor.train import fit, predict
 from tinygrad_xor.xor import X, Y
 
 
-def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     model = nn.MLP([2, 8, 1], activation="tanh", output_activation="sigmoid", rng=0)
     history = fit(model, X, Y, loss="bce", optimizer=optim.Adam(model.parameters(), lr=0.05),
@@ -41,4 +41,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]))
+    else:  # give OUT_DIR to keep the files
+        with tempfile.TemporaryDirectory() as tmp:
+            main(Path(tmp))
