@@ -10,6 +10,8 @@ tests/test_notebooks.py executes the saved notebooks again and fails on any erro
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -150,6 +152,44 @@ def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     return nb
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# tqdm's times and rate, as in "[00:01<00:00, 523.41it/s, loss=0.1]"; tqdm.notebook writes
+# &lt; and U+2007 spaces
+_TQDM_TIMES = re.compile(r"\[[\d:]+(?:<|&lt;)[\d:?]+,\s*[\d.?]+\s*(?:[a-zA-Z]+/s|s/[a-zA-Z]+)")
+
+
+def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Make a run's notebook the same text every time: cell ids numbered in order, no
+    execution timestamps, no memory addresses in reprs, widget ids numbered in order of first
+    use, tqdm's elapsed times and rates blanked (graphviz's SVG is the same every run)."""
+    for n, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{n}"
+        cell.get("metadata", {}).pop("execution", None)
+    text = nbformat.writes(nb)
+    text = _ADDRESS.sub(">", text)
+    text = _TQDM_TIMES.sub("[...", text)
+    widgets = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    # number the widgets shown by the outputs in order, then the ones each refers to
+    # (the state's own order changes from run to run), then any others by their content
+    known = re.compile("|".join(map(re.escape, widgets)) or "(?!)")
+    outputs = json.dumps([cell.get("outputs", []) for cell in nb.cells], sort_keys=True)
+    order = list(dict.fromkeys(known.findall(outputs)))
+    for key in order:  # grows while it is walked
+        refs = known.findall(json.dumps(widgets[key], sort_keys=True))
+        order += [ref for ref in dict.fromkeys(refs) if ref not in order]
+    order += sorted((key for key in widgets if key not in order),
+                    key=lambda key: json.dumps(widgets[key], sort_keys=True))
+    ids = {key: f"widget-{n}" for n, key in enumerate(order)}
+    if ids:
+        text = re.sub("|".join(map(re.escape, ids)), lambda m: ids[m.group()], text)
+    nb = nbformat.reads(text, as_version=4)
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state")
+    if state:
+        nb.metadata["widgets"][_WIDGET_STATE]["state"] = dict(sorted(state.items()))
+    return nb
+
+
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
     for name, cells in [("xor_from_blog_to_autograd", XOR), ("check_your_own_operation", CHECK)]:
@@ -157,7 +197,7 @@ def main() -> int:
         NotebookClient(nb, timeout=300, kernel_name="python3",
                        resources={"metadata": {"path": str(HERE)}}).execute()
         path = out / f"{name}.ipynb"
-        nbformat.write(nb, path)
+        nbformat.write(normalise(nb), path)
         print(path)
     return 0
 

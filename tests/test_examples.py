@@ -4,6 +4,7 @@ there."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -71,3 +72,42 @@ def test_example_writes_into_the_folder_it_is_told(script, tmp_path):
     stdout, _, _ = run_example(ROOT / "examples" / script, tmp_path, str(out))
     assert (out / WRITES[script]).is_file()
     assert str(out) in stdout
+
+
+def _a_run(seed: int, widget_ids: list[str], seconds: str):
+    """A notebook as one run of make_notebooks.py leaves it: what changes from run to run
+    (cell ids, timestamps, an address, widget ids and their order, tqdm's rate) from seed."""
+    nbformat = pytest.importorskip("nbformat", reason="make_notebooks.py needs nbformat")
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("draw_graph(loss)")
+    cell.id = f"{seed:08x}"
+    cell.metadata["execution"] = {"iopub.status.idle": f"2026-01-0{seed}T10:00:00.0Z"}
+    bar, layout = widget_ids
+    cell.outputs = [nbformat.v4.new_output(
+        "display_data", data={"text/plain": f"<tinygrad_xor.viz.Digraph at 0x7f{seed}c5a>",
+                              "application/vnd.jupyter.widget-view+json": {"model_id": bar}})]
+    nb.cells = [cell]
+    state = {bar: {"state": {"layout": f"IPY_MODEL_{layout}",
+                             "value": f" 600/600 [00:00&lt;00:00,\u2007{seconds}step/s]"}},
+             layout: {"state": {"width": None}}}
+    if seed % 2:
+        state = dict(reversed(state.items()))
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    return nb
+
+
+def test_make_notebooks_saves_the_same_text_every_run():
+    """Two regenerations differed in every drawing cell: ids, timestamps, an address..."""
+    pytest.importorskip("nbclient", reason="make_notebooks.py needs nbclient: the 'dev' extra")
+    nbformat = pytest.importorskip("nbformat", reason="make_notebooks.py needs nbformat")
+    spec = importlib.util.spec_from_file_location("make_notebooks",
+                                                  ROOT / "examples" / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = _a_run(1, ["a" * 32, "b" * 32], "994.40")
+    second = _a_run(2, ["c" * 32, "d" * 32], "1241.78")
+    assert nbformat.writes(first) != nbformat.writes(second)
+    text = nbformat.writes(module.normalise(first))
+    assert text == nbformat.writes(module.normalise(second))
+    assert "600/600 [..." in text and "widget-0" in text and "Digraph>" in text
+    nbformat.validate(nbformat.reads(text, as_version=4))
