@@ -67,7 +67,7 @@ def images(cell):
 def test_the_library_figures_show_inline_in_a_fresh_kernel(monkeypatch, tmp_path):
     """`sweep_figure(r)` as a cell's last line printed `<Figure size 1100x400 with 2 Axes>`
     until pyplot was imported: now a picture, before pyplot and after (once, not twice)."""
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="the figures need matplotlib: the 'plot' extra")
     nb = run_cells([
         "import sys\n"
         "from tinygrad_xor.xor.landscape import landscape_figure, run_landscape\n"
@@ -99,8 +99,8 @@ def test_progress_shows_in_a_kernel_whatever_its_shell_is_called(monkeypatch, tm
 
 
 def test_a_sweep_in_a_notebook_shows_a_bar_widget(monkeypatch, tmp_path):
-    pytest.importorskip("ipywidgets")
-    pytest.importorskip("tqdm")
+    pytest.importorskip("ipywidgets", reason="tqdm's bar widget needs the 'progress' extra")
+    pytest.importorskip("tqdm", reason="the bar is tqdm's: the 'progress' extra")
     nb = run_cells(["from tinygrad_xor.xor.sweep import run_sweep\n"
                     "result = run_sweep('blog', 3, steps=100)"], monkeypatch, tmp_path)
     outputs = nb.cells[0].outputs
