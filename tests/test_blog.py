@@ -35,8 +35,8 @@ def algorithm_blocks(path: Path) -> list[str]:
 def source(which: str) -> Path:
     if which == "shared":
         if not SHARED.exists():
-            pytest.skip(f"the shared seed post is absent at {SHARED} (the vendored copy is "
-                        "tested instead)")
+            pytest.skip("the project's shared copy of the post (seed/xor-blog.md) is not "
+                        "beside the checkout; the vendored copy is tested instead")
         return SHARED
     return VENDORED
 
@@ -64,7 +64,8 @@ def run_post_setup(path: Path, seed: int) -> dict:
 
 def test_vendored_copy_matches_shared_post():
     if not SHARED.exists():
-        pytest.skip(f"the shared seed post is absent at {SHARED}")
+        pytest.skip("the project's shared copy of the post (seed/xor-blog.md) is not beside "
+                    "the checkout: nothing to compare the vendored copy with")
     assert python_blocks(VENDORED) == python_blocks(SHARED)
 
 
