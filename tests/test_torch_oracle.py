@@ -64,8 +64,10 @@ TORCH = {
     "stack": lambda *xs, axis: torch.stack(xs, dim=axis),
     "broadcast_to": lambda x, *, shape: torch.broadcast_to(x, shape),
     # what rules read from the data: constants of the gradient, no gradient of their own
+    # (plus 0 * each input: connected to them, with the zero gradient a mask has)
     "mask": lambda *xs, fn, **params: torch.as_tensor(
-        np.asarray(fn(*[x.detach().numpy() for x in xs], **params), dtype=np.float64)),
+        np.asarray(fn(*[x.detach().numpy() for x in xs], **params), dtype=np.float64))
+    + sum(0.0 * x for x in xs),
     "keep": lambda m, g: torch.where(m > 0.5, g, torch.zeros((), dtype=g.dtype)),
 }
 
