@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import platform
 import statistics
@@ -58,9 +59,13 @@ def check(client: Any, seeds: int = 20, steps: int = 30) -> None:
 
 
 def time_grid(cells: Sequence[Cell], client: Any = None) -> tuple[float, float]:
-    """(wall seconds of the grid, the cells' own seconds summed: what their sweeps took)."""
+    """(wall seconds of the grid, the cells' own seconds summed: what their sweeps took);
+    ``client`` may be a pool of plain processes (`_Pool`)."""
     start = time.perf_counter()
-    results = run_grid(cells, client=client)
+    if isinstance(client, _Pool):
+        results = client.map_cells(cells)
+    else:
+        results = run_grid(cells, client=client)
     return time.perf_counter() - start, sum(r.seconds for r in results)
 
 
@@ -89,6 +94,50 @@ def _dask_default_cluster(workers: int) -> Iterator[Any]:
         yield client
 
 
+class _Pool:
+    """``workers`` plain processes (concurrent.futures, no Dask) with the local cluster's
+    settings: spawned, BLAS on one thread, malloc as in this process. Not a Dask client:
+    `time_grid` calls its `map_cells`."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+        os.environ.update(_ONE_THREAD)
+        try:
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(
+                "spawn"))
+            list(self.pool.map(grid.train_cell, [Cell("wide-tanh-adam", 2, 0.1 + i / 100, 10,
+                                                      10) for i in range(2 * workers)]))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def map_cells(self, cells: Sequence[Cell]) -> list[CellResult]:
+        """The cells' results, biggest first, as the grid orders them on a cluster."""
+        order = sorted(cells, key=lambda c: -c.cost)
+        return list(self.pool.map(grid.train_cell, order))
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+_ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+@contextlib.contextmanager
+def _plain_pool(workers: int) -> Iterator[_Pool]:
+    pool = _Pool(workers)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 def _warm(client: Any, workers: int) -> None:
     """Every worker imports tinygrad_xor and runs one small cell."""
     client.wait_for_workers(workers)
@@ -108,11 +157,13 @@ def _blas_one_thread() -> str:
 
 
 def _fmt(seconds: float) -> str:
+    if math.isnan(seconds):
+        return ""
     return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1e3:.1f} ms"
 
 
 def run(*, quick: bool = False, repeat: int = 3, workers: int = 2, dask_malloc: bool = False,
-        size: tuple[int, int] | None = None,
+        plain: bool = False, size: tuple[int, int] | None = None,
         log: Callable[[str], None] = print) -> dict[str, Any]:
     """Check, then time the grid serially and on the cluster(s); print the table. ``size``:
     (seeds, steps) of a cell instead of SIZES'."""
@@ -124,6 +175,8 @@ def run(*, quick: bool = False, repeat: int = 3, workers: int = 2, dask_malloc: 
     if dask_malloc:
         clusters[f"{workers} workers, Dask's malloc setting"] = (
             lambda: _dask_default_cluster(workers))
+    if plain:
+        clusters[f"{workers} plain processes, no Dask"] = lambda: _plain_pool(workers)
     times: dict[str, list[float]] = {"serial": []}
     busy: dict[str, list[float]] = {"serial": []}
     extra: dict[str, float] = {}
@@ -132,13 +185,17 @@ def run(*, quick: bool = False, repeat: int = 3, workers: int = 2, dask_malloc: 
         for name, make in clusters.items():
             start = time.perf_counter()
             clients[name] = stack.enter_context(make())
+            times[name], busy[name] = [], []
+            if isinstance(clients[name], _Pool):
+                extra[f"{name}: start"] = time.perf_counter() - start
+                extra[f"{name}: dispatch"] = math.nan
+                continue
             _warm(clients[name], workers)
             extra[f"{name}: start"] = time.perf_counter() - start
             log(f"{name}: started and warmed in {_fmt(extra[f'{name}: start'])}; checking "
                 "its results against the serial ones ...")
             check(clients[name])
             extra[f"{name}: dispatch"] = dispatch_seconds(clients[name])
-            times[name], busy[name] = [], []
         for r in range(repeat):
             order = ["serial", *clients]
             for name in order if r % 2 == 0 else order[::-1]:
@@ -180,12 +237,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="worker processes (default: 2)")
     p.add_argument("--dask-malloc", action="store_true",
                    help="also a cluster with Dask's default MALLOC_TRIM_THRESHOLD_=65536")
+    p.add_argument("--plain", action="store_true",
+                   help="also the cells on plain processes without Dask (what running two "
+                        "at once costs on this machine, apart from Dask)")
     args = p.parse_args(argv)
     if args.repeat < 1 or args.workers < 1:
         p.error("--repeat and --workers must be >= 1")
     try:
         run(quick=args.quick, repeat=args.repeat, workers=args.workers,
-            dask_malloc=args.dask_malloc)
+            dask_malloc=args.dask_malloc, plain=args.plain)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
