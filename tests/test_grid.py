@@ -66,11 +66,51 @@ def serial(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client():
-    """A client on a LocalCluster of 2 workers, as the command makes it."""
+    """A client on a LocalCluster of 2 workers, as the command makes it; made where another
+    Dask cluster of this process has left Dask's malloc setting and 3 BLAS threads in the
+    environment (a Dask nanny writes its variables into its process's environment)."""
     if not HAS_DASK:
         pytest.skip("needs the 'distributed' extra (Dask)")
-    with grid.local_cluster(2) as c:
-        yield c
+    left = {"MALLOC_TRIM_THRESHOLD_": "65536", "OPENBLAS_NUM_THREADS": "3"}
+    saved = {name: os.environ.get(name) for name in left}
+    os.environ.update(left)
+    try:
+        with grid.local_cluster(2) as c:
+            c.environ_after_start = {name: os.environ.get(name) for name in left}
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            yield c
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _worker_environ():
+    import os
+
+    return {name: os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_",
+                                                   "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+
+
+@needs_dask
+def test_the_local_workers_run_without_dasks_malloc_setting_and_one_blas_thread(client):
+    import dask
+
+    environs = client.run(_worker_environ)
+    assert len(environs) == 2
+    assert set(map(tuple, map(dict.values, environs.values()))) == {(None, "1", "1")}
+    # Dask's value was dropped from this process's environment, the BLAS one put back, and
+    # Dask's settings are its own again for any other cluster
+    assert client.environ_after_start == {"MALLOC_TRIM_THRESHOLD_": None,
+                                          "OPENBLAS_NUM_THREADS": "3"}
+    assert dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_") \
+        == 65536
 
 
 # -- recipes with a hidden size and a learning rate --------------------------------------------

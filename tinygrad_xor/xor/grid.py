@@ -388,9 +388,10 @@ def local_cluster(workers: int | None = None) -> Iterator[Any]:
 
     Each worker is a process of one thread with its BLAS pinned to one thread, and without
     Dask's default ``MALLOC_TRIM_THRESHOLD_=65536`` (with it, glibc hands the sweep's
-    temporaries back to the system at every step and a cell runs about 2x slower); a variable
-    set in this process's environment is left as it is. A script that calls this needs the
-    ``if __name__ == "__main__":`` guard: the workers are spawned and import it.
+    temporaries back to the system at every step and a cell can run 2x slower). Dask's own
+    settings are changed only while the workers start, so other clusters keep Dask's. A
+    script that calls this needs the ``if __name__ == "__main__":`` guard: the workers are
+    spawned and import it.
     """
     distributed = _dask()
     import dask
@@ -398,13 +399,28 @@ def local_cluster(workers: int | None = None) -> Iterator[Any]:
     n = (os.cpu_count() or 1) if workers is None else int(workers)
     if n < 1:
         raise ValueError(f"local_cluster: workers must be >= 1, got {workers}")
+    key = "distributed.nanny.pre-spawn-environ"
+    trim = dask.config.get(f"{key}.MALLOC_TRIM_THRESHOLD_", None)
+    if trim is not None and os.environ.get("MALLOC_TRIM_THRESHOLD_") == str(trim):
+        # Dask's value in this process's environment: a Dask nanny of this process (another
+        # cluster) wrote it there, as nannies do with their variables; the workers inherit it
+        del os.environ["MALLOC_TRIM_THRESHOLD_"]
     one = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    spawn_env = {"distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": None, **one}}
-    with _quiet_dask(), dask.config.set(spawn_env):
-        with _ctrl_c_ignored():  # the workers start with it ignored (they inherit that)
-            cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
+    saved = {name: os.environ.get(name) for name in one}
+    with _quiet_dask():
+        try:
+            os.environ.update(one)  # Dask takes a variable set here over its own settings
+            with dask.config.set({key: {"MALLOC_TRIM_THRESHOLD_": None, **one}}), \
+                    _ctrl_c_ignored():  # the workers start with it ignored (they inherit that)
+                cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         try:
             client = distributed.Client(cluster)
             try:
@@ -503,8 +519,8 @@ def _worker_notes(client: Any) -> list[str]:
     if not trimming:
         return []
     return [f"{trimming} of {len(workers)} workers run with MALLOC_TRIM_THRESHOLD_ set (Dask's "
-            "default is 65536), which makes a cell about 2x slower: see 'Grids on a cluster' "
-            "in the docs"]
+            "default is 65536), which can make a cell up to 2x slower: see 'Grids on a "
+            "cluster' in the docs"]
 
 
 def _dashboard(client: Any) -> str:
