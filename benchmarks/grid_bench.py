@@ -96,16 +96,17 @@ def _dask_default_cluster(workers: int) -> Iterator[Any]:
 
 class _Pool:
     """``workers`` plain processes (concurrent.futures, no Dask) with the local cluster's
-    settings: spawned, BLAS on one thread, malloc as in this process. Not a Dask client:
+    settings: spawned, BLAS on one thread, no MALLOC_TRIM_THRESHOLD_. Not a Dask client:
     `time_grid` calls its `map_cells`."""
 
     def __init__(self, workers: int) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+        saved = {k: os.environ.get(k) for k in [*_ONE_THREAD, "MALLOC_TRIM_THRESHOLD_"]}
         os.environ.update(_ONE_THREAD)
-        try:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # a Dask nanny of this process may
+        try:                                            # have left Dask's value there
             self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(
                 "spawn"))
             list(self.pool.map(grid.train_cell, [Cell("wide-tanh-adam", 2, 0.1 + i / 100, 10,
