@@ -555,9 +555,12 @@ def test_ctrl_c_keeps_the_finished_rows_and_closes_the_cluster_quietly(tmp_path)
     args = ARGS.copy()
     args[args.index("--steps") + 1] = "400"  # slower cells, so that there is some left to stop
     argv = [sys.executable, "-m", "tinygrad_xor", *args, "--out", str(path), "--workers", "2"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,  # a group of its own, as a terminal's job
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Ctrl-C as a terminal's job gets it: SIGINT not ignored (it is, in a job started in the
+    # background), and a process group of its own
+    wrapper = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+               "os.execv(sys.argv[1], sys.argv[1:])")
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         while proc.poll() is None and len(_lines(path)) < 2:  # the header and a first cell
             time.sleep(0.05)
