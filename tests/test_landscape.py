@@ -229,25 +229,9 @@ def test_cli_every_run_solved_says_that_no_plot_was_written(capsys, tmp_path):
     assert not plot.exists()
 
 
-class RecordingBar:
-    """Stands in for `train._progress`: keeps what each bar was told."""
-
-    def __init__(self, bars, total, *, desc, unit, **options):
-        self.total, self.desc, self.unit, self.counts, self.closed = total, desc, unit, [], False
-        bars.append(self)
-
-    def update(self, n=1, loss=None):
-        self.counts.append((self.counts[-1] if self.counts else 0) + n)
-
-    def close(self):
-        self.closed = True
-
-
-def test_run_landscape_reports_progress_of_the_training_then_of_the_way_out(monkeypatch):
-    bars = []
-    for module in (sweep, landscape):
-        monkeypatch.setattr(module, "_progress", lambda total, **kw: RecordingBar(bars, total,
-                                                                                  **kw))
+def test_run_landscape_reports_progress_of_the_training_then_of_the_way_out(record_bars,
+                                                                          monkeypatch):
+    bars = record_bars(sweep, landscape)
     result = run_landscape("sigmoid-momentum", 12, 300, escape_steps=50, chunk=5)
     training, way_out = bars
     assert training.desc.startswith("landscape: training") and training.unit == "step"

@@ -230,33 +230,12 @@ def test_the_sweep_figure_draws_itself_as_png_without_pyplot():
     assert type(again) is type(figure) and again._repr_png_().startswith(b"\x89PNG")
 
 
-class RecordingBar:
-    """Stands in for `train._progress`: keeps what each bar was told."""
-
-    def __init__(self, bars, total, *, desc, unit, **options):
-        self.total, self.desc, self.unit, self.counts, self.closed = total, desc, unit, [], False
-        bars.append(self)
-
-    def update(self, n=1, loss=None):
-        self.counts.append((self.counts[-1] if self.counts else 0) + n)
-
-    def close(self):
-        self.closed = True
-
-
-def recording(monkeypatch, *modules):
-    """Replace the progress bars of ``modules`` by RecordingBars; returns their list."""
-    bars = []
-    for module in modules:
-        monkeypatch.setattr(module, "_progress", lambda total, **kw: RecordingBar(bars, total,
-                                                                                  **kw))
-    return bars
 
 
 @pytest.mark.parametrize("seeds, chunk", [(10, 10_000), (25, 10)])
-def test_a_sweep_reports_progress_step_by_step(seeds, chunk, monkeypatch):
+def test_a_sweep_reports_progress_step_by_step(seeds, chunk, record_bars):
     # a sweep of 10,000 seeds or fewer showed no bar; more showed one over the chunks only
-    bars = recording(monkeypatch, sweep)
+    bars = record_bars(sweep)
     run_sweep("blog", seeds, steps=250, chunk=chunk)
     (bar,) = bars
     chunks = -(-seeds // chunk)
@@ -267,8 +246,8 @@ def test_a_sweep_reports_progress_step_by_step(seeds, chunk, monkeypatch):
     assert bar.counts == sorted(bar.counts)
 
 
-def test_a_sweep_without_progress_or_steps_has_no_bar(monkeypatch):
-    bars = recording(monkeypatch, sweep)
+def test_a_sweep_without_progress_or_steps_has_no_bar(record_bars):
+    bars = record_bars(sweep)
     run_sweep("blog", 3, steps=20, progress=False)
     run_sweep("goodfellow", 3)
     assert bars == []
