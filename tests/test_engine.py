@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tinygrad_xor import Value, no_grad, primitive
-from tinygrad_xor.ops import PRIMITIVES
+from tinygrad_xor.core.ops import PRIMITIVES
 
 # -- kinds and attributes ------------------------------------------------------------------
 

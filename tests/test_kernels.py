@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from tinygrad_xor import Value, kernels, ops
-from tinygrad_xor.engine import Primitive
+from tinygrad_xor import Primitive, Value
+from tinygrad_xor.core import kernels, ops
 
 EPS = np.finfo(np.float64).eps
 

@@ -12,8 +12,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_xor import Value, gradcheck, gradgradcheck, ops
-from tinygrad_xor.ops import PRIMITIVES
+from tinygrad_xor import Value, gradcheck, gradgradcheck
+from tinygrad_xor.core import ops
+from tinygrad_xor.core.ops import PRIMITIVES
 
 FLOATS = st.floats(-3, 3, allow_nan=False, allow_infinity=False, width=64)
 

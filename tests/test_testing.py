@@ -12,8 +12,9 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_xor
-from tinygrad_xor import GradcheckError, Value, gradcheck, ops, primitive
-from tinygrad_xor.ops import PRIMITIVES
+from tinygrad_xor import GradcheckError, Value, gradcheck, primitive
+from tinygrad_xor.core import ops
+from tinygrad_xor.core.ops import PRIMITIVES
 from tinygrad_xor.testing import (
     ELEMENTWISE,
     OPS,

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import find, given, settings
 
 import tinygrad_xor
-from tinygrad_xor import Value, gradcheck, gradgradcheck, ops, primitive
+from tinygrad_xor import Value, gradcheck, gradgradcheck, primitive
+from tinygrad_xor.core import ops
 from tinygrad_xor.testing import OPS, expressions
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-import tinygrad_xor.backward as passes
+import tinygrad_xor.core.backward as passes
 from tinygrad_xor import Value, enable_grad, is_grad_enabled, no_grad, primitive
 
 # -- grad mode belongs to the thread ---------------------------------------------------------
@@ -195,7 +195,7 @@ class _LineInterrupter:
         self.at, self.lines, self.landed_in = at, 0, None
 
     def trace(self, frame, event, arg):
-        return None if frame.f_code is passes.backprop.__code__ else self.line
+        return None if frame.f_code is passes._Pass.run.__code__ else self.line
 
     def line(self, frame, event, arg):
         if event == "line":
@@ -238,12 +238,12 @@ def test_keyboard_interrupts_at_random_moments_never_leave_a_wrong_gradient():
         x.zero_grad()
         y.backward()  # the pass after an interrupt is right
         assert x.grad == 1.0
-    assert {"_run", "_send_grads", "_accumulate"} <= landed_in, landed_in
+    assert {"count_users", "send_gradients", "_accumulate"} <= landed_in, landed_in
 
 
 # -- an interrupt at any moment of a pass's own bookkeeping ----------------------------------
 
-_BACKPROP = passes.backprop.__code__
+_BACKPROP = passes._Pass.run.__code__
 _JUMPS_BACK = {ins.offset for ins in dis.get_instructions(_BACKPROP)
                if ins.opname in ("JUMP_BACKWARD", "JUMP_ABSOLUTE")}
 

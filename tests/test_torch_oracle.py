@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_ops import RECIPES  # tests/ is on sys.path (pytest rootdir)
 
-from tinygrad_xor import Value, autograd, ops
-from tinygrad_xor.ops import PRIMITIVES
+import tinygrad_xor
+from tinygrad_xor import Value, autograd
+from tinygrad_xor.core.ops import PRIMITIVES
 
 torch = pytest.importorskip("torch")
 
@@ -161,7 +162,7 @@ def test_a_negative_or_zero_base_with_a_value_exponent_is_pytorchs():
 
 @pytest.mark.parametrize("which", ["maximum", "minimum"])
 def test_maximum_and_minimum_at_nan_and_ties_are_pytorchs_in_either_order(which):
-    ours, theirs = getattr(ops, which), getattr(torch, which)
+    ours, theirs = getattr(tinygrad_xor, which), getattr(torch, which)
     a = [NAN, 1.0, NAN, 1.0, 2.0, INF, -INF, 0.0]
     b = [1.0, NAN, NAN, 1.0, 1.0, INF, -INF, -0.0]
     for x, y in ((a, b), (b, a)):

@@ -39,18 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from .engine import (
-    Primitive,
-    TraceError,
-    Value,
-    _describe,
-    _Rest,
-    _trace_begin,
-    _trace_end,
-    _tracing,
-    enable_grad,
-    walk,
-)
+from .core.checks import describe
+from .core.mode import TraceError, _tracing, enable_grad
+from .core.primitive import Primitive
+from .core.value import Value, _Rest, _trace_begin, _trace_end, walk
 
 __all__ = ["jit", "TraceError", "Compiled"]
 
@@ -107,7 +99,7 @@ def _leaf_data(x: Any, what: str) -> Any:
         if x.dtype.kind in "iub":
             return x.astype(np.float64)
     raise TypeError(f"{what} must be numbers, arrays or Values (in tuples, lists or dicts),"
-                    f" or be named in static_argnums; got {_describe(x)}")
+                    f" or be named in static_argnums; got {describe(x)}")
 
 
 def _signature(data: Sequence[Any]) -> tuple[Any, ...]:
@@ -824,7 +816,7 @@ class Compiled:
                     hash(a)
                 except TypeError:
                     raise TypeError(f"jit: static argument {i} must be hashable, got "
-                                    f"{_describe(a)}") from None
+                                    f"{describe(a)}") from None
                 statics.append(a)
             else:
                 traced.append(a)
@@ -882,7 +874,7 @@ class Compiled:
                 except TypeError:
                     raise TypeError(f"jit: {self.__name__} must return Values, arrays or "
                                     f"numbers (in tuples, lists or dicts), got "
-                                    f"{_describe(o)}") from None
+                                    f"{describe(o)}") from None
         name = self.__name__ if self.__name__.isidentifier() else "compiled"
         if keyword.iskeyword(name) or name == "<lambda>":
             name = "compiled"
@@ -917,7 +909,7 @@ class Compiled:
         """Call the function ``n`` times, each time on the previous call's results (which must
         have the structure of the arguments: a training step), and return the last results."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"loop: n must be an integer >= 0, got {_describe(n)}")
+            raise ValueError(f"loop: n must be an integer >= 0, got {describe(n)}")
         if self.static_argnums:
             raise ValueError("loop: a function with static arguments cannot feed its results "
                              "back as its arguments")
@@ -951,7 +943,7 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
         A `Compiled` function with ``f``'s signature, returning NumPy arrays and floats.
     """
     if not callable(f):
-        raise TypeError(f"jit: f must be a function, got {_describe(f)}")
+        raise TypeError(f"jit: f must be a function, got {describe(f)}")
     if backend in PLANNED:
         raise ValueError(f"jit: the {backend!r} backend is not built yet; use 'numpy' (or "
                          f"'auto')")
@@ -962,7 +954,7 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
         nums = tuple(nums)
     except TypeError:
         raise TypeError(f"jit: static_argnums must be an int or a sequence of ints, got "
-                        f"{_describe(static_argnums)}") from None
+                        f"{describe(static_argnums)}") from None
     for n in nums:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"jit: static_argnums must be ints >= 0, got {static_argnums!r}")

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks, autograd
-from .engine import Value, enable_grad
+from . import autograd
+from .core import checks as _checks
+from .core.mode import enable_grad
+from .core.value import Value
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
-from . import ops as _ops
-from .engine import Value
+from .core import checks as _checks
+from .core import ops as _ops
+from .core.value import Value
 
 __all__ = ["mse", "binary_cross_entropy", "bce", "LOSSES", "get_loss"]
 

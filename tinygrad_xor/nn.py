@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
-from .engine import Value
+from .core import checks as _checks
+from .core.value import Value
 
 __all__ = ["Module", "Linear", "ReLU", "Sigmoid", "Tanh", "Identity", "Sequential", "MLP",
            "activation", "make_rng"]

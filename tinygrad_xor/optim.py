@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
-from .engine import Value
+from .core import checks as _checks
+from .core.value import Value
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 

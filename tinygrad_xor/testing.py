@@ -35,9 +35,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("tinygrad_xor.testing needs hypothesis: pip install 'tinygrad_xor[test]'"
                       ) from exc
 
-from . import _checks
-from . import ops as _ops
-from .engine import Primitive, Value
+from .core import checks as _checks
+from .core import operators as _ops
+from .core import ops as _table
+from .core.primitive import Primitive
+from .core.value import Value
 
 __all__ = ["values", "shapes", "broadcastable_shapes", "mutually_broadcastable_shapes",
            "matmul_shapes", "values_for", "expressions", "Expression", "Op", "OPS",
@@ -322,9 +324,9 @@ class _Step:
         if op in ("concatenate", "stack"):
             return getattr(_ops, op)(xs, axis=p["axis"])
         if op == "broadcast_to":
-            return _ops.broadcast_to(xs[0], shape=p["shape"])
+            return _table.broadcast_to(xs[0], shape=p["shape"])
         if op == "scatter":
-            return _ops.scatter(xs[0], shape=p["shape"], index=p["index"])
+            return _table.scatter(xs[0], shape=p["shape"], index=p["index"])
         if op in ("sum", "mean", "max"):
             return getattr(xs[0], op)(axis=p["axis"], keepdims=p["keepdims"])
         if op == "reshape":

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
-from .engine import Value
+from .core import checks as _checks
+from .core.value import Value
 from .losses import binary_cross_entropy, get_loss
 from .optim import Optimizer
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value
+from .core.value import Value
 
 __all__ = ["draw_graph", "draw_network", "GraphvizNotFound", "INSTALL_HINT", "CELL_SIZE"]
 
@@ -599,3 +599,12 @@ def draw_network(model: Any, *, edge_labels: bool | None = None, digits: int = 3
     """
     return network_drawing(model, edge_labels=edge_labels, digits=digits,
                            size=size).to_digraph()
+
+
+def _draw(self: Value, **kwargs: Any) -> Any:
+    """The computation graph ending here, as a graphviz.Digraph (see viz.draw_graph)."""
+    return draw_graph(self, **kwargs)
+
+
+_draw.__name__, _draw.__qualname__ = "draw", "Value.draw"
+Value.draw = _draw  # type: ignore[method-assign]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Value
+from .. import Value
 from . import blog
 
 __all__ = ["Row", "compare", "autograd_gradients", "format_table", "w2_explanation",

@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import Value, value_and_grad
 from ..compiler import Compiled, jit
-from ..engine import Value
-from ..functional import value_and_grad
 from ..nn import activation
 from . import X, Y
 from .recipes import Recipe, get_recipe

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ..engine import no_grad
+from .. import no_grad
 from ..gradcheck import GradcheckError, gradcheck
 from . import X, Y
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Value
+from .. import Value
 from ..losses import mse
 from ..nn import MLP
 from ..viz import draw_graph, draw_network

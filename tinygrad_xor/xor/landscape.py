@@ -32,8 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import autograd, hessian
-from ..engine import Value, no_grad
+from .. import Value, autograd, hessian, no_grad
 from ..train import _progress
 from . import X, Y
 from .recipes import Recipe, _count, get_recipe

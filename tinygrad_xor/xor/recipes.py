@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import losses, nn, optim
-from ..engine import no_grad
+from .. import losses, nn, no_grad, optim
 from ..train import History, fit, predict
 from . import GOODFELLOW, X, Y, goodfellow_model, solved
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Value, no_grad
+from .. import Value, no_grad
 from ..nn import activation
 from ..train import _progress, compiled_step
 from . import X, Y

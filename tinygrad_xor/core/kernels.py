@@ -89,10 +89,10 @@ SPREAD_MIN = 4096
 def spread(ufunc: np.ufunc) -> Any:
     """``ufunc(a, b)``, faster when a big result repeats one operand along an inner axis.
 
-    NumPy walks (10000, 4, 2) + (10000, 1, 2) two elements at a time, about 10x slower than
-    adding two arrays of one shape. Repeating the smaller operand first (np.repeat copies whole
-    blocks) and then applying ``ufunc`` to equal shapes, into the repeated copy, is about 5x
-    faster, with the same numbers.
+    NumPy walks (10000, 4, 2) + (10000, 1, 2) two elements at a time, far slower than adding
+    two arrays of one shape. Repeating the smaller operand first (np.repeat copies whole
+    blocks) and then applying ``ufunc`` to equal shapes, into the repeated copy, is faster,
+    with the same numbers (docs/performance.md has the measurements).
     """
     def forward(a: Any, b: Any) -> Any:
         if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == b.ndim > 1
@@ -119,8 +119,8 @@ def spread(ufunc: np.ufunc) -> Any:
 def sum_axis(g: np.ndarray, axis: int) -> np.ndarray:
     """``g.sum(axis=axis, keepdims=True)``, fast for a short axis with few entries after it.
 
-    NumPy sums the axis of length 4 of a (10000, 4, 2) array 2 entries at a time (about 15x
-    slower than need be); here each output column is summed over whole (10000,) slices, in the
+    NumPy sums the axis of length 4 of a (10000, 4, 2) array 2 entries at a time (far slower
+    than need be); here each output column is summed over whole (10000,) slices, in the
     same order, l = 0, 1, ... (used for bias gradients of many stacked small networks).
     """
     n = g.shape[axis]
@@ -156,7 +156,7 @@ def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
 
 def reduce(ufunc: np.ufunc, x: Any, axis: Any, keepdims: bool) -> Any:
     """``ufunc.reduce`` over ``axis``; a float when everything is reduced."""
-    # ufunc.reduce skips np.sum's Python-level dispatch: about 3 us less per call on a tiny array
+    # ufunc.reduce skips np.sum's Python-level dispatch, which weighs on a tiny array
     if type(x) is np.ndarray:
         if axis is None and not keepdims:  # a scalar Value holds a float
             return float(ufunc.reduce(x, axis=None))
@@ -226,7 +226,7 @@ def shared_times_stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     out[..., i, j] = sum_l a[i, l] * b[..., l, j]. With each matrix of b flattened to a row of
     k * n entries, that is the rows times kron(a.T, I_n), a (k * n, m * n) matrix: one product
-    over the whole stack instead of m * n * k NumPy operations (about 5x faster for XOR's).
+    over the whole stack instead of m * n * k NumPy operations (faster for XOR's layers).
     """
     (m, k), n = a.shape, b.shape[-1]
     rows = b.reshape(-1, k * n)

@@ -17,6 +17,8 @@ result is a constant: data, or Values that require no grad.
 Whether a graph reaches an enclosing transform's variable does not depend on threads: the
 leaves a transform made are marked finished (`_finished`) when it returns, and only then stop
 counting as variables, so an inner transform run in a worker thread nests like any other.
+
+Imports: ``checks``, ``mode``, ``value``, ``primitive``, ``ops``, ``operators``, ``autograd``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .engine import Primitive, Value, _describe, _like, enable_grad, is_grad_enabled
-from .ops import reshape, stack
+from .checks import describe, like
+from .mode import enable_grad, is_grad_enabled
+from .operators import stack
+from .ops import reshape
+from .primitive import Primitive
+from .value import Value, walk
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp"]
 
@@ -48,7 +54,7 @@ def _argnums(argnums: Any, nargs: int, what: str) -> tuple[int, ...]:
     for n in nums:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise TypeError(f"{what}: argnums must be an int or a tuple of ints, got "
-                            f"{_describe(argnums)}")
+                            f"{describe(argnums)}")
         if not -nargs <= n < nargs:
             raise ValueError(f"{what}: argnums {n} is out of range for {nargs} arguments")
     if not nums:
@@ -69,7 +75,7 @@ class _Transform:
     def __init__(self, what: str, f: Callable[..., Any], args: Sequence[Any],
                  kwargs: dict[str, Any], nums: tuple[int, ...]) -> None:
         if not callable(f):
-            raise TypeError(f"{what}: f must be a function, got {_describe(f)}")
+            raise TypeError(f"{what}: f must be a function, got {describe(f)}")
         self.what = what
         self.args = args
         self.nums = nums
@@ -108,14 +114,14 @@ class _Transform:
                 data = np.asarray(x, dtype=np.float64)
             except (TypeError, ValueError):
                 raise TypeError(f"{self.what}: {name} must be a number, an array or a Value,"
-                                f" got {_describe(x)}") from None
+                                f" got {describe(x)}") from None
         else:
             data = x
         try:
             v = Value(data)
         except TypeError:
             raise TypeError(f"{self.what}: {name} must be a number, an array or a Value, got "
-                            f"{_describe(x)}") from None
+                            f"{describe(x)}") from None
         self.made.append(v)
         return v
 
@@ -131,19 +137,9 @@ class _Transform:
         (a Value argument's own graph, a parameter, an enclosing transform's variable)."""
         if not self.enabled:
             return False
-        seen = {id(v) for v in self.made}
-        todo = [r for r in roots if r.requires_grad]
-        while todo:
-            v = todo.pop()
-            if id(v) in seen:
-                continue
-            seen.add(id(v))
-            if v._op is None:
-                if v not in _finished:
-                    return True  # a leaf that requires grad and is no finished variable
-                continue
-            todo.extend(p for p in v._parents if p.requires_grad)
-        return False
+        made = {id(v) for v in self.made}
+        return any(v._op is None and v._requires_grad and id(v) not in made
+                   and v not in _finished for v in walk(*roots))
 
     def result(self, g: Value, like: Any, graph: bool) -> Any:
         """A gradient as returned: a connected Value (``graph``), a Value that requires no
@@ -170,7 +166,7 @@ def _scalar_out(out: Any, what: str) -> Value:
     if not isinstance(out, Value):
         if isinstance(out, (int, float, np.number)) and not isinstance(out, bool):
             return Value(float(out), requires_grad=False)
-        raise TypeError(f"{what}: f must return a Value of one element, got {_describe(out)}")
+        raise TypeError(f"{what}: f must return a Value of one element, got {describe(out)}")
     if out.size != 1:
         raise ValueError(f"{what}: f must return one element, it returned shape {out.shape}"
                          f" (use jacobian for several)")
@@ -189,18 +185,18 @@ def _as_value(out: Any, what: str) -> Value:
         except TypeError:
             pass
     raise TypeError(f"{what}: f must return a Value, a number or an array, got "
-                    f"{_describe(out)}")
+                    f"{describe(out)}")
 
 
 def _direction(v: Any, x: Value, what: str) -> Any:
     """A direction (hvp's v, jvp's tangent) as data of ``x``'s kind and shape."""
-    return _like(v._data if isinstance(v, Value) else v, x._data, what)
+    return like(v._data if isinstance(v, Value) else v, x._data, what)
 
 
 def _value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...], has_aux: Any,
                     what: str) -> Callable[..., tuple[Any, Any]]:
     if not isinstance(has_aux, (bool, np.bool_)):
-        raise TypeError(f"{what}: has_aux must be True or False, got {_describe(has_aux)}")
+        raise TypeError(f"{what}: has_aux must be True or False, got {describe(has_aux)}")
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args), what)
@@ -209,7 +205,7 @@ def _value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...], has_a
             if has_aux:
                 if not isinstance(returned, (tuple, list)) or len(returned) != 2:
                     raise TypeError(f"{what}: with has_aux=True, f must return a pair (output,"
-                                    f" aux), got {_describe(returned)}")
+                                    f" aux), got {describe(returned)}")
                 returned, aux = returned
             out = _scalar_out(returned, what)
             graph = t.connected([out])
@@ -351,7 +347,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     what = "jvp"
     for name, seq in (("primals", primals), ("tangents", tangents)):
         if not isinstance(seq, (tuple, list)):
-            raise TypeError(f"{what}: {name} must be a tuple, got {_describe(seq)}")
+            raise TypeError(f"{what}: {name} must be a tuple, got {describe(seq)}")
     if len(primals) != len(tangents):
         raise ValueError(f"{what}: {len(primals)} primals but {len(tangents)} tangents")
     if not primals:

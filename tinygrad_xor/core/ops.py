@@ -8,8 +8,10 @@ built (``create_graph=True``). Operators (``grad * out``) work on both; the few 
 (`_reshape`, `_expand`, `_matmul`, ...) call NumPy for arrays and a primitive for Values, so
 every rule is differentiable again, to any order.
 
-Derived operations (div, neg, the functions `power`, `clip_value` and `where` call) are built
-from primitives and have no rule of their own.
+The operations built from these (division, negation, the public functions `where`, `maximum`,
+`concatenate`, ...) and the Value's operators and methods are in ``operators.py``.
+
+Imports: ``kernels``, ``checks``, ``value``, ``primitive``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from __future__ import annotations
 import builtins
 import math
 import operator
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import kernels
-from .engine import Primitive, Value, _describe
+from .primitive import Primitive
+from .value import Value
 
 # -- helpers that rules use: NumPy for arrays, a primitive for Values ------------------------
 
@@ -155,7 +157,7 @@ def _select(cond: Any, g: Any) -> Any:
     if type(cond) is Value:
         return keep(cond, g)
     if type(g) is Value:
-        return where(cond, g, 0.0)
+        return where_(g, 0.0, cond=cond)
     out = np.where(cond, g, 0.0)
     return float(out) if out.ndim == 0 else out
 
@@ -447,179 +449,4 @@ PRIMITIVES: dict[str, Primitive] = {
 #: them, since no user writes them.
 RULES_ONLY = ("mask", "keep")
 
-# -- derived operations and the functions of the public API ----------------------------------
-
-
-def neg(a: Any) -> Value:
-    """-a, as a * -1."""
-    return mul(a, -1.0)
-
-
-def div(a: Any, b: Any) -> Value:
-    """a / b, as a * b ** -1."""
-    return mul(a, pow(b, p=-1.0))
-
-
-def power(a: Any, b: Any) -> Value:
-    """a ** b: a number exponent is the `pow` primitive, a Value or array one `power` (where
-    a negative base gives NumPy's values, real for integer exponents, and a NaN gradient with
-    respect to the exponent, as PyTorch)."""
-    if type(b) is float or type(b) is int or (
-            isinstance(b, (np.integer, np.floating)) and not isinstance(b, bool)):
-        return pow(a, p=float(b))
-    if isinstance(b, (Value, np.ndarray, list, tuple)):
-        return power_(a, b)
-    raise TypeError(f"unsupported exponent: {_describe(b)}")
-
-
-def _bound(value: Any, what: str) -> Any:
-    if value is None:
-        return None
-    data = value.data if isinstance(value, Value) else value
-    if isinstance(data, bool) or not isinstance(data, (int, float, np.number, np.ndarray)):
-        raise TypeError(f"clip(): {what} must be a number or an array, got {_describe(data)}")
-    if np.any(np.isnan(data)):
-        raise ValueError(f"clip(): {what} is NaN")
-    if isinstance(value, Value):
-        return value
-    return float(data) if np.ndim(data) == 0 else np.asarray(data, dtype=np.float64)
-
-
-def clip_value(x: Any, lo: Any = None, hi: Any = None) -> Value:
-    """x limited to [lo, hi] (either may be None); gradient 1 inside, bounds included.
-
-    Value bounds are operands, with PyTorch's gradients for ``clamp`` with tensor bounds: lo
-    gets it where x < lo, hi where x > hi."""
-    lo, hi = _bound(lo, "lo"), _bound(hi, "hi")
-    if lo is None and hi is None:
-        raise ValueError("clip(): give lo, hi or both")
-    lo_data, hi_data = _data(lo), _data(hi)
-    if lo is not None and hi is not None and np.any(np.asarray(lo_data) > np.asarray(hi_data)):
-        raise ValueError(f"clip(): lo ({lo_data}) is above hi ({hi_data})")
-    if type(lo) is Value or type(hi) is Value:  # a missing bound is an infinite one
-        return clip(x, -math.inf if lo is None else lo, math.inf if hi is None else hi,
-                    lo=None, hi=None)
-    return clip(x, lo=lo, hi=hi)
-
-
-def where(cond: Any, a: Any, b: Any) -> Value:
-    """``a`` where ``cond`` holds, else ``b`` (broadcast); no gradient flows to ``cond``."""
-    if isinstance(cond, Value):
-        if cond._op is not None or cond._requires_grad:
-            # a condition computed in the graph (a compiled function's argument, a mask):
-            # recomputed with it, as `keep(cond, a) + keep(1 - cond, b)`
-            return add(keep(cond, a), keep(sub(1.0, cond), b))
-        cond = cond._data
-    mask = np.asarray(cond)
-    if mask.dtype != np.bool_:
-        raise TypeError(f"where(): cond must be a boolean array, got dtype {mask.dtype}")
-    return where_(a, b, cond=mask)
-
-
-def maximum(a: Any, b: Any) -> Value:
-    """Elementwise maximum (broadcast); ties share the gradient equally, and where either
-    operand is NaN (so is the result) both get all of it, in either order (PyTorch's rule)."""
-    return maximum_(a, b)
-
-
-def minimum(a: Any, b: Any) -> Value:
-    """Elementwise minimum (broadcast); ties share the gradient equally, and where either
-    operand is NaN (so is the result) both get all of it, in either order (PyTorch's rule)."""
-    return minimum_(a, b)
-
-
-def _sequence(values: Any, what: str) -> list[Any]:
-    if isinstance(values, (Value, np.ndarray)) or not isinstance(values, Sequence):
-        raise TypeError(f"{what}() needs a list or tuple of Values or arrays, got "
-                        f"{_describe(values)}")
-    if not values:
-        raise ValueError(f"{what}() needs at least one Value")
-    return list(values)
-
-
-def _axis(axis: Any, what: str) -> int:
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{what}(): axis must be an int, got {_describe(axis)}")
-    return int(axis)
-
-
-def concatenate(values: Sequence[Any], axis: int = 0) -> Value:
-    """Join Values along an existing axis, as ``np.concatenate``."""
-    return concatenate_(*_sequence(values, "concatenate"), axis=_axis(axis, "concatenate"))
-
-
-def stack(values: Sequence[Any], axis: int = 0) -> Value:
-    """Join Values of one shape along a new axis, as ``np.stack``."""
-    return stack_(*_sequence(values, "stack"), axis=_axis(axis, "stack"))
-
-
-#: NumPy's ufuncs that Values take (``np.exp(v)``, ``arr * v``), by the operation they are.
-UFUNCS: dict[Any, Any] = {
-    np.add: add, np.subtract: sub, np.multiply: mul, np.matmul: matmul, np.true_divide: div,
-    np.negative: neg, np.power: power, np.exp: exp, np.log: log, np.tanh: tanh, np.sqrt: sqrt,
-    np.sin: sin, np.cos: cos, np.absolute: abs, np.maximum: maximum, np.minimum: minimum,
-    np.square: lambda x: pow(x, p=2.0),
-}
-
-
-# -- checks of the arguments of reductions and shapes ----------------------------------------
-
-
-def reduction_params(what: str, x: Value, axis: Any, keepdims: Any) -> dict[str, Any]:
-    """``axis`` (None, an int or a tuple of ints, negative ones counted from the end) checked
-    against ``x`` and normalised to non-negative ints; ``keepdims`` a bool."""
-    if axis is None and keepdims is False and (what != "max" or x.size):
-        return {"axis": None, "keepdims": False}  # the common case: nothing to check
-    if not isinstance(keepdims, (bool, np.bool_)):
-        raise TypeError(f"{what}(): keepdims must be True or False, got {_describe(keepdims)}")
-    if axis is not None:
-        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-        ndim = x.ndim
-        n = ndim or 1  # shape (): axis 0 or -1 is the whole Value, as in PyTorch
-        norm = []
-        for a in axes:
-            if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-                raise TypeError(f"{what}(): axis must be None, an int or a tuple of ints, got "
-                                f"{_describe(axis)}")
-            if not -n <= a < n:
-                raise ValueError(f"{what}(): axis {a} is out of range for a Value of shape "
-                                 f"{x.shape}")
-            norm.append(int(a) % n)
-        if len(set(norm)) != len(norm):
-            raise ValueError(f"{what}(): axis {axis} repeats an axis")
-        if not ndim:
-            return {"axis": None, "keepdims": False}
-        axis = norm[0] if not isinstance(axis, (tuple, list)) else tuple(norm)
-    if what == "max" and x.size == 0:
-        raise ValueError(f"max(): a Value of shape {x.shape} has no elements to take the "
-                         f"maximum of")
-    return {"axis": axis, "keepdims": bool(keepdims)}
-
-
-def check_shape(what: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """A shape argument as a tuple of ints (one of them may be -1)."""
-    for n in shape:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise TypeError(f"{what}(): the shape must be ints, got {shape!r}")
-        if n < -1:
-            raise ValueError(f"{what}(): negative length {n} in shape {shape!r}")
-    return tuple(int(n) for n in shape)
-
-
-def check_axes(x: Value, axes: tuple[Any, ...]) -> tuple[int, ...] | None:
-    """The axes of a transpose as a permutation of non-negative ints (None: reverse them)."""
-    if not axes:
-        return None
-    ndim = x.ndim
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"transpose(): axes must be ints, got {axes!r}")
-    norm = tuple(int(a) % ndim if -ndim <= a < ndim else ndim for a in axes) if ndim else ()
-    if len(axes) != ndim or sorted(norm) != list(range(ndim)):
-        raise ValueError(f"transpose(): axes {axes!r} are not a permutation of the axis "
-                         f"numbers 0..{ndim - 1} of a Value of shape {x.shape}")
-    return norm
-
-
-__all__ = ["PRIMITIVES", "where", "maximum", "minimum", "concatenate", "stack", "sum_to", "neg",
-           "div", "power"]
+__all__ = ["PRIMITIVES", "RULES_ONLY", "sum_to"]
