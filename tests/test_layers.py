@@ -26,8 +26,8 @@ LAYERS = {
     **dict.fromkeys(["engine", "ops", "backward", "kernels", "autograd", "functional", "compiler"],
                     CORE),
     # the package's __init__ re-exports the core and gradcheck: it is the library's front
-    **dict.fromkeys(["", "nn", "losses", "optim", "train", "gradcheck", "testing", "viz",
-                      "_checks"],
+    **dict.fromkeys(["", "nn", "losses", "optim", "train", "gradcheck", "testing", "_operations",
+                      "viz", "_checks"],
                     LIBRARY),
     **dict.fromkeys(["cli", "__main__"], CLI),
 }
