@@ -69,15 +69,20 @@ class Const:
 
 
 class Program(Protocol):
-    """What a record's `pick` and `params` may ask of the program being drawn."""
+    """What a record's `pick` and `params` may ask of the program being drawn, whose nodes are
+    numbered: the inputs, then one per step. The numbers ``i``, ``j`` and ``k`` of an
+    instruction choose: ``i`` the first operand (mostly the newest node), ``j`` the others
+    or a constant, ``k`` a mode, an axis or a parameter."""
 
+    # the i-th candidate that passes ok, newest first; the j-th, x0 first
     def pick_last(self, i: int, ok: Callable[[Shape], bool] = ...) -> int | None: ...
     def pick_first(self, j: int, ok: Callable[[Shape], bool]) -> int | None: ...
+    # pick_last of a node with ndim axes at least (reshaped when none has them)
     def pick_dims(self, i: int, ndim: int, prep: Prep) -> int | None: ...
     def shape(self, a: int) -> Shape: ...
-    def data(self, a: Any) -> np.ndarray: ...
     def size(self, a: int) -> int: ...
-    def emit(self, step: Step) -> int | None: ...
+    def data(self, a: Any) -> np.ndarray: ...  # a node's or a Const's entries, float64
+    def emit(self, step: Step) -> int | None: ...  # a new node (None: out of bounds)
 
 
 Prep = Callable[[int | None], int | None]  # squashes a picked operand (or not)

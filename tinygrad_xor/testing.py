@@ -46,6 +46,7 @@ from ._operations import (
     TABLE,
     Const,
     Operation,
+    Shape,
     Step,
     custom,
 )
@@ -53,8 +54,6 @@ from ._operations import (
 __all__ = ["values", "shapes", "broadcastable_shapes", "mutually_broadcastable_shapes",
            "matmul_shapes", "values_for", "expressions", "Expression", "Op", "OPS",
            "ELEMENTWISE"]
-
-Shape = tuple[int, ...]
 
 # -- Values and shapes ------------------------------------------------------------------------
 
@@ -221,7 +220,7 @@ ELEMENTWISE = tuple(name for name, op in TABLE.items() if op.elementwise)
 #: broadcast_to and scatter included) and the derived ops.
 OPS = tuple(TABLE)
 
-_DOMAINS = ("real", "positive", "nonzero")
+_DOMAINS = ("real", "positive", "nonzero")  # the domains of `_operations.DOMAINS` users name
 _MAX_SIZE = 36  # no node has more entries than this (keeps gradcheck fast)
 
 
