@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 import pytest
 
-from tinygrad_xor import Value, no_grad, primitive
+from tinygrad_xor import Value, no_grad, primitive, walk
 from tinygrad_xor.core.ops import PRIMITIVES
 
 # -- kinds and attributes ------------------------------------------------------------------
@@ -60,7 +60,7 @@ def test_a_label_can_be_set_on_leaves_and_results_alike():
     w = Value(np.ones(2))
     y = (w * 2.0).sum()
     w.label, y.label = "w", "loss"
-    assert (w.label, y.label, y.op, y._parents[0].label) == ("w", "loss", "sum", "")
+    assert (w.label, y.label, y.op, y.parents[0].label) == ("w", "loss", "sum", "")
     y.label = ""
     assert y.label == "" and "label" not in repr(y)
     y.backward()  # a label changes nothing in the graph
@@ -335,7 +335,7 @@ def test_custom_primitive_is_recorded_broadcast_and_differentiated():
     square = primitive(lambda x: x * x, lambda grad, out, x: (2 * x * grad,), name="square")
     x = Value(np.array([[1.0], [2.0]]))
     y = square(x) * Value([1.0, 1.0, 1.0])
-    assert y._parents[0].op == "square"
+    assert y.parents[0].op == "square"
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [[6.0], [12.0]])
     assert square(3.0).data == 9.0  # numbers work too
@@ -396,7 +396,7 @@ def test_graphs_are_freed_by_reference_counting_alone():
     try:
         x = Value(np.ones(3))
         y = ((x * 2).sigmoid() @ x).exp()
-        ref = weakref.ref(y._parents[0])
+        ref = weakref.ref(y.parents[0])
         y.backward()
         del y
         assert ref() is None  # no reference cycles: freed without the cyclic collector
@@ -415,8 +415,8 @@ def test_import_loads_numpy_and_nothing_heavier():
 def test_number_operands_are_shared_constants_that_backward_never_writes():
     x, y = Value(2.0), Value(3.0)
     a, b = x * 0.5, y * 0.5
-    constant = a._parents[1]
-    assert constant is b._parents[1] and not constant.requires_grad
+    constant = a.parents[1]
+    assert constant is b.parents[1] and not constant.requires_grad
     a.backward()
     b.backward()
     assert x.grad == 0.5 and y.grad == 0.5
@@ -431,12 +431,7 @@ def test_subtraction_and_mean_are_one_node_each() -> None:
     w1, b1, w2, b2 = Value(np.ones((2, 2))), Value(np.zeros(2)), Value(np.ones((2, 1))), Value(
         np.zeros(1))
     loss = ((((x @ w1 + b1).sigmoid() @ w2 + b2).sigmoid() - y) ** 2).mean()
-    ops, stack = [], [loss]
-    while stack:
-        node = stack.pop()
-        if node.op:
-            ops.append(node.op)
-            stack.extend(node._parents)
+    ops = [node.op for node in walk(loss) if node.op]
     assert sorted(ops) == sorted(["matmul", "add", "sigmoid", "matmul", "add", "sigmoid", "sub",
                                   "pow", "mean"])
 

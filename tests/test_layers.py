@@ -32,7 +32,7 @@ LAYERS = {
     # the package's __init__ re-exports the core and the library's front; `autograd` is the
     # public path of core.autograd
     **dict.fromkeys(["", "autograd", "compiler", "nn", "losses", "optim", "train", "gradcheck",
-                     "testing", "viz"],
+                     "testing", "_operations", "viz"],
                     LIBRARY),
     **dict.fromkeys(["cli", "__main__"], CLI),
 }

@@ -154,6 +154,34 @@ def test_sweep_plot_without_matplotlib(capsys, tmp_path, monkeypatch):
     assert out == ""  # said before the sweep ran, not after
 
 
+@pytest.mark.parametrize("command, plot", [("sweep", "plot_sweep"),
+                                           ("landscape", "plot_landscape")])
+def test_the_plot_file_is_checked_once_by_the_parser(command, plot, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib", reason=PLOT)
+    import importlib
+
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds, asked = FigureCanvasBase.get_supported_filetypes, []
+    monkeypatch.setattr(FigureCanvasBase, "get_supported_filetypes",
+                        staticmethod(lambda: asked.append(1) or kinds()))
+    module = importlib.import_module(f"tinygrad_xor.xor.{command}")
+    monkeypatch.setattr(module, plot, lambda result, path: path)  # no figure drawn
+    assert main([command, "--recipe", "blog", "--seeds", "2", "--steps", "2",
+                 "--plot", str(tmp_path / "x.png")]) == 0
+    assert asked == [1]  # the command checked it again
+
+
+def test_the_figures_class_is_the_study_modules_and_sweep_still_names_it():
+    pytest.importorskip("matplotlib", reason=PLOT)
+    from tinygrad_xor.xor import study
+
+    assert sweep.InlineFigure is study.InlineFigure
+    assert study.InlineFigure.__module__ == "tinygrad_xor.xor.study"
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        sweep.Nope  # noqa: B018
+
+
 def test_check_command_exit_status(capsys):
     assert main(["check"]) == 0
     assert "agrees" in capsys.readouterr().out

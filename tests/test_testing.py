@@ -12,7 +12,8 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_xor
-from tinygrad_xor import GradcheckError, Value, gradcheck, primitive
+from tinygrad_xor import GradcheckError, Value, gradcheck, primitive, walk
+from tinygrad_xor._operations import DOMAINS, LEFT_OUT, TABLE, Operation, missing
 from tinygrad_xor.core import ops
 from tinygrad_xor.core.ops import PRIMITIVES
 from tinygrad_xor.testing import (
@@ -40,19 +41,6 @@ bad_sigmoid = primitive(lambda x: 1 / (1 + np.exp(-x)), lambda grad, out, x: (gr
                         name="bad_sigmoid")
 
 
-def graph_nodes(root: Value) -> list[Value]:
-    """Every Value of the graph that ends in root."""
-    seen, stack, order = {id(root)}, [root], []
-    while stack:
-        v = stack.pop()
-        order.append(v)
-        for p in v._parents:
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-    return order
-
-
 # -- the package ------------------------------------------------------------------------------
 
 
@@ -69,6 +57,56 @@ def test_every_primitive_of_the_op_table_is_drawn_by_expressions():
     assert set(PRIMITIVES) - set(ops.RULES_ONLY) <= set(OPS)
     assert set(ELEMENTWISE) <= set(OPS)
     assert {"sub", "div", "neg", "power", "mean"} <= set(OPS)
+
+
+# -- the table of operations: one record each ---------------------------------------------------
+
+
+def test_every_primitive_has_a_record_or_a_reason_to_be_left_out():
+    assert missing() == []
+    assert OPS == tuple(TABLE) and all(op.name == name for name, op in TABLE.items())
+    assert set(LEFT_OUT) == set(ops.RULES_ONLY) and not set(LEFT_OUT) & set(TABLE)
+    assert all(name in PRIMITIVES and reason for name, reason in LEFT_OUT.items())
+
+
+def test_a_new_primitive_without_a_record_is_reported(monkeypatch):
+    cube = primitive(lambda x: x ** 3, lambda grad, out, x: (3 * grad * x * x,), name="cube")
+    monkeypatch.setitem(PRIMITIVES, "cube", cube)
+    assert missing() == ["cube"]
+
+
+def test_the_records_name_known_domains_and_list_the_elementwise_operations_first():
+    for op in TABLE.values():
+        for params in ({"p": p} for p in (2.0, -1.0, 0.5)) if op.name == "pow" else [{}]:
+            domains = op.domains(params)
+            assert set(domains) <= set(DOMAINS) and len(domains) <= max(op.arity, 1), op.name
+    assert ELEMENTWISE == OPS[:len(ELEMENTWISE)]
+    assert ELEMENTWISE == ("add", "mul", "sub", "neg", "div", "pow", "power", "relu", "sigmoid",
+                           "tanh", "exp", "log", "abs", "sqrt", "sin", "cos", "clip", "maximum",
+                           "minimum")
+
+
+def test_one_record_is_all_a_new_operation_needs(monkeypatch):
+    """A record added to the table is drawn by name, kept in its domain, run and printed."""
+    record = Operation("log1p", 1, lambda a: (a + 1.0).log(), "log1p({0})", ("positive",))
+    monkeypatch.setitem(TABLE, "log1p", record)
+
+    seen: set[str] = set()
+
+    @settings(max_examples=30, database=None)
+    @given(expressions(ops=["log1p", "tanh"], max_side=2))
+    def check(expr):
+        f, inputs = expr
+        seen.update(f.ops)
+        assert f.ops.count("log1p") == repr(f).count("log1p("), repr(f)
+        for node in walk(f(*inputs)):
+            if node.op == "log" and node.parents[0].op == "add":  # log(x + 1) of log1p(x)
+                x = node.parents[0].parents[0]
+                assert np.min(x.data) >= 0.25, repr(f)
+        assert gradcheck(f, *inputs)
+
+    check()
+    assert "log1p" in seen
 
 
 # -- values and shapes ------------------------------------------------------------------------
@@ -201,31 +239,31 @@ def assert_max_leads(x: np.ndarray, axis, margin: float) -> None:
 @given(expressions(max_ops=8))
 def test_every_node_is_bounded_and_inside_its_operations_domain(expr):
     f, inputs = expr
-    for node in graph_nodes(f(*inputs)):
-        if not node._parents:
+    for node in walk(f(*inputs)):
+        if not node.parents:
             continue
         d = np.asarray(node.data)
         assert np.all(np.isfinite(d)) and np.max(np.abs(d)) <= 20, (f, node)
-        x = np.asarray(node._parents[0].data)
+        x = np.asarray(node.parents[0].data)
         if node.op in ("relu", "abs"):
             assert np.min(np.abs(x)) >= 0.05, f          # away from the kink
         elif node.op in ("log", "sqrt"):
             assert np.min(x) >= 0.25, f
         elif node.op == "clip":
-            for bound in (node._params["lo"], node._params["hi"]):
+            for bound in (node.params["lo"], node.params["hi"]):
                 if bound is not None:
                     assert np.min(np.abs(x - bound)) >= 0.05, f
         elif node.op in ("maximum", "minimum"):
-            y = np.asarray(node._parents[1].data)
+            y = np.asarray(node.parents[1].data)
             assert np.min(np.abs(x - y)) >= 0.05, f      # no ties
         elif node.op == "pow":
-            p = node._params["p"]
+            p = node.params["p"]
             if p != int(p):
                 assert np.min(x) >= 0.25, f               # fractional powers of positives
             elif p < 0:
                 assert np.min(np.abs(x)) >= 0.25, f       # 1/x away from the pole
         elif node.op == "max" and x.ndim:
-            assert_max_leads(x, node._params["axis"], 0.05)  # no ties
+            assert_max_leads(x, node.params["axis"], 0.05)  # no ties
 
 
 class _Formula:
@@ -276,14 +314,14 @@ def test_a_drawn_repr_reads_like_a_formula():
     x0, x1 = Value(np.array([1.0, 2.0]), label="x0"), Value(np.array([0.5, 3.0]), label="x1")
     builder = _Builder((x0, x1))
     for op, i, j, k in [("mul", 0, 1, 0), ("relu", 0, 0, 0), ("sum", 0, 0, 0)]:
-        builder.apply(op, i, j, k)  # x0 (no result yet) times node 1 (x1), then the newest ...
+        builder.apply(TABLE[op], i, j, k)  # x0 (no result yet) times node 1 (x1), then the newest
     f = builder.finish((x0.shape, x1.shape))
     assert repr(f) == "f(x0, x1) = sum(relu(x0 * x1))" and f.ops == ("mul", "relu", "sum")
     assert f(x0, x1).data == 6.5
 
     builder = _Builder((Value(0.0, label="x0"),))
     for op, i, j, k in [("relu", 0, 0, 0), ("tanh", 0, 0, 0), ("mul", 0, 3, 0)]:
-        builder.apply(op, i, j, k)  # relu at 0 gets a shift; mul reuses node 3 (tanh)
+        builder.apply(TABLE[op], i, j, k)  # relu at 0 gets a shift; mul reuses node 3 (tanh)
     f = builder.finish(((),))
     assert repr(f) == "f(x0) = t0 * t0 where t0 = tanh(relu(x0 + 0.5))"
 
@@ -402,9 +440,9 @@ mulexp = primitive(lambda a, b: a * np.exp(b),
 @given(expressions(ops=["add", "mul", "sum", Op(sqrt, domain="positive"), mulexp], max_side=2))
 def test_custom_ops_with_a_domain_pass_gradcheck(expr):
     f, inputs = expr
-    for node in graph_nodes(f(*inputs)):
+    for node in walk(f(*inputs)):
         if node.op == "sqrt":
-            assert np.min(node._parents[0].data) >= 0.25
+            assert np.min(node.parents[0].data) >= 0.25
     assert gradcheck(f, *inputs)
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygrad_xor import Value, primitive
+from tinygrad_xor import Value, primitive, viz, walk
 from tinygrad_xor.nn import MLP, Linear, ReLU, Sequential, Sigmoid
 from tinygrad_xor.viz import draw_graph, draw_network, graph_drawing
 from tinygrad_xor.xor import goodfellow_model
@@ -33,14 +36,9 @@ def edges_of(source: str) -> list[tuple[str, str]]:
 
 def graph_of(root: Value) -> tuple[set[Value], int, int]:
     """(every Value in the graph, number of operations, number of edges), counted directly."""
-    seen, stack = {root}, [root]
-    while stack:
-        for p in stack.pop()._parents:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    ops = [v for v in seen if v._parents]
-    return seen, len(ops), sum(len(v._parents) + 1 for v in ops)
+    seen = set(walk(root))
+    ops = [v for v in seen if v.parents]
+    return seen, len(ops), sum(len(v.parents) + 1 for v in ops)
 
 
 def node_labels(source: str) -> dict[str, str]:
@@ -209,6 +207,34 @@ def test_value_draw_passes_options() -> None:
     assert loss.draw(rankdir="TB").source == draw_graph(loss, rankdir="TB").source
 
 
+def test_value_draw_is_attached_by_viz_on_import_tinygrad_xor() -> None:
+    """The core never imports the drawing: viz attaches `Value.draw`, and the package's
+    import brings viz in (a fresh interpreter, so no other test has imported viz first)."""
+    code = ("import sys, tinygrad_xor\n"
+            "draw = tinygrad_xor.Value.draw  # before any drawing is asked for\n"
+            "viz = sys.modules['tinygrad_xor.viz']\n"
+            "assert draw is viz._draw, draw\n"
+            "digraph = tinygrad_xor.Value(1.0).draw()\n"
+            "assert digraph.source == viz.draw_graph(tinygrad_xor.Value(1.0)).source\n"
+            "print(type(digraph).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0 and out.stdout == "Digraph\n", out.stderr
+    assert Value.draw is viz._draw and Value.draw.__doc__ == (
+        "The computation graph ending here, as a graphviz.Digraph (see viz.draw_graph).")
+
+
+def test_no_module_outside_the_core_reads_the_private_parents() -> None:
+    """Graphs are walked with `walk` and read through the public `Value.parents`."""
+    package = Path(viz.__file__).parent
+    core = {"engine", "ops", "backward", "kernels", "autograd", "functional", "compiler",
+            "_checks"}
+    readers = [str(path.relative_to(package)) for path in sorted(package.rglob("*.py"))
+               if "core" not in path.relative_to(package).parts and path.stem not in core
+               and "._parents" in path.read_text(encoding="utf-8")]
+    assert readers == []
+
+
 # -- big graphs -------------------------------------------------------------------------------
 
 
@@ -226,6 +252,27 @@ def test_max_nodes_collapses_the_far_part_of_a_big_graph() -> None:
     assert f"{9999 - 200:,} more Values" in source
     assert len(nodes) <= 2 * 200 + 1
     assert len(edges_of(source)) < 2 * 200 + 50
+
+
+def test_a_cut_graph_draws_the_values_nearest_the_root_in_the_order_of_walk() -> None:
+    """The first max_nodes Values by distance from the root (operations away; ties in the
+    order of `walk`), drawn in the order of `walk`: operands first."""
+    model = MLP([2, 16, 16, 1], scalar=True, rng=0)
+    loss = (model([1.0, 0.0]) - 1.0) ** 2
+    values = walk(loss)
+    distance = {loss: 0}
+    for v in reversed(values):
+        for p in v.parents:
+            distance[p] = min(distance.get(p, len(values)), distance[v] + 1)
+    kept = set(sorted(values, key=distance.__getitem__)[:40])
+    drawn = [v for v in values if v in kept]
+    # the layer's hidden units are operands of many Values, some of them cut: a walk of the
+    # drawn part alone (as before) put them elsewhere
+    whole = dict(graph_drawing(loss, max_nodes=len(values)).nodes)  # node id -> attributes
+    ids = {v: f"v{i}" for i, v in enumerate(values)}
+    got = [attrs for name, attrs in graph_drawing(loss, max_nodes=40).nodes
+           if name.startswith("v")]
+    assert got == [whole[ids[v]] for v in drawn]
 
 
 def test_the_collapsed_node_says_how_to_draw_everything() -> None:
@@ -267,7 +314,7 @@ def test_svg_has_one_group_per_node_and_the_labels(make) -> None:
     for v in values:
         if v.label:
             assert v.label in texts
-        if v._parents:
+        if v.parents:
             assert v.op in texts
 
 

@@ -4,7 +4,8 @@ compile.
 The top layer: it stands on the XOR study (`tinygrad_xor.xor`) and nothing imports it. Each
 sub-command's work lives in the study module that owns it; this file only parses arguments.
 Building the parser imports `tinygrad_xor.xor.recipes` (and with it the library) for the
-recipe names; a sub-command's own module is imported only when that sub-command runs.
+recipe names, and a ``--plot`` file is checked with `tinygrad_xor.xor.study` (the formats
+matplotlib writes); a sub-command's own module is imported only when that sub-command runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import importlib
 import io
 import math
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -134,25 +134,13 @@ def _plot_file(text: str) -> str:
     """An argparse type: a plot file matplotlib knows the format of, in a writable folder."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must name a file, got an empty string")
-    path = Path(text)
-    try:
-        from matplotlib.backend_bases import FigureCanvasBase
-    except ImportError:
-        raise argparse.ArgumentTypeError(
-            "plotting needs matplotlib: pip install 'tinygrad_xor[plot]'") from None
-    kinds = FigureCanvasBase.get_supported_filetypes()
-    suffix = path.suffix.lstrip(".").lower()
-    if suffix not in kinds:
-        raise argparse.ArgumentTypeError(
-            f"{text}: the file name must end in one of "
-            + ", ".join(f".{k}" for k in sorted(kinds)))
-    if suffix == "pgf":  # matplotlib measures the text with TeX: found out after the work
-        from matplotlib import rcParams
+    from .xor.study import check_plot_format
 
-        if shutil.which(rcParams["pgf.texsystem"]) is None:
-            raise argparse.ArgumentTypeError(
-                f"{text}: a .pgf plot needs TeX ({rcParams['pgf.texsystem']}), which is not "
-                "installed; .pdf or .svg need nothing more")
+    try:
+        check_plot_format(text)
+    except (RuntimeError, ValueError) as exc:  # no matplotlib; a format it cannot write
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    path = Path(text)
     name = text
     try:
         exists, folder_exists = _lookup(path), _lookup(path.parent)
@@ -294,6 +282,13 @@ def _scheduler(text: str) -> str:
     return text.strip()
 
 
+def _add_jit(command_parser: argparse.ArgumentParser) -> None:
+    """The --jit option of the commands that train many networks at once."""
+    command_parser.add_argument("--jit", action="store_true",
+                                help="compile the training step once (tinygrad_xor.jit) and "
+                                     "run it without building graphs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
@@ -347,9 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "recipe's own)")
     p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the final losses (needs the 'plot' extra)")
-    p.add_argument("--jit", action="store_true",
-                   help="compile the training step once (tinygrad_xor.jit) and run it "
-                        "without building graphs")
+    _add_jit(p)
 
     p = sub.add_parser("demo", help="train XOR, check its gradients, draw its graph",
                        description="The main job in one command: train the XOR network, check "
@@ -374,9 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"runs to stop moving)")
     p.add_argument("--plot", default=None, metavar="FILE", type=_plot_file,
                    help="write a plot of the spectra (needs the 'plot' extra)")
-    p.add_argument("--jit", action="store_true",
-                   help="compile the training step once (tinygrad_xor.jit) and run it "
-                        "without building graphs")
+    _add_jit(p)
     p = sub.add_parser("grid", help="train every recipe x hidden size x learning rate on Dask",
                        description="Train every combination of recipe, hidden size and learning "
                                    "rate (a cell: a batched sweep of --seeds seeds) on Dask: an "
@@ -396,9 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_int_in(1, STEPS_MAX), default=None, metavar="N",
                    help=f"training steps per network, 1 to {STEPS_MAX:,} (default: each "
                         "recipe's own)")
-    p.add_argument("--jit", action="store_true",
-                   help="compile the training step once (tinygrad_xor.jit) and run it "
-                        "without building graphs")
+    _add_jit(p)
     p.add_argument("--out", required=True, metavar="FILE", type=_results_file,
                    help="the results, CSV: each finished cell is appended at once, and the "
                         "cells already there are not trained again")

@@ -11,7 +11,7 @@ import numpy as np
 from . import autograd
 from .core import checks as _checks
 from .core.mode import enable_grad
-from .core.value import Value
+from .core.value import Value, walk
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -218,13 +218,7 @@ def _check_full(f: Callable[..., Any], inputs: tuple[Value, ...], outs: list[Val
 
 def _graph_ids(root: Value) -> set[int]:
     """ids of the Values in the graph that ends in root (to tell a cut graph in the report)."""
-    seen, stack = {id(root)}, [root]
-    while stack:
-        for parent in stack.pop()._parents:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append(parent)
-    return seen
+    return {id(v) for v in walk(root)}
 
 
 def _vjps(out: Value, inputs: tuple[Value, ...], u: Any) -> list[np.ndarray]:

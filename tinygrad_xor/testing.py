@@ -17,12 +17,14 @@ point and ``gradcheck`` must pass for a correct engine. The shift is part of the
 see it in the formula) and is decided once, at draw time. Hypothesis shrinks a failing program
 by dropping operations and simplifying operand choices, so a failure is reported as a small
 formula like ``f(x0) = bad_square(x0)``.
+
+What each operation is (its operands, domain, parameters, how it runs and prints) is one record
+of `tinygrad_xor._operations.TABLE`; this module draws programs from the records.
 """
 
 from __future__ import annotations
 
 import inspect
-import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,17 +37,24 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("tinygrad_xor.testing needs hypothesis: pip install 'tinygrad_xor[test]'"
                       ) from exc
 
+from . import Primitive, Value, walk
+from ._operations import (
+    ATOM,
+    BOUND,
+    KINK_MARGIN,
+    POLE_MARGIN,
+    TABLE,
+    Const,
+    Operation,
+    Shape,
+    Step,
+    custom,
+)
 from .core import checks as _checks
-from .core import operators as _ops
-from .core import ops as _table
-from .core.primitive import Primitive
-from .core.value import Value
 
 __all__ = ["values", "shapes", "broadcastable_shapes", "mutually_broadcastable_shapes",
            "matmul_shapes", "values_for", "expressions", "Expression", "Op", "OPS",
            "ELEMENTWISE"]
-
-Shape = tuple[int, ...]
 
 # -- Values and shapes ------------------------------------------------------------------------
 
@@ -207,15 +216,13 @@ def values_for(shape_tuples: st.SearchStrategy[tuple[Shape, ...]],
 # -- the operations expressions() draws -----------------------------------------------------
 
 #: Elementwise operations (the scalar-vs-tensor property draws only these).
-ELEMENTWISE = ("add", "mul", "sub", "neg", "div", "pow", "power", "relu", "sigmoid", "tanh",
-               "exp", "log", "abs", "sqrt", "sin", "cos", "clip", "maximum", "minimum")
+ELEMENTWISE = tuple(name for name, op in TABLE.items() if op.elementwise)
 #: Every operation expressions() knows: the primitives of `ops.PRIMITIVES` (the internal
 #: broadcast_to and scatter included) and the derived ops.
-OPS = ELEMENTWISE + ("where", "sum", "mean", "max", "matmul", "reshape", "transpose", "getitem",
-                     "concatenate", "stack", "broadcast_to", "scatter")
-_UNARY = ("relu", "sigmoid", "tanh", "exp", "log", "abs", "sqrt", "sin", "cos")
+OPS = tuple(TABLE)
 
-_DOMAINS = ("real", "positive", "nonzero")
+_DOMAINS = ("real", "positive", "nonzero")  # the domains of `_operations.DOMAINS` users name
+_MAX_SIZE = 36  # no node has more entries than this (keeps gradcheck fast)
 
 
 class Op:
@@ -252,158 +259,7 @@ class Op:
         return f"Op({self.name!r}, arity={self.arity}, domain={self.domain!r})"
 
 
-# Constants a binary operation may take instead of a second node, and the exponents of `pow`.
-_CONSTANTS = (2.0, 0.5, -1.5, 3.0)
-_POWERS = (2.0, 3.0, -1.0, 0.5, -0.5, 1.5, -2.0)
-_BOUND = 20.0        # every node's entries stay within +-_BOUND (else squash or skip the step)
-_KINK_MARGIN = 0.05  # relu inputs stay this far from 0, max's winner this far ahead
-_POLE_MARGIN = 0.25  # log, 1/x, x ** 0.5 ... see operands at least this far from 0
-_MAX_SIZE = 36       # no node has more entries than this (keeps gradcheck fast)
-
-_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3, "pow": 4,
-               "power": 4}
-_ATOM = 9
-
-
-class _Const:
-    """A constant operand of a step (a float or an ndarray)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def text(self) -> str:
-        v = self.value
-        if isinstance(v, np.ndarray):
-            return repr(np.round(v, 6).tolist())
-        return f"{v:g}"
-
-
-class _Step:
-    """One operation of a drawn program: ``op`` applied to earlier nodes and constants."""
-
-    __slots__ = ("op", "args", "params", "custom")
-
-    def __init__(self, op: str, args: tuple[Any, ...], params: dict[str, Any],
-                 custom: Op | None = None) -> None:
-        self.op = op
-        self.args = args          # ints (node indices) and _Const
-        self.params = params
-        self.custom = custom
-
-    def run(self, nodes: list[Value]) -> Value:
-        xs = [nodes[a] if isinstance(a, int) else a.value for a in self.args]
-        op, p = self.op, self.params
-        if self.custom is not None:
-            return self.custom.prim(*xs)
-        if op == "add":
-            return xs[0] + xs[1]
-        if op == "sub":
-            return xs[0] - xs[1]
-        if op == "mul":
-            return xs[0] * xs[1]
-        if op == "div":
-            return xs[0] / xs[1]
-        if op == "neg":
-            return -xs[0]
-        if op == "pow":
-            return xs[0] ** p["p"]
-        if op == "power":
-            return xs[0] ** xs[1]
-        if op == "matmul":
-            return xs[0] @ xs[1]
-        if op in _UNARY:
-            return getattr(xs[0], op)()
-        if op == "clip":
-            return xs[0].clip(p["lo"], p["hi"])
-        if op in ("maximum", "minimum"):
-            return getattr(_ops, op)(xs[0], xs[1])
-        if op == "where":
-            return _ops.where(p["cond"], xs[0], xs[1])
-        if op in ("concatenate", "stack"):
-            return getattr(_ops, op)(xs, axis=p["axis"])
-        if op == "broadcast_to":
-            return _table.broadcast_to(xs[0], shape=p["shape"])
-        if op == "scatter":
-            return _table.scatter(xs[0], shape=p["shape"], index=p["index"])
-        if op in ("sum", "mean", "max"):
-            return getattr(xs[0], op)(axis=p["axis"], keepdims=p["keepdims"])
-        if op == "reshape":
-            return xs[0].reshape(p["shape"])
-        if op == "transpose":
-            return xs[0].T if p["axes"] is None else xs[0].transpose(*p["axes"])
-        if op == "getitem":
-            return xs[0][p["index"]]
-        raise AssertionError(f"unknown step {op!r}")  # pragma: no cover
-
-    def text(self, arg_texts: list[tuple[str, int]]) -> tuple[str, int]:
-        """This step as a formula, from its operands' (text, precedence)."""
-        op, p = self.op, self.params
-        if self.custom is not None:
-            return f"{self.custom.name}({', '.join(t for t, _ in arg_texts)})", _ATOM
-        prec = _PRECEDENCE.get(op, _ATOM)
-
-        def wrap(item: tuple[str, int], right: bool = False) -> str:
-            text, inner = item
-            tight = inner < prec or (inner == prec and (right or op in ("pow", "power")))
-            return f"({text})" if tight and inner != _ATOM else text
-
-        if op in ("add", "sub", "mul", "div", "matmul", "power"):
-            sym = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@",
-                   "power": "**"}[op]
-            return f"{wrap(arg_texts[0])} {sym} {wrap(arg_texts[1], True)}", prec
-        if op == "neg":
-            return f"-{wrap(arg_texts[0], True)}", prec
-        if op == "pow":
-            return f"{wrap(arg_texts[0])} ** {p['p']:g}", prec
-        a = arg_texts[0][0]
-        if op == "clip":
-            lo, hi = p["lo"], p["hi"]
-            bounds = (f"lo={lo:g}" if hi is None else f"hi={hi:g}" if lo is None
-                      else f"{lo:g}, {hi:g}")
-            return f"clip({a}, {bounds})", _ATOM
-        if op in ("maximum", "minimum"):
-            return f"{op}({a}, {arg_texts[1][0]})", _ATOM
-        if op == "where":
-            cond = p["cond"]
-            mask = repr(bool(cond)) if cond.ndim == 0 else repr(cond.tolist())
-            return f"where({mask}, {a}, {arg_texts[1][0]})", _ATOM
-        if op in ("concatenate", "stack"):
-            return f"{op}([{', '.join(t for t, _ in arg_texts)}], axis={p['axis']})", _ATOM
-        if op == "broadcast_to":
-            return f"broadcast_to({a}, {p['shape']})", _ATOM
-        if op == "scatter":
-            return f"scatter({a}, {p['shape']}, np.s_[{_index_text(p['index'])}])", _ATOM
-        if op in ("sum", "mean", "max"):
-            extra = "" if p["axis"] is None else f", axis={p['axis']}"
-            extra += ", keepdims=True" if p["keepdims"] else ""
-            return f"{op}({a}{extra})", _ATOM
-        if op == "reshape":
-            return f"reshape({a}, {p['shape']})", _ATOM
-        if op == "transpose":
-            return (f"transpose({a})" if p["axes"] is None
-                    else f"transpose({a}, {p['axes']})"), _ATOM
-        if op == "getitem":
-            return f"{wrap(arg_texts[0])}[{_index_text(p['index'])}]", _ATOM
-        return f"{op}({a})", _ATOM
-
-
-def _index_text(index: Any) -> str:
-    parts = index if type(index) is tuple else (index,)
-    out = []
-    for i in parts:
-        if i is Ellipsis:
-            out.append("...")
-        elif i is None:
-            out.append("None")
-        elif isinstance(i, slice):
-            out.append(("" if i.start is None else str(i.start)) + ":"
-                       + ("" if i.stop is None else str(i.stop))
-                       + ("" if i.step is None else f":{i.step}"))
-        else:
-            out.append(repr(i))
-    return ", ".join(out)
+# -- a drawn program ------------------------------------------------------------------------
 
 
 class Expression:
@@ -412,13 +268,13 @@ class Expression:
     ``ops`` lists the operations it runs, in order; ``shapes`` the input shapes it was drawn for.
     """
 
-    def __init__(self, steps: list[_Step], n_inputs: int, output: int,
+    def __init__(self, steps: list[Step], n_inputs: int, output: int,
                  shapes: tuple[Shape, ...]) -> None:
         self._steps = steps
         self.n_inputs = n_inputs
         self._output = output
         self.shapes = shapes
-        self.ops: tuple[str, ...] = tuple(s.custom.name if s.custom else s.op for s in steps)
+        self.ops: tuple[str, ...] = tuple(s.op.name for s in steps)
         self._text = self._formula()
 
     def __call__(self, *xs: Any) -> Value:
@@ -442,37 +298,19 @@ class Expression:
             for a in step.args:
                 if isinstance(a, int):
                     uses[a] += 1
-        texts: list[tuple[str, int]] = [(f"x{i}", _ATOM) for i in range(n)]
+        texts: list[tuple[str, int]] = [(f"x{i}", ATOM) for i in range(n)]
         named: list[str] = []
         for k, step in enumerate(self._steps):
-            args = [texts[a] if isinstance(a, int) else (a.text(), _ATOM if not
+            args = [texts[a] if isinstance(a, int) else (a.text(), ATOM if not
                     a.text().startswith("-") else 3) for a in step.args]
-            text = step.text(args)
+            text = step.op.text(args, step.params)
             if uses[n + k] > 1 and n + k != self._output:
                 name = f"t{len(named)}"
                 named.append(f"{name} = {text[0]}")
-                text = (name, _ATOM)
+                text = (name, ATOM)
             texts.append(text)
         head = f"f({', '.join(f'x{i}' for i in range(n))}) = {texts[self._output][0]}"
         return head + (f" where {'; '.join(named)}" if named else "")
-
-
-# -- drawing a program --------------------------------------------------------------------
-
-
-def _broadcasts(a: Shape, b: Shape) -> bool:
-    try:
-        np.broadcast_shapes(a, b)
-    except ValueError:
-        return False
-    return True
-
-
-def _matmuls(a: Shape, b: Shape) -> bool:
-    if not a or not b:
-        return False
-    k_b = b[0] if len(b) == 1 else b[-2]
-    return a[-1] == k_b and _broadcasts(a[:-2], b[:-2])
 
 
 def _data(v: Value) -> np.ndarray:
@@ -480,31 +318,32 @@ def _data(v: Value) -> np.ndarray:
 
 
 class _Builder:
-    """Runs drawn instructions on concrete inputs, inserting guards, and records the steps."""
+    """Runs drawn instructions on concrete inputs, inserting guards, and records the steps.
+
+    An instruction ``(op, i, j, k)`` names an `Operation` of the table and three small numbers
+    its `pick` and `params` read (which operands, which axis, ...); the domain of each operand
+    is then made to hold by a constant shift (`guard`).
+    """
 
     def __init__(self, inputs: tuple[Value, ...]) -> None:
         self.nodes: list[Value] = list(inputs)
-        self.steps: list[_Step] = []
+        self.steps: list[Step] = []
         self.n_inputs = len(inputs)
 
     # committing and undoing steps
-    def emit(self, step: _Step) -> int | None:
+    def emit(self, step: Step) -> int | None:
         """Run ``step`` on the drawn data; keep it if its result is small and every new node
         (those of a derived op too, like the sum inside a mean) is finite and bounded."""
         out = step.run(self.nodes)
         if not 0 < out.size <= _MAX_SIZE:
             return None
         known = {id(v) for v in self.nodes}
-        stack = [out]
-        while stack:
-            v = stack.pop()
-            if id(v) in known or not v._parents:
+        for v in walk(out):
+            if id(v) in known or not v.parents:
                 continue
-            known.add(id(v))
             d = _data(v)
-            if not np.all(np.isfinite(d)) or np.max(np.abs(d)) > _BOUND:
+            if not np.all(np.isfinite(d)) or np.max(np.abs(d)) > BOUND:
                 return None
-            stack.extend(v._parents)
         self.steps.append(step)
         self.nodes.append(out)
         return len(self.nodes) - 1
@@ -516,36 +355,79 @@ class _Builder:
         del self.steps[mark:]
         del self.nodes[self.n_inputs + mark:]
 
-    # guards: constant shifts that move an operand away from a kink or a pole
+    def _shift(self, a: int, c: Any) -> int | None:
+        return self.emit(Step(TABLE["add"], (a, Const(c)), {}))
+
+    # guards: constant shifts that move an operand into its domain
+    def guard(self, args: list[Any], domains: tuple[str, ...],
+              params: dict[str, Any]) -> list[Any] | None:
+        """``args`` with each node operand moved into its domain (a name of `DOMAINS`)."""
+        args = list(args)
+        for t, (a, domain) in enumerate(zip(args, domains)):
+            if not isinstance(a, int) or domain == "real":
+                continue
+            if domain == "positive":
+                g = self.shift_positive(a)
+            elif domain in ("pole", "nonzero"):
+                g = self.shift_nonzero(a, POLE_MARGIN if domain == "pole" else KINK_MARGIN)
+            elif domain == "untied":  # no ties with the other operand
+                g = self.shift_nonzero(a, KINK_MARGIN, target=self.data(args[1 - t]))
+            elif domain == "leading":
+                g = self.break_ties(a, params["axis"])
+            else:  # pragma: no cover - the table's test checks the names
+                raise AssertionError(f"unknown domain {domain!r}")
+            if g is None:
+                return None
+            args[t] = g
+        return args
+
     def shift_positive(self, a: int) -> int | None:
         """``a`` itself when all its entries are >= the margin, else ``a + c`` that is."""
         low = float(np.min(_data(self.nodes[a])))
-        if low >= _POLE_MARGIN:
+        if low >= POLE_MARGIN:
             return a
-        c = float(np.ceil((_POLE_MARGIN - low) * 2) / 2)
-        return self.emit(_Step("add", (a, _Const(c)), {}))
+        return self._shift(a, float(np.ceil((POLE_MARGIN - low) * 2) / 2))
 
     def shift_nonzero(self, a: int, margin: float, target: Any = 0.0) -> int | None:
         """``a`` itself when no entry is within ``margin`` of ``target`` (0, or the entries of
         another node: no ties), else ``a + c`` for a small c."""
         d = _data(self.nodes[a]) - target
-        for k in range(0, 2 * int(_BOUND) + 4):
+        for k in range(0, 2 * int(BOUND) + 4):
             c = (k + 1) // 2 * 0.5 * (1 if k % 2 else -1)
             if np.min(np.abs(d + c)) >= margin:
-                return a if c == 0 else self.emit(_Step("add", (a, _Const(c)), {}))
+                return a if c == 0 else self._shift(a, c)
         return None  # pragma: no cover - impossible for at most _MAX_SIZE entries
 
+    def break_ties(self, a: int, axis: Any) -> int | None:
+        """``a`` when each slice's maximum leads by the margin, else ``a + c`` with a ramp c."""
+        d = _data(self.nodes[a])
+        if self._leads(d, axis):
+            return a
+        ramp = np.arange(d.size, dtype=np.float64).reshape(d.shape)
+        for delta in (0.1, 0.3, 0.7, 1.3, 2.9):
+            c = np.round(delta * ramp, 6)
+            if self._leads(d + c, axis):
+                return self._shift(a, c if d.ndim else float(c))
+        return None
+
+    @staticmethod
+    def _leads(d: np.ndarray, axis: Any) -> bool:
+        if d.ndim == 0:
+            return True
+        axes = tuple(range(d.ndim)) if axis is None else np.atleast_1d(axis)
+        axes = tuple(int(x) % d.ndim for x in axes)
+        rest = tuple(x for x in range(d.ndim) if x not in axes)
+        flat = np.transpose(d, rest + axes).reshape(
+            int(np.prod([d.shape[x] for x in rest])), -1)
+        if flat.shape[1] < 2:
+            return True
+        top2 = np.sort(flat, axis=1)[:, -2:]
+        return bool(np.all(top2[:, 1] - top2[:, 0] >= KINK_MARGIN))
+
     def squash(self, a: int) -> int | None:
-        return self.emit(_Step("tanh", (a,), {}))
+        return self.emit(Step(TABLE["tanh"], (a,), {}))
 
-    def guard(self, a: int, domain: str, margin: float = _POLE_MARGIN) -> int | None:
-        if domain == "positive":
-            return self.shift_positive(a)
-        if domain == "nonzero":
-            return self.shift_nonzero(a, margin)
-        return a
-
-    # candidates for operands
+    # what the records' pick and params read (`_operations.Program`)
     def pick_last(self, i: int, ok: Callable[[Shape], bool] = lambda s: True) -> int | None:
         """For i < 10 the newest result whose shape passes ``ok`` (x0 before any), else another.
 
@@ -572,7 +454,7 @@ class _Builder:
         if a is None:  # pragma: no cover - pick_last without a condition always finds one
             return None
         shape = (1,) * (ndim - 1) + (self.nodes[a].size,)
-        return self.emit(_Step("reshape", (a,), {"shape": shape}))
+        return self.emit(Step(TABLE["reshape"], (a,), {"shape": shape}))
 
     def pick_first(self, j: int, ok: Callable[[Shape], bool]) -> int | None:
         """The j-th node (counting from x0) whose shape passes ``ok``."""
@@ -582,281 +464,34 @@ class _Builder:
     def shape(self, a: int) -> Shape:
         return self.nodes[a].shape
 
+    def size(self, a: int) -> int:
+        return self.nodes[a].size
+
+    def data(self, a: int | Const) -> np.ndarray:
+        """A node's entries, or a constant's, as float64."""
+        return np.asarray(a.value if isinstance(a, Const) else self.nodes[a].data,
+                          dtype=np.float64)
+
     # one instruction
-    def apply(self, op: str | Op, i: int, j: int, k: int) -> None:
+    def apply(self, op: Operation, i: int, j: int, k: int) -> None:
+        """Add ``op``'s step; when it fails (a node out of bounds), try again with the
+        operands squashed by tanh; when that fails too, add nothing."""
         mark = self.mark()
         if self._apply(op, i, j, k, squash=False) is None:
             self.undo(mark)
             if self._apply(op, i, j, k, squash=True) is None:
                 self.undo(mark)
 
-    def _apply(self, op: str | Op, i: int, j: int, k: int, squash: bool) -> int | None:
+    def _apply(self, op: Operation, i: int, j: int, k: int, squash: bool) -> int | None:
         def prep(a: int | None) -> int | None:
             return self.squash(a) if squash and a is not None else a
 
-        if isinstance(op, Op):
-            a = prep(self.pick_last(i))
-            if a is None:
-                return None
-            args: list[int] = []
-            a_shape = self.shape(a)
-            if op.arity == 2:
-                b = prep(self.pick_first(j, lambda s: _broadcasts(s, a_shape)))
-                if b is None:
-                    return None
-                args.append(b)
-            args.insert(0, a)
-            guarded = [self.guard(x, op.domain, _KINK_MARGIN if op.domain == "nonzero"
-                                  else _POLE_MARGIN) for x in args]
-            if any(g is None for g in guarded):
-                return None
-            return self.emit(_Step(op.name, tuple(guarded), {}, custom=op))
-
-        if op in _UNARY or op == "neg":
-            a = prep(self.pick_last(i))
-            if a is None:
-                return None
-            if op in ("relu", "abs"):
-                a = self.shift_nonzero(a, _KINK_MARGIN)
-            elif op in ("log", "sqrt"):
-                a = self.shift_positive(a)
-            return None if a is None else self.emit(_Step(op, (a,), {}))
-
-        if op == "clip":
-            return self._clip(i, j, k, prep)
-
-        if op in ("maximum", "minimum", "where"):
-            return self._select(op, i, j, k, prep)
-
-        if op in ("concatenate", "stack"):
-            return self._join(op, i, j, k, prep)
-
-        if op in ("broadcast_to", "scatter"):
-            a = prep(self.pick_last(i))
-            if a is None:
-                return None
-            params = (self._broadcast_params if op == "broadcast_to" else
-                      self._scatter_params)(self.shape(a), k)
-            return self.emit(_Step(op, (a,), params))
-
-        if op in ("add", "sub", "mul", "div", "power"):
-            return self._binary(op, i, j, k, prep)
-
-        if op == "pow":
-            a = prep(self.pick_last(i))
-            p = _POWERS[k % len(_POWERS)]
-            if a is None:
-                return None
-            if p != int(p):
-                a = self.shift_positive(a)
-            elif p < 0:
-                a = self.shift_nonzero(a, _POLE_MARGIN)
-            return None if a is None else self.emit(_Step("pow", (a,), {"p": p}))
-
-        if op in ("sum", "mean", "max"):
-            a = prep(self.pick_last(i))
-            if a is None:
-                return None
-            nd = len(self.shape(a))
-            axes: list[Any] = [None, *range(nd), *range(-1, -nd - 1, -1)]
-            if nd >= 2:
-                axes.append((0, nd - 1))
-            axis = axes[k % len(axes)]
-            params = {"axis": axis, "keepdims": bool(j % 2) and nd > 0}
-            if op == "max":
-                a = self._break_ties(a, axis)
-            return None if a is None else self.emit(_Step(op, (a,), params))
-
-        if op == "reshape":
-            a = prep(self.pick_last(i))
-            if a is None:
-                return None
-            shape, size = self.shape(a), self.nodes[a].size
-            options = [(size,), (1, size), (size, 1), tuple(reversed(shape)), (-1,)]
-            if size == 1:
-                options.append(())
-            return self.emit(_Step("reshape", (a,), {"shape": options[k % len(options)]}))
-
-        if op == "transpose":
-            a = self.pick_dims(i, 2, prep)
-            if a is None:
-                return None
-            nd = len(self.shape(a))
-            perms: list[Any] = [None, *itertools.permutations(range(nd))]
-            return self.emit(_Step("transpose", (a,), {"axes": perms[k % len(perms)]}))
-
-        if op == "getitem":
-            a = self.pick_dims(i, 1, prep)
-            if a is None:
-                return None
-            n0 = self.shape(a)[0]
-            indices: list[Any] = [0, -1, slice(1, None), slice(None, None, -1),
-                                  [0, n0 - 1, 0], (Ellipsis, 0), (slice(None), None)]
-            for t in range(len(indices)):
-                index = indices[(k + t) % len(indices)]
-                if index == slice(1, None) and n0 == 1:
-                    continue
-                return self.emit(_Step("getitem", (a,), {"index": index}))
-            return None  # pragma: no cover
-
-        if op == "matmul":
-            a = self.pick_dims(i, 1, prep)
-            if a is None:
-                return None
-            b = self.pick_first(j, lambda s: _matmuls(self.shape(a), s))
-            if b is None:  # a @ a.T (or a @ a for a vector) always multiplies
-                if len(self.shape(a)) == 1:
-                    b = a
-                else:
-                    nd = len(self.shape(a))
-                    axes_t = (*range(nd - 2), nd - 1, nd - 2)
-                    b = self.emit(_Step("transpose", (a,), {"axes": None if nd == 2 else axes_t}))
-            else:
-                b = prep(b)
-            return None if b is None else self.emit(_Step("matmul", (a, b), {}))
-
-        raise ValueError(f"expressions(): unknown operation {op!r}; known: {', '.join(OPS)}")
-
-    def _binary(self, op: str, i: int, j: int, k: int,
-                prep: Callable[[int | None], int | None]) -> int | None:
-        a = prep(self.pick_last(i))
-        if a is None:
+        args = op.pick(self, i, j, k, prep)
+        params = None if args is None else op.params(self, args, j, k)
+        if args is None or params is None:
             return None
-        mode = k % 8  # 0-3: a second node, 4-5: a constant on the right, 6-7: on the left
-        args: list[Any]
-        if mode < 4:
-            b = prep(self.pick_first(j, lambda s: _broadcasts(s, self.shape(a))))
-            if b is None:
-                return None
-            args = [a, b]
-        else:
-            c = _Const(_CONSTANTS[j % len(_CONSTANTS)])
-            args = [a, c] if mode < 6 else [c, a]
-        if op == "div" and isinstance(args[1], int):
-            args[1] = self.shift_nonzero(args[1], _POLE_MARGIN)
-        if op == "power":  # a Value exponent: node ** node, or number ** node
-            if isinstance(args[1], _Const) or isinstance(args[0], _Const):
-                args = [_Const(abs(_CONSTANTS[j % len(_CONSTANTS)])), a]
-            else:
-                args[0] = self.shift_positive(args[0])
-        if any(x is None for x in args):
-            return None
-        return self.emit(_Step(op, tuple(args), {}))
-
-    def _clip(self, i: int, j: int, k: int,
-              prep: Callable[[int | None], int | None]) -> int | None:
-        """clip(a, lo, hi), lo or hi (or both) on a grid of halves around a's median, each
-        bound at least the kink margin away from every entry of a."""
-        a = prep(self.pick_last(i))
-        if a is None:
-            return None
-        d = _data(self.nodes[a])
-        grid = [float(c) for c in np.arange(-_BOUND, _BOUND + 0.5, 0.5)
-                if np.min(np.abs(d - c)) >= _KINK_MARGIN]
-        middle = float(np.median(d))
-        below = [c for c in reversed(grid) if c < middle]  # nearest first
-        above = [c for c in grid if c > middle]
-        mode = k % 3  # 0: both bounds, 1: lo only, 2: hi only
-        lo = below[j % len(below)] if below and mode != 2 else None
-        hi = above[(k // 3) % len(above)] if above and mode != 1 else None
-        if lo is None and hi is None:  # pragma: no cover - the grid spans more than the data
-            return None
-        return self.emit(_Step("clip", (a,), {"lo": lo, "hi": hi}))
-
-    def _select(self, op: str, i: int, j: int, k: int,
-                prep: Callable[[int | None], int | None]) -> int | None:
-        """maximum(a, b) and minimum(a, b) with a kept away from ties with b (b a node or a
-        constant); where(cond, a, b) with a mask of the broadcast shape drawn from k's bits."""
-        a = prep(self.pick_last(i))
-        if a is None:
-            return None
-        a_shape = self.shape(a)
-        b: Any
-        if k % 4 == 3:
-            b = _Const(_CONSTANTS[j % len(_CONSTANTS)])
-        else:
-            b = prep(self.pick_first(j, lambda s: _broadcasts(s, a_shape)))
-            if b is None:
-                return None
-        other = b.value if isinstance(b, _Const) else _data(self.nodes[b])
-        if op == "where":
-            full = np.broadcast_shapes(a_shape, np.shape(other))
-            bits = (k >> (np.arange(int(np.prod(full))) % 4)) & 1
-            return self.emit(_Step(op, (a, b), {"cond": bits.astype(bool).reshape(full)}))
-        a = self.shift_nonzero(a, _KINK_MARGIN, target=other)
-        return None if a is None else self.emit(_Step(op, (a, b), {}))
-
-    def _join(self, op: str, i: int, j: int, k: int,
-              prep: Callable[[int | None], int | None]) -> int | None:
-        """concatenate (along an axis where the operands may differ) or stack (of one shape) of
-        two or three nodes; a itself is always a fitting operand."""
-        a = self.pick_dims(i, 1 if op == "concatenate" else 0, prep)
-        if a is None:
-            return None
-        sa = self.shape(a)
-        nd = len(sa) if op == "concatenate" else len(sa) + 1
-        axis = k % nd
-
-        def fits(s: Shape) -> bool:
-            if op == "stack":
-                return s == sa
-            return len(s) == len(sa) and all(x == y for t, (x, y) in enumerate(zip(s, sa))
-                                             if t != axis)
-
-        args = [a]
-        for t in range(1 + (k // 8)):  # k < 8: two operands, else three
-            b = prep(self.pick_first(j + t, fits))
-            if b is None:
-                return None
-            args.append(b)
-        axis = axis - nd if (k // 4) % 2 else axis  # a negative axis now and then
-        return self.emit(_Step(op, tuple(args), {"axis": axis}))
-
-    @staticmethod
-    def _broadcast_params(shape: Shape, k: int) -> dict[str, Any]:
-        """A bigger shape ``shape`` broadcasts to: new leading axes, or sides 1 made 2."""
-        options = [(2, *shape), (3, *shape), (2, 1, *shape)]
-        if 1 in shape:
-            options.insert(1, tuple(2 if n == 1 else n for n in shape))
-        return {"shape": options[k % len(options)]}
-
-    @staticmethod
-    def _scatter_params(shape: Shape, k: int) -> dict[str, Any]:
-        """A shape and an index such that ``zeros(shape)[index]`` has the operand's shape:
-        one row of a new axis, a slice, a reversal, or repeated rows (that add up)."""
-        options: list[tuple[Shape, Any]] = [((2, *shape), k % 2)]
-        if shape:
-            n, rest = shape[0], shape[1:]
-            options += [((n + 1, *rest), slice(1, None)), ((n, *rest), slice(None, None, -1)),
-                        ((max(n - 1, 1), *rest), [min(t, max(n - 2, 0)) for t in range(n)])]
-        new_shape, index = options[k % len(options)]
-        return {"shape": new_shape, "index": index}
-
-    def _break_ties(self, a: int, axis: Any) -> int | None:
-        """``a`` when each slice's maximum leads by the margin, else ``a + c`` with a ramp c."""
-        d = _data(self.nodes[a])
-        if self._leads(d, axis):
-            return a
-        ramp = np.arange(d.size, dtype=np.float64).reshape(d.shape)
-        for delta in (0.1, 0.3, 0.7, 1.3, 2.9):
-            c = np.round(delta * ramp, 6)
-            if self._leads(d + c, axis):
-                return self.emit(_Step("add", (a, _Const(c if d.ndim else float(c))), {}))
-        return None
-
-    @staticmethod
-    def _leads(d: np.ndarray, axis: Any) -> bool:
-        if d.ndim == 0:
-            return True
-        axes = tuple(range(d.ndim)) if axis is None else np.atleast_1d(axis)
-        axes = tuple(int(x) % d.ndim for x in axes)
-        rest = tuple(x for x in range(d.ndim) if x not in axes)
-        flat = np.transpose(d, rest + axes).reshape(
-            int(np.prod([d.shape[x] for x in rest])), -1)
-        if flat.shape[1] < 2:
-            return True
-        top2 = np.sort(flat, axis=1)[:, -2:]
-        return bool(np.all(top2[:, 1] - top2[:, 0] >= _KINK_MARGIN))
+        guarded = self.guard(args, op.domains(params), params)
+        return None if guarded is None else self.emit(Step(op, tuple(guarded), params))
 
     def finish(self, shapes: tuple[Shape, ...]) -> Expression:
         """Drop the steps the output does not use; renumber the rest."""
@@ -866,35 +501,37 @@ class _Builder:
             if self.n_inputs + k in live:
                 live.update(a for a in self.steps[k].args if isinstance(a, int))
         new_index = {x: x for x in range(self.n_inputs)}
-        steps: list[_Step] = []
+        steps: list[Step] = []
         for k, step in enumerate(self.steps):
             node = self.n_inputs + k
             if node in live:
                 new_index[node] = self.n_inputs + len(steps)
                 args = tuple(new_index[a] if isinstance(a, int) else a for a in step.args)
-                steps.append(_Step(step.op, args, step.params, step.custom))
+                steps.append(Step(step.op, args, step.params))
         return Expression(steps, self.n_inputs, new_index[output], shapes)
 
 
-def _resolve_ops(ops: Sequence[str | Op | Primitive] | None) -> list[str | Op]:
+def _resolve_ops(ops: Sequence[str | Op | Primitive] | None) -> list[Operation]:
     if ops is None:
-        return list(OPS)
-    resolved: list[str | Op] = []
+        return list(TABLE.values())
+    resolved: list[Operation] = []
     for op in ops:
         if isinstance(op, str):
-            if op not in OPS:
+            if op not in TABLE:
                 raise ValueError(f"expressions(): unknown operation {op!r}; known: "
                                  f"{', '.join(OPS)}")
-            resolved.append(op)
-        elif isinstance(op, Op):
-            resolved.append(op)
-        elif isinstance(op, Primitive) or callable(op):
-            resolved.append(Op(op))
-        else:
-            raise TypeError(f"expressions(): ops must be names, Op or primitives, got {op!r}")
+            resolved.append(TABLE[op])
+            continue
+        if not isinstance(op, Op):
+            if not (isinstance(op, Primitive) or callable(op)):
+                raise TypeError(f"expressions(): ops must be names, Op or primitives, got "
+                                f"{op!r}")
+            op = Op(op)
+        resolved.append(custom(op.prim, op.name, op.arity, op.domain))
     if not resolved:
         raise ValueError("expressions(): ops is empty")
     return resolved
+
 
 
 def expressions(max_ops: int = 6, ops: Sequence[str | Op | Primitive] | None = None, *,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.value import Value
+from .core.value import Value, walk
 
 __all__ = ["draw_graph", "draw_network", "GraphvizNotFound", "INSTALL_HINT", "CELL_SIZE"]
 
@@ -154,22 +154,15 @@ def _size_attr(where: str, size: Any) -> dict[str, str]:
                      f"of numbers > 0, got {size!r}")
 
 
-def _depth(root: Value, kept: set[Value]) -> int:
-    """The most operations on a path from a drawn leaf to ``root``."""
+def _depth(order: list[Value]) -> int:
+    """The most operations on a path from a drawn leaf to the last of ``order``, the drawn
+    Values in topological order."""
     depth: dict[Value, int] = {}
-    stack: list[tuple[Value, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        if node in depth:
-            continue
-        parents = [p for p in node._parents if p in kept]
-        if finished:
-            depth[node] = 1 + max((depth[p] for p in parents), default=-1) if node._parents \
-                else 0
-            continue
-        stack.append((node, True))
-        stack.extend((p, False) for p in parents if p not in depth)
-    return depth[root]
+    for v in order:
+        parents = v.parents
+        depth[v] = 1 + max((depth[p] for p in parents if p in depth), default=-1) if parents \
+            else 0
+    return depth[order[-1]]
 
 
 # -- number and label formatting ------------------------------------------------------------
@@ -274,7 +267,7 @@ def _param_text(value: Any) -> str:
 
 def _op_label(v: Value) -> str:
     lines = [f"<b>{_esc(v.op)}</b>"]
-    for key, value in (v._params or {}).items():
+    for key, value in v.params.items():
         if value is None or value is False:  # defaults such as axis=None, keepdims=False
             continue
         lines.append(f'<font point-size="9">{_esc(key)}={_esc(_param_text(value))}</font>')
@@ -287,7 +280,7 @@ def _op_label(v: Value) -> str:
 def _kind(v: Value, root: Value) -> str:
     if v is root:
         return "root"
-    if v._parents:
+    if v.parents:
         return "inner"
     return "param" if v.requires_grad else "const"
 
@@ -326,41 +319,24 @@ def graph_drawing(root: Value, *, rankdir: str | None = None, show_data: bool = 
             raise TypeError(f"draw_graph(): {name} must be True or False, got "
                             f"{type(flag).__name__} {flag!r}")
 
-    # Breadth-first from the root: the first `max_nodes` Values found are the nearest ones and
-    # are drawn; every Value found after them is counted into one collapsed node.
-    seen = {root}
-    queue = [root]
-    head = 0
-    while head < len(queue):
-        node = queue[head]
-        head += 1
-        for parent in node._parents:
-            if parent not in seen:
-                seen.add(parent)
-                queue.append(parent)
-    kept = set(queue[:max_nodes])
-    hidden = len(queue) - len(kept)
+    # The `max_nodes` Values nearest the root (fewest operations away; ties in the order of
+    # `walk`) are drawn, in the order of `walk`: from the inputs to the root. Every Value
+    # farther away is counted into one collapsed node.
+    values = walk(root)
+    order = values
+    if len(values) > max_nodes:
+        distance = {root: 0}
+        for v in reversed(values):  # a Value's users come first, so its distance is final
+            near = distance[v] + 1
+            for parent in v.parents:
+                if near < distance.get(parent, math.inf):
+                    distance[parent] = near
+        kept = set(sorted(values, key=distance.__getitem__)[:max_nodes])
+        order = [v for v in values if v in kept]
+    hidden = len(values) - len(order)
     size_attr = _size_attr("draw_graph", size)
     if rankdir is None:
-        rankdir = "TB" if _depth(root, kept) > _LR_MAX_DEPTH else "LR"
-
-    # Emit the kept Values in topological order (operands first): an iterative post-order
-    # walk, so the layout reads from the inputs to the root.
-    order: list[Value] = []
-    done: set[Value] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        if finished:
-            order.append(node)
-            continue
-        if node in done:
-            continue
-        done.add(node)
-        stack.append((node, True))
-        for parent in reversed(node._parents):
-            if parent in kept and parent not in done:
-                stack.append((parent, False))
+        rankdir = "TB" if _depth(order) > _LR_MAX_DEPTH else "LR"
 
     drawing = Drawing(
         "computation_graph",
@@ -377,12 +353,12 @@ def graph_drawing(root: Value, *, rankdir: str | None = None, show_data: bool = 
         drawing.nodes.append((more, {
             # what is cut, and the call that draws it all
             "label": f"… {hidden:,} more Values (farther from the root)\n"
-                     f"to draw them: draw_graph(root, max_nodes={len(queue)})",
+                     f"to draw them: draw_graph(root, max_nodes={len(values)})",
             "shape": "box3d", "style": "filled,dashed", "fillcolor": COLORS["more"],
             "color": "#888888"}))
     from_more: set[str] = set()
     for v in order:
-        parents = v._parents
+        parents = v.parents
         if not parents:
             continue
         op = "op" + ids[v][1:]
@@ -429,6 +405,16 @@ def draw_graph(root: Value, *, rankdir: str | None = None, show_data: bool = Tru
     """
     return graph_drawing(root, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
                          max_nodes=max_nodes, size=size).to_digraph()
+
+
+# No _repr_svg_ on a Value: a notebook shows a Value as its text repr; `v.draw()` returns a
+# Digraph, which Jupyter displays inline, so the picture (and its layout time) is asked for.
+def _draw(self: Value, **kwargs: Any) -> Any:
+    """The computation graph ending here, as a graphviz.Digraph (see viz.draw_graph)."""
+    return draw_graph(self, **kwargs)
+
+
+_draw.__name__, _draw.__qualname__ = "draw", "Value.draw"
 
 
 # -- the network ------------------------------------------------------------------------------
@@ -601,10 +587,6 @@ def draw_network(model: Any, *, edge_labels: bool | None = None, digits: int = 3
                            size=size).to_digraph()
 
 
-def _draw(self: Value, **kwargs: Any) -> Any:
-    """The computation graph ending here, as a graphviz.Digraph (see viz.draw_graph)."""
-    return draw_graph(self, **kwargs)
-
-
-_draw.__name__, _draw.__qualname__ = "draw", "Value.draw"
+# The drawing is attached to the Value from here, the layer above the core, which never
+# imports it: `import tinygrad_xor` imports this module, so every Value has it.
 Value.draw = _draw  # type: ignore[method-assign]

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from .recipes import RECIPES, Recipe, get_recipe
-from .sweep import _matplotlib, _write_plot, run_sweep
+from .study import new_figure, write_plot
+from .sweep import run_sweep
 
 __all__ = ["Cell", "CellResult", "COLUMNS", "GridFileError", "make_cells", "train_cell",
            "read_results", "run_grid", "local_cluster", "connect", "grid_table", "plot_grid",
@@ -575,10 +576,8 @@ def grid_table(results: Sequence[CellResult]) -> str:
 
 
 def grid_figure(results: Sequence[CellResult]) -> Any:
-    """The heat maps of `plot_grid` as a `matplotlib.figure.Figure` (not pyplot's)."""
-    _matplotlib()
-    from matplotlib.figure import Figure
-
+    """The heat maps of `plot_grid` as a `matplotlib.figure.Figure` of its own, never pyplot's
+    (an `InlineFigure`: Jupyter shows it inline, pyplot imported or not)."""
     groups = _by_recipe(results)
     if not groups:
         raise ValueError("grid_figure: no results to draw")
@@ -588,7 +587,7 @@ def grid_figure(results: Sequence[CellResult]) -> Any:
     shared = runs.pop() if len(runs) == 1 else None  # said once, above the panels
     width = n_cols * (0.5 * max(s[1] for s in shapes) + 0.65) + 1.1  # fits a docs column
     height = n_rows * (0.5 * max(s[0] for s in shapes) + (1.0 if shared else 1.3)) + 0.4
-    fig = Figure(figsize=(min(width, 10.0), height), layout="constrained")
+    fig = new_figure(figsize=(min(width, 10.0), height), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
     images = []
     for ax, (recipe, rows) in zip(axes, groups.items()):
@@ -704,5 +703,5 @@ def grid_command(args: argparse.Namespace) -> int:
     print(grid_table(results))
     if args.plot:
         print()
-        return _write_plot("grid", plot_grid, results, args.plot)
+        return write_plot("grid", plot_grid, results, args.plot)
     return 0

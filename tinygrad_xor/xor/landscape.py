@@ -24,7 +24,6 @@ either sign), and `saddle_free_newton`, a few Newton steps with |eigenvalues|.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,16 +35,8 @@ from .. import Value, autograd, hessian, no_grad
 from ..train import _progress
 from . import X, Y
 from .recipes import Recipe, _count, get_recipe
-from .sweep import (
-    CHUNK,
-    _check_plot_path,
-    _forward,
-    _new_figure,
-    _seeds_text,
-    _tick,
-    _write_plot,
-    run_sweep,
-)
+from .study import new_figure, seeds_text, stacked_forward, tick, write_plot
+from .sweep import CHUNK, run_sweep
 
 __all__ = ["CLASSES", "Thresholds", "SETTLE_STEPS", "LandscapeResult", "flatten", "unflatten",
            "param_shapes", "stacked_loss", "network_loss", "network_hessian", "batched_hessian",
@@ -110,7 +101,7 @@ def unflatten(recipe: Recipe, theta: np.ndarray) -> dict[str, np.ndarray]:
 
 def stacked_loss(recipe: Recipe, params: Sequence[Any]) -> Value:
     """Each stacked network's own loss on XOR, shape (S,)."""
-    out = _forward(recipe, list(params), np.asarray(X))
+    out = stacked_forward(recipe, list(params), np.asarray(X))
     target = np.broadcast_to(np.asarray(Y), out.shape)
     return recipe.loss_fn()(out, target, reduction="none").mean(axis=(1, 2))
 
@@ -199,7 +190,7 @@ def _train_stacked(recipe: Recipe, theta: np.ndarray, steps: int, bar: Any = Non
         opt.zero_grad()
         stacked_loss(recipe, params).sum().backward()
         opt.step()
-        _tick(bar, step + 1, steps)
+        tick(bar, step + 1, steps)
     return flatten(recipe, {key: p.data for (key, _), p in zip(param_shapes(recipe), params,
                                                                  strict=True)})
 
@@ -207,7 +198,7 @@ def _train_stacked(recipe: Recipe, theta: np.ndarray, steps: int, bar: Any = Non
 def solves(recipe: Recipe, theta: np.ndarray) -> np.ndarray:
     """(S,) bool: the network's outputs, thresholded at 0.5, are 0 1 1 0."""
     with no_grad():
-        out = _forward(recipe, [Value(w) for w in unflatten(recipe, theta).values()],
+        out = stacked_forward(recipe, [Value(w) for w in unflatten(recipe, theta).values()],
                        np.asarray(X))
     outputs = np.asarray(out.data).reshape(len(theta), -1)
     return np.all((outputs > 0.5) == (np.asarray(Y).reshape(1, -1) > 0.5), axis=1)
@@ -392,7 +383,7 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
     imported or not). It is 8 inches wide, the spectra above the other two, so that its text
     (10 points and up) stays readable when the picture is shrunk to a page's column."""
     colors = ["tab:blue", "tab:red", "tab:orange", "tab:gray"]
-    fig = _new_figure(figsize=(8, 7))
+    fig = new_figure(figsize=(8, 7))
     grid = fig.add_gridspec(2, 2, height_ratios=(1.1, 1))
     ax1 = fig.add_subplot(grid[0, :])
     ax2, ax3 = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
@@ -458,7 +449,7 @@ def landscape_figure(result: LandscapeResult, *, max_lines: int = 12) -> Any:
 def report(result: LandscapeResult) -> str:
     """The text `tinygrad-xor landscape` prints."""
     n = len(result.classes)
-    lines = [f"{_seeds_text(result.seeds)}, {_count(result.steps, 'step')} each: "
+    lines = [f"{seeds_text(result.seeds)}, {_count(result.steps, 'step')} each: "
              f"{int(result.solved.sum())} solve XOR, {n} do not "
              f"({result.seconds.get('train', 0):.1f} s training, "
              f"{result.seconds.get('hessian', 0):.1f} s for {n} Hessians)"]
@@ -512,26 +503,20 @@ def report(result: LandscapeResult) -> str:
 
 def landscape_command(args: argparse.Namespace) -> int:
     """`tinygrad-xor landscape --recipe NAME`: classify where the unsolved runs stalled."""
-    recipe = get_recipe(args.recipe)  # the parser has checked the name
-    if args.plot:
-        try:
-            _check_plot_path(args.plot)  # before training, not after it has run
-        except RuntimeError as exc:
-            print(f"tinygrad-xor landscape: error: {exc}", file=sys.stderr)
-            return 1
+    recipe = get_recipe(args.recipe)  # the parser has checked the name and the --plot file
     trained = recipe.init != "goodfellow"
     steps = (default_steps(recipe) if args.steps is None else args.steps) if trained else 0
     print(f"recipe {recipe.name}: {recipe.describe(steps if trained else None, unit='step')}")
     if not trained and args.steps:
         print("  (--steps ignored: the Goodfellow weights are not trained)")
-    print(f"{_seeds_text(args.seeds)}, {_count(steps, 'step')} each; then, for the runs that do "
+    print(f"{seeds_text(args.seeds)}, {_count(steps, 'step')} each; then, for the runs that do "
           f"not solve XOR, their Hessians and the way out ({_count(steps, 'more step')}, three "
           "times)", flush=True)
     result = run_landscape(recipe, args.seeds, args.steps,
                            jit=bool(getattr(args, "jit", False)))
     print(report(result))
     if args.plot and len(result.classes):
-        return _write_plot("landscape", plot_landscape, result, args.plot)
+        return write_plot("landscape", plot_landscape, result, args.plot)
     if args.plot:
         print(f"plot: none written to {args.plot}, there is nothing to plot")
     return 0

@@ -1,18 +1,16 @@
 """Many seeds of a recipe at once, as one batched tensor graph: `tinygrad-xor sweep`.
 
 Seed ``s`` starts from exactly the weights `recipes.Recipe.build` gives for seed ``s``. The
-seeds' weights are stacked along a leading axis (weights ``(S, in, out)``, biases
-``(S, 1, out)``), the four XOR inputs go through all S networks with one batched ``@`` per
-layer, and the loss is the sum over seeds of each seed's own loss, so one backward pass gives
-every seed its own gradient and the (elementwise) optimizer updates each seed as if alone.
+seeds' weights are stacked along a leading axis (`study.stacked_params`: weights
+``(S, in, out)``, biases ``(S, 1, out)``), the four XOR inputs go through all S networks with
+one batched ``@`` per layer, and the loss is the sum over seeds of each seed's own loss, so
+one backward pass gives every seed its own gradient and the (elementwise) optimizer updates
+each seed as if alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import io
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from .. import Value, no_grad
-from ..nn import activation
 from ..train import _progress, compiled_step
-from . import X, Y
+from . import X, Y, study
 from .recipes import Recipe, _count, get_recipe
+from .study import new_figure, seeds_text, stacked_forward, stacked_params, tick, write_plot
 
 __all__ = ["SweepResult", "run_sweep", "plot_sweep", "sweep_figure", "sweep_command", "CHUNK"]
 
@@ -52,30 +50,6 @@ class SweepResult:
     def success_rate(self) -> float:
         """Fraction of seeds whose network solves XOR."""
         return float(np.mean(self.solved)) if self.solved.size else 0.0
-
-
-def _stack(recipe: Recipe, seeds: Sequence[int] | np.ndarray) -> list[Value]:
-    """Each seed's initial weights, stacked: [W0 (S,in,out), b0 (S,1,out), W1, b1, ...]."""
-    states = [recipe.init_state(np.random.default_rng(int(s))) for s in seeds]
-    keys = list(states[0])
-    params = []
-    for key in keys:
-        arr = np.stack([st[key] for st in states])
-        if key.endswith("bias"):
-            arr = arr[:, None, :]
-        params.append(Value(arr, label=key))
-    return params
-
-
-def _forward(recipe: Recipe, params: list[Value], x: np.ndarray) -> Value:
-    """All S networks on x: (S, n, out)."""
-    h: Any = x
-    n_layers = len(params) // 2
-    hidden, output = activation(recipe.activation), activation(recipe.output_activation)
-    for i in range(n_layers):
-        h = h @ params[2 * i] + params[2 * i + 1]
-        h = output(h) if i == n_layers - 1 else hidden(h)
-    return h
 
 
 #: Seeds trained together as one batched graph; a bigger sweep runs chunk after chunk, so its
@@ -147,23 +121,12 @@ def run_sweep(recipe: Recipe | str, seeds: int | Sequence[int] = 1000,
                        weights={k: np.concatenate(v) for k, v in weights.items()})
 
 
-def _tick(bar: Any, done: int, total: int) -> None:
-    """Tell ``bar`` (None: there is none) that step ``done`` of a run of ``total`` steps is
-    done: it hears of them in about a hundred updates a run."""
-    if bar is not None:
-        every = max(1, total // 100)
-        if done % every == 0:
-            bar.update(every)
-        elif done == total:
-            bar.update(done % every)
-
-
 def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int,
                  n_records: int, bar: Any = None, *, jit: bool = False
                  ) -> tuple[list[Value], np.ndarray, np.ndarray, np.ndarray]:
     """Train one chunk of seeds as one batched graph: (params, curves, final losses, outputs);
     ``bar`` (if not None) hears of the steps; ``jit`` compiles the step."""
-    params = _stack(recipe, seed_list)
+    params = stacked_params(recipe, seed_list)
     loss_fn = recipe.loss_fn()
     target = np.asarray(Y)
     curves = np.empty((n_records, seed_list.size), dtype=np.float32)
@@ -173,7 +136,7 @@ def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int
         targets = np.broadcast_to(target, (seed_list.size, *target.shape))
 
         def model(x: Any) -> Value:
-            return _forward(recipe, params, x)
+            return stacked_forward(recipe, params, x)
 
         def per_seed_loss(pred: Value, y: Any) -> Value:
             return loss_fn(pred, y, reduction="none").mean(axis=(1, 2))
@@ -192,73 +155,21 @@ def _train_chunk(recipe: Recipe, seed_list: np.ndarray, n_steps: int, every: int
             if step % every == 0:
                 curves[row] = losses
                 row += 1
-            _tick(bar, step + 1, n_steps)
+            tick(bar, step + 1, n_steps)
     with no_grad():
-        out = _forward(recipe, params, np.asarray(X))
+        out = stacked_forward(recipe, params, np.asarray(X))
         final = loss_fn(out, np.broadcast_to(target, out.shape),
                         reduction="none").mean(axis=(1, 2))
     return (params, curves, np.asarray(final.data).reshape(-1),
             np.asarray(out.data).reshape(seed_list.size, -1))
 
 
-def _matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise RuntimeError("plotting needs matplotlib: pip install 'tinygrad_xor[plot]'") \
-            from None
-    return matplotlib
-
-
-def _new_figure(**kwargs: Any) -> Any:
-    """A `matplotlib.figure.Figure` (``kwargs`` as Figure's) of its own, never pyplot's, so the
-    backend and the figures of the session are left alone, that a Jupyter kernel shows inline
-    whether pyplot has been imported or not: an `InlineFigure` (needs matplotlib)."""
-    _matplotlib()
-    return _inline_figure_class()(**kwargs)
-
-
-@functools.cache
-def _inline_figure_class() -> Any:
-    from matplotlib.figure import Figure
-
-    class InlineFigure(Figure):  # type: ignore[misc]
-        """A Figure that Jupyter shows as a PNG in any kernel. A plain Figure is shown only
-        once pyplot's inline backend has registered a drawing for Figures (the first
-        ``import matplotlib.pyplot`` does); before that, a cell whose last line is a Figure
-        printed ``<Figure size 1100x400 with 2 Axes>``. Once registered, that drawing is used
-        instead of this one, as for any Figure."""
-
-        def _repr_png_(self) -> bytes:
-            buffer = io.BytesIO()
-            self.savefig(buffer, format="png", bbox_inches="tight")
-            return buffer.getvalue()
-
-    InlineFigure.__module__, InlineFigure.__qualname__ = __name__, "InlineFigure"
-    return InlineFigure
-
-
 def __getattr__(name: str) -> Any:
-    """`InlineFigure`, the class, made on first use (it needs matplotlib); pickle finds it so."""
+    """`InlineFigure` (now `study.InlineFigure`), the class of the figures, made on first use
+    (it needs matplotlib)."""
     if name == "InlineFigure":
-        return _inline_figure_class()
+        return study.InlineFigure
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _check_plot_path(path: str) -> None:
-    """Raise RuntimeError unless matplotlib is there, knows the suffix and the folder exists."""
-    from pathlib import Path
-
-    _matplotlib()
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    kinds = FigureCanvasBase.get_supported_filetypes()
-    suffix = Path(path).suffix.lstrip(".").lower()
-    if suffix not in kinds:
-        raise RuntimeError(f"--plot {path}: the file name must end in one of "
-                           + ", ".join(f".{k}" for k in sorted(kinds)))
-    if not Path(path).parent.is_dir():
-        raise RuntimeError(f"--plot {path}: the folder {Path(path).parent} does not exist")
 
 
 def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
@@ -275,7 +186,7 @@ def plot_sweep(result: SweepResult, path: str, *, max_curves: int = 100) -> str:
 def sweep_figure(result: SweepResult, *, max_curves: int = 100) -> Any:
     """The figure of `plot_sweep` as a `matplotlib.figure.Figure` of its own (an
     `InlineFigure`: Jupyter shows it inline, pyplot imported or not)."""
-    fig = _new_figure(figsize=(11, 4))
+    fig = new_figure(figsize=(11, 4))
     ax1, ax2 = fig.subplots(1, 2)
     final = np.maximum(result.final_loss, 1e-12)
     bins = np.logspace(np.log10(final.min()), np.log10(final.max()) + 1e-9, 60)
@@ -307,13 +218,7 @@ def sweep_figure(result: SweepResult, *, max_curves: int = 100) -> Any:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """`tinygrad-xor sweep --recipe NAME`: train many seeds, print the fraction that solve XOR."""
-    recipe = get_recipe(args.recipe)  # the parser has checked the name
-    if args.plot:
-        try:
-            _check_plot_path(args.plot)  # before the sweep, not after it has run
-        except RuntimeError as exc:
-            print(f"tinygrad-xor sweep: error: {exc}", file=sys.stderr)
-            return 2
+    recipe = get_recipe(args.recipe)  # the parser has checked the name and the --plot file
     trained = recipe.init != "goodfellow"
     print(f"recipe {recipe.name}: {recipe.describe(args.steps if trained else None, unit='step')}",
           flush=True)
@@ -324,29 +229,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     final = result.final_loss
     graphs = ("one batched graph" if result.seeds.size <= CHUNK else
               f"batched graphs of {CHUNK:,} seeds")
-    print(f"{_seeds_text(result.seeds.size)}, {_count(result.steps, 'step')} each, {graphs}: "
+    print(f"{seeds_text(result.seeds.size)}, {_count(result.steps, 'step')} each, {graphs}: "
           f"{result.seconds:.2f} s")
     print(f"solved XOR: {int(result.solved.sum())} of {result.seeds.size} "
           f"({result.success_rate:.2%})")
     q = np.quantile(final, [0.0, 0.25, 0.5, 0.75, 1.0])
     print("final loss: min {:.3g}  25% {:.3g}  median {:.3g}  75% {:.3g}  max {:.3g}".format(*q))
     if args.plot:
-        return _write_plot("sweep", plot_sweep, result, args.plot)
-    return 0
-
-
-def _seeds_text(n: int) -> str:
-    """"seed 0" or "seeds 0..n-1": the seeds 0..n-1 of a sweep, in a line of its report."""
-    return "seed 0" if n == 1 else f"seeds 0..{n - 1}"
-
-
-def _write_plot(command: str, plot: Any, result: Any, path: str) -> int:
-    """Write ``plot(result, path)`` and print where it went: the exit status of ``command``
-    (1, with a message, when the file cannot be written)."""
-    try:
-        print(f"plot: {plot(result, path)}")
-    except (RuntimeError, OSError) as exc:
-        print(f"tinygrad-xor {command}: error: cannot write the plot {path}: {exc}",
-              file=sys.stderr)
-        return 1
+        return write_plot("sweep", plot_sweep, result, args.plot)
     return 0
