@@ -10,8 +10,10 @@ import weakref
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tinygrad_xor import Value, no_grad, primitive, walk
+from tinygrad_xor import Value, no_grad, primitive, stack, walk
 from tinygrad_xor.core.ops import PRIMITIVES
 
 # -- kinds and attributes ------------------------------------------------------------------
@@ -645,3 +647,57 @@ def test_clip_with_value_bounds_sends_the_gradient_to_the_bound_that_clips():
     y = Value([0.5, 3.0]).clip(None, hi)
     y.sum().backward()
     assert hi.grad == 2.0  # 1.0 before, and 1.0 from the element above it
+
+
+# -- walk: the one graph walk ------------------------------------------------------------------
+
+
+def _walk_by_recursion(*roots):
+    """Depth-first, operands in order, each Value placed after its operands (the definition)."""
+    order, placed = [], set()
+
+    def visit(v):
+        if id(v) in placed:
+            return
+        placed.add(id(v))
+        for p in v.parents:
+            visit(p)
+        order.append(v)
+
+    for r in roots:
+        visit(r)
+    return order
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_walk_is_the_depth_first_topological_order(data):
+    nodes = [Value(1.5), Value(-0.5), Value(np.ones(3))]
+    for _ in range(data.draw(st.integers(0, 25))):
+        a, b, c = (data.draw(st.sampled_from(nodes)) for _ in range(3))
+        kind = data.draw(st.sampled_from(["mul", "add1", "stack", "relu", "sub"]))
+        if kind == "mul":
+            nodes.append(a * b)
+        elif kind == "add1":
+            nodes.append(a + 1.0)
+        elif kind == "relu":
+            nodes.append(a.relu())
+        elif kind == "stack":  # three operands: the third one kept in the Value's _rest
+            nodes.append(stack([a.sum(), b.sum(), c.sum()]).sum())
+        else:
+            nodes.append(a - b)
+    roots = data.draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=3))
+    order = walk(*roots)
+    assert [id(v) for v in order] == [id(v) for v in _walk_by_recursion(*roots)]
+    position = {id(v): i for i, v in enumerate(order)}
+    assert all(position[id(p)] < position[id(v)] for v in order for p in v.parents)
+
+
+def test_walk_takes_a_graph_a_million_deep_and_refuses_what_is_not_a_value():
+    y = x = Value(1.0)
+    for _ in range(10**6):
+        y = y * 1.0
+    order = walk(y)
+    assert order[0] is x and order[-1] is y and len(order) == 10**6 + 2  # and the constant 1.0
+    with pytest.raises(TypeError, match=r"walk\(\) needs Values, got float 1.0"):
+        walk(y, 1.0)

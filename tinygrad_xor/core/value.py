@@ -378,26 +378,40 @@ def walk(*roots: Value) -> list[Value]:
     operands before the Values computed from them, ``roots`` last. Iterative, so graphs millions
     of nodes deep work; the one graph walk of the package (drawing, checks, transforms and the
     compiler use it)."""
-    order: list[Value] = []
-    done: set[int] = set()
     for root in roots:
         if not isinstance(root, Value):
             raise TypeError(f"walk() needs Values, got {describe(root)}")
-        if id(root) in done:
+    order: list[Value] = []
+    seen: set[Value] = set()  # (Values hash by identity) met: on the stack below, or placed
+    placed: set[Value] = set()
+    stack: list[Value] = []
+    push, place = stack.append, order.append
+    for root in roots:
+        if root in seen:
             continue
-        stack: list[tuple[Value, bool]] = [(root, False)]
+        push(root)
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
+            node = stack[-1]
+            if node in seen:  # back at a node whose operands are all placed now
+                stack.pop()
+                if node not in placed:
+                    placed.add(node)
+                    place(node)
                 continue
-            if id(node) in done:
-                continue
-            done.add(id(node))
-            stack.append((node, True))
-            for parent in reversed(node._parents):
-                if id(parent) not in done:
-                    stack.append((parent, False))
+            seen.add(node)
+            a = node._in0
+            if a is not None:  # its operands, the first one on top
+                b = node._in1
+                if b is not None:
+                    rest = node._rest
+                    if rest is not None and rest.more is not None:
+                        for m in reversed(rest.more):
+                            if m not in seen:
+                                push(m)
+                    if b not in seen:
+                        push(b)
+                if a not in seen:
+                    push(a)
     return order
 
 
