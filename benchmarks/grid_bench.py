@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_xor.xor import cluster as dask_cluster
 from tinygrad_xor.xor import grid
 from tinygrad_xor.xor.grid import Cell, CellResult, make_cells, run_grid
 
@@ -86,7 +87,7 @@ def _dask_default_cluster(workers: int) -> Iterator[Any]:
     127.0.0.1, processes of one thread."""
     from dask.distributed import Client, LocalCluster
 
-    with grid._quiet_dask(), grid._ctrl_c_ignored():
+    with dask_cluster.quiet_dask(), dask_cluster.ctrl_c_ignored():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                silence_logs=logging.CRITICAL)

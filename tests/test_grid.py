@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from tinygrad_xor.cli import main
-from tinygrad_xor.xor import grid
+from tinygrad_xor.xor import cluster, grid
 from tinygrad_xor.xor.grid import (
     COLUMNS,
     Cell,
@@ -329,7 +329,7 @@ def test_without_dask_the_command_says_how_to_install_it(tmp_path, capsys, monke
     def no_dask():
         raise RuntimeError("the grid needs Dask: pip install 'tinygrad_xor[distributed]'")
 
-    monkeypatch.setattr(grid, "_dask", no_dask)
+    monkeypatch.setattr(cluster, "distributed_module", no_dask)
     err = refusal([*ARGS, "--out", str(tmp_path / "r.csv")], capsys)
     assert "pip install 'tinygrad_xor[distributed]'" in err
 
@@ -337,7 +337,8 @@ def test_without_dask_the_command_says_how_to_install_it(tmp_path, capsys, monke
 def test_a_finished_grid_prints_its_table_and_draws_its_plot(serial, tmp_path, capsys,
                                                               monkeypatch):
     pytest.importorskip("matplotlib", reason="plotting needs matplotlib: the 'plot' extra")
-    monkeypatch.setattr(grid, "_dask", lambda: pytest.fail("nothing to train, no cluster"))
+    monkeypatch.setattr(cluster, "distributed_module",
+                        lambda: pytest.fail("nothing to train, no cluster"))
     plot = tmp_path / "grid.png"
     assert main([*ARGS, "--out", str(serial), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
@@ -467,16 +468,16 @@ class FakeClient:
 def test_workers_of_a_running_cluster_are_checked_before_the_grid():
     from tinygrad_xor import __version__
 
-    assert grid._worker_notes(FakeClient({"tcp://a:1": (__version__, None)})) == []
-    assert "no worker has joined" in grid._worker_notes(FakeClient({}))[0]
-    trim = grid._worker_notes(FakeClient({"tcp://a:1": (__version__, "65536"),
+    assert cluster.worker_notes(FakeClient({"tcp://a:1": (__version__, None)})) == []
+    assert "no worker has joined" in cluster.worker_notes(FakeClient({}))[0]
+    trim = cluster.worker_notes(FakeClient({"tcp://a:1": (__version__, "65536"),
                                           "tcp://b:1": (__version__, None)}))
     assert trim[0].startswith("1 of 2 workers run with MALLOC_TRIM_THRESHOLD_ set")
     with pytest.raises(RuntimeError, match="tcp://b:1 has tinygrad_xor 0.0.1; install"):
-        grid._worker_notes(FakeClient({"tcp://a:1": (__version__, None),
+        cluster.worker_notes(FakeClient({"tcp://a:1": (__version__, None),
                                        "tcp://b:1": ("0.0.1", None)}))
     with pytest.raises(RuntimeError, match="tcp://a:1 does not have tinygrad_xor"):
-        grid._worker_notes(FakeClient({"tcp://a:1": (None, None)}))
+        cluster.worker_notes(FakeClient({"tcp://a:1": (None, None)}))
 
 
 @needs_dask
@@ -493,7 +494,7 @@ def test_the_grid_benchmark_checks_the_cluster_against_serial(client):
 
 @needs_dask
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(grid, "CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 0.5)
     with socket.socket() as sock:  # bound, not listening: the port is ours and refuses
         sock.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{sock.getsockname()[1]}"
