@@ -701,3 +701,13 @@ def test_walk_takes_a_graph_a_million_deep_and_refuses_what_is_not_a_value():
     assert order[0] is x and order[-1] is y and len(order) == 10**6 + 2  # and the constant 1.0
     with pytest.raises(TypeError, match=r"walk\(\) needs Values, got float 1.0"):
         walk(y, 1.0)
+
+
+def test_the_example_of_primitives_contract_runs():
+    """primitive()'s docstring shows its contract with an example: it runs as written."""
+    import doctest
+
+    from tinygrad_xor.core import primitive as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 5 and result.failed == 0
