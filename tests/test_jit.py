@@ -20,13 +20,26 @@ from tinygrad_xor import (
     value_and_grad,
     where,
 )
+from tinygrad_xor.compiler_numba import available
 from tinygrad_xor.testing import expressions
 from tinygrad_xor.xor import X, Y
 
-BACKENDS = ("numpy", "python")
+#: The backends the hypothesis tests below run (numba's, slower to compile, has its own in
+#: test_jit_numba.py), and those the other tests run: numba's too where it is installed.
+DRAWN = ("numpy", "python")
+BACKENDS = DRAWN + (("numba",) if available() else ())
 #: numpy runs the eager engine's own functions in its order: the same bits; python sums a
-#: matmul's products in its own order, with float kernels: the same to rounding
-RTOL = {"numpy": 0.0, "python": 1e-12}
+#: matmul's products in its own order, with float kernels: the same to rounding; numba
+#: compiles python's lines
+RTOL = {"numpy": 0.0, "python": 1e-12, "numba": 1e-12}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _numba_cache(tmp_path_factory):
+    """numba's generated modules in a directory of the test run's, not the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
 RNG = np.random.default_rng(0)
 P0 = (RNG.normal(size=(2, 2)), RNG.normal(size=2), RNG.normal(size=(2, 1)), RNG.normal(size=1))
 
@@ -68,7 +81,7 @@ def test_compiled_equals_eager_for_every_operation(expr):
     data = [v.data for v in inputs]
     argnums = tuple(range(len(inputs)))
     g = lambda *xs: grad(lambda *ys: f(*ys).sum(), argnums=argnums)(*xs)  # noqa: E731
-    for backend in BACKENDS:
+    for backend in DRAWN:
         _same(jit(lambda *xs: f(*xs), backend=backend)(*data), f(*inputs), RTOL[backend])
         for a, b in zip(jit(g, backend=backend)(*data), g(*data)):
             _same(a, b, rtol=1e-12)
@@ -81,7 +94,7 @@ def test_compiled_second_derivatives_equal_eager(expr):
     data = [v.data for v in inputs]
     rest = [Value(d, requires_grad=False) for d in data[1:]]
     h = hessian(lambda x: f(x, *rest).sum())
-    for backend in BACKENDS:
+    for backend in DRAWN:
         _same(np.asarray(jit(h, backend=backend)(*data[:1])), np.asarray(h(*data[:1])),
               rtol=1e-12)
 
@@ -234,8 +247,11 @@ def test_source_is_readable_python_named_after_the_operations():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="backend"):
         jit(step, backend="fast")
-    with pytest.raises(ValueError, match="not built yet"):
-        jit(step, backend="numba")
+    if available():  # (test_jit_numba.py: its refusal without numba)
+        assert jit(step, backend="numba").backend == "numba"
+    else:
+        with pytest.raises(ImportError, match=r"pip install 'tinygrad_xor\[numba\]'"):
+            jit(step, backend="numba")
     with pytest.raises(TypeError, match="function"):
         jit(3)
     with pytest.raises(TypeError, match="argument 0"):
