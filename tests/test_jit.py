@@ -302,3 +302,21 @@ def test_the_cross_entropy_clamp_is_computed_at_every_call(backend):
     assert f(np.zeros((2, 1))) == pytest.approx(np.log(2.0))
     z = np.array([[800.0], [-800.0]])  # predictions of exactly 1 and 0: eager clamps
     assert abs(f(z)) == abs(bce(Value(z).sigmoid(), np.array([[1.0], [0.0]])).data) == 0.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_call_like_the_last_one_still_checks_every_argument(backend):
+    # the last call's signature is checked first without flattening the arguments: a new
+    # shape, dtype, kind or number of arguments must still find (or trace) its own program
+    f = jit(lambda x, y: (x * y).sum(), backend=backend)
+    assert f(np.ones(2), 3.0) == 6.0
+    assert f(np.ones(2), 3.0) == 6.0 and f.traces == 1
+    assert f(np.ones(3), 3.0) == 9.0
+    assert f(np.ones(2, dtype=np.float32), 3.0) == 6.0
+    assert f(np.ones(2), 4) == 8.0  # an int is a float: the program of the first call
+    assert f(np.ones(2), np.array([1.0, 2.0])) == 3.0
+    assert f(Value(np.ones(2)), 3.0) == 6.0
+    assert f.traces == 4
+    assert f((np.ones(2), 1.0)[0], 3.0) == 6.0 and f.traces == 4
+    with pytest.raises(TypeError):
+        f(np.ones(2))

@@ -23,7 +23,8 @@ NAMES = {CORE: "core", LIBRARY: "library", STUDY: "study", CLI: "CLI"}
 #: Every module outside the study, by layer. Some core modules are being written: a module
 #: listed here need not exist yet.
 LAYERS = {
-    **dict.fromkeys(["engine", "ops", "backward", "kernels", "autograd", "functional", "compiler"],
+    **dict.fromkeys(["engine", "ops", "backward", "kernels", "autograd", "functional", "compiler",
+                     "compiler_numba"],
                     CORE),
     # the package's __init__ re-exports the core and gradcheck: it is the library's front
     **dict.fromkeys(["", "nn", "losses", "optim", "train", "gradcheck", "testing", "viz",
