@@ -320,3 +320,14 @@ def test_a_call_like_the_last_one_still_checks_every_argument(backend):
     assert f((np.ones(2), 1.0)[0], 3.0) == 6.0 and f.traces == 4
     with pytest.raises(TypeError):
         f(np.ones(2))
+
+
+def test_without_numba_asking_for_it_says_how_to_install(monkeypatch):
+    from tinygrad_xor import compiler_numba
+
+    monkeypatch.setattr(compiler_numba, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"jit\(backend='numba'\).*pip install "
+                                          r"'tinygrad_xor\[numba\]'"):
+        jit(lambda x: x * 2.0, backend="numba")
+    # "auto" never asks for it
+    assert jit(lambda x: x * 2.0)(np.ones(2)).tolist() == [2.0, 2.0]

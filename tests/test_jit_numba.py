@@ -1,6 +1,6 @@
 """jit's numba backend: the numpy backend's results to 1e-12 over drawn expressions (first and
-second order), its module cached on disk and loaded by a second process, what it refuses,
-and the error without numba. (test_jit.py runs its other tests on numba too.)"""
+second order), its module cached on disk and loaded by a second process, what it refuses.
+(test_jit.py runs its other tests on numba too, and checks the error without numba.)"""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tinygrad_xor import Primitive, TraceError, Value, grad, hessian, jit, maxim
 from tinygrad_xor.testing import expressions
 
 ROOT = Path(__file__).resolve().parent.parent
+numba = pytest.importorskip("numba")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -27,20 +28,6 @@ def _cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
         yield
-
-
-def test_without_numba_asking_for_it_says_how_to_install(monkeypatch):
-    from tinygrad_xor import compiler_numba
-
-    monkeypatch.setattr(compiler_numba, "available", lambda: False)
-    with pytest.raises(ImportError, match=r"jit\(backend='numba'\).*pip install "
-                                          r"'tinygrad_xor\[numba\]'"):
-        jit(lambda x: x * 2.0, backend="numba")
-    # "auto" never asks for it
-    assert jit(lambda x: x * 2.0)(np.ones(2)).tolist() == [2.0, 2.0]
-
-
-numba = pytest.importorskip("numba")
 
 
 def _close(a, b):

@@ -53,7 +53,10 @@ INSTALL = "pip install 'tinygrad_xor[numba]'"
 
 def available() -> bool:
     """Whether numba can be imported (without importing it)."""
-    return importlib.util.find_spec("numba") is not None
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # (ValueError: sys.modules["numba"] is None)
+        return False
 
 
 def require(what: str) -> None:
