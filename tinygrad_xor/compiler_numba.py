@@ -371,36 +371,32 @@ def _results_of(results: list[str], shapes: list[tuple[int, ...] | None]) -> lis
 def _calls(fn: Any, fn_loop: Any, shapes: list[tuple[int, ...] | None],
            groups: list[list[str]], w: _Writer) -> tuple[Callable[..., Any],
                                                          Callable[..., Any]]:
-    """run and loop on data: the arguments' elements in one flat array, the results out of
-    one, as floats and arrays of their shapes (views of it)."""
-    plan: list[tuple[str, Any, int]] = []  # (kind, a shape or a constant, offset)
+    """run and loop on data: the results out of one flat array, as floats and arrays of
+    their shapes (views of it); loop's state in one flat array."""
+    plan: list[tuple[str, Any]] = []  # (kind, an offset, (start, stop, shape) or a constant)
     i = 0
     for shape, group in zip(shapes, groups):
         if shape is None:  # not a Value: the literal or the object the writer bound
             text = group[0]
-            value = w.namespace[text] if text in w.namespace else ast.literal_eval(text)
-            plan.append(("const", value, 0))
+            plan.append(("const", w.namespace[text] if text in w.namespace else
+                         ast.literal_eval(text)))
         elif not shape:
-            plan.append(("float", None, i))
+            plan.append(("float", i))
             i += 1
         else:
             size = int(np.prod(shape))
-            plan.append(("array", (i, i + size, shape), i))
+            plan.append(("array", (i, i + size, shape)))
             i += size
-    concatenate, ravel, float64 = np.concatenate, np.ravel, np.float64
-
-    def flat(data: tuple[Any, ...]) -> np.ndarray:
-        return concatenate([ravel(d) for d in data]).astype(float64, copy=False)
 
     def build(out: np.ndarray) -> tuple[Any, ...]:
         results: list[Any] = []
-        for kind, shape, k in plan:
+        for kind, what in plan:
             if kind == "float":
-                results.append(float(out[k]))
+                results.append(float(out[what]))
             elif kind == "array":
-                results.append(out[shape[0]:shape[1]].reshape(shape[2]))
+                results.append(out[what[0]:what[1]].reshape(what[2]))
             else:
-                results.append(shape)
+                results.append(what)
         return tuple(results)
 
     def run(*data: Any) -> tuple[Any, ...]:
@@ -411,6 +407,7 @@ def _calls(fn: Any, fn_loop: Any, shapes: list[tuple[int, ...] | None],
             for _ in range(n):
                 data = run(*data)
             return data
-        return build(fn_loop(n, flat(data)))
+        return build(fn_loop(n, np.concatenate([np.ravel(d) for d in data],
+                                               dtype=np.float64)))
 
     return run, loop
