@@ -91,6 +91,30 @@ def _unflatten(tree: Any, leaves: Any) -> Any:
     return build(tree)
 
 
+def _unflattener(tree: Any) -> Callable[[Any], Any]:
+    """``lambda leaves: _unflatten(tree, leaves)``, written out for a tree of plain tuples and
+    lists (a compiled function's results, rebuilt at every call): ``(v[0], [v[1], v[2]])``."""
+    count = 0
+
+    def expr(t: Any) -> str | None:
+        nonlocal count
+        if t is None:
+            count += 1
+            return f"v[{count - 1}]"
+        if t[0] not in (tuple, list):
+            return None
+        parts = [expr(s) for s in t[1]]
+        if any(p is None for p in parts):
+            return None
+        inner = ", ".join(parts)  # type: ignore[arg-type]
+        return f"[{inner}]" if t[0] is list else f"({inner}{',' if len(parts) == 1 else ''})"
+
+    text = expr(tree)
+    if text is None:  # a dict or another kind of sequence: the general way
+        return lambda leaves: _unflatten(tree, leaves)
+    return eval(f"lambda v: {text}")  # type: ignore[no-any-return]  # noqa: S307
+
+
 def _leaf_data(x: Any, what: str) -> Any:
     """An argument leaf as the data a Value would hold: a float, or a float ndarray."""
     if isinstance(x, Value):
@@ -261,6 +285,7 @@ class _Program:
         self.run = run
         self.loop = loop
         self.out_tree = out_tree
+        self.unflatten = _unflattener(out_tree)
         self.captured = captured
         self.backend = backend
 
@@ -812,7 +837,7 @@ class Compiled:
         #: frozen): a model's parameters, for `train.fit`
         self._bound: list[Value] = []
         #: the signature of the last call's arguments and its program (see `_again`)
-        self._last: tuple[tuple[Any, ...], _Program] | None = None
+        self._last: tuple[tuple[Any, ...], _Program] | None = None  # (shapes and dtypes)
         self.__wrapped__ = f
         self.__name__ = getattr(f, "__name__", "compiled")
         self.__doc__ = getattr(f, "__doc__", None)
@@ -874,7 +899,8 @@ class Compiled:
         self._used = program.backend
         if not self.static_argnums and not self._bound and len(data) == len(args) and all(
                 [d is a for d, a in zip(data, args)]):  # every argument an array or a float
-            self._last = (_signature(data), program)
+            self._last = (tuple(None if type(d) is float else (d.shape, d.dtype) for d in data),
+                          program)
         return program, data
 
     def _again(self, args: tuple[Any, ...]) -> _Program | None:
@@ -888,7 +914,8 @@ class Compiled:
             if s is None:
                 if type(a) is not float:
                     return None
-            elif type(a) is not np.ndarray or a.shape != s[0] or a.dtype.str != s[1]:
+            elif type(a) is not np.ndarray or a.shape != s[0] or (a.dtype is not s[1] and
+                                                                  a.dtype != s[1]):
                 return None
         return None if last[1].stale() else last[1]
 
@@ -954,9 +981,9 @@ class Compiled:
     def __call__(self, *args: Any) -> Any:
         program = self._again(args)
         if program is not None:
-            return _unflatten(program.out_tree, program.run(*args))
+            return program.unflatten(program.run(*args))
         program, data = self._program(args)
-        return _unflatten(program.out_tree, program.run(*data))
+        return program.unflatten(program.run(*data))
 
     def loop(self, n: int, *args: Any) -> Any:
         """Call the function ``n`` times, each time on the previous call's results (which must
@@ -977,7 +1004,7 @@ class Compiled:
         if _signature([_leaf_data(r, "") for r in results]) != _signature(data):
             raise ValueError(f"loop: {self.__name__} returns shapes other than its "
                              f"arguments'")
-        return _unflatten(program.out_tree, program.loop(int(n) - 1, *results))
+        return program.unflatten(program.loop(int(n) - 1, *results))
 
 
 def jit(f: Callable[..., Any], *, backend: str = "auto",

@@ -284,27 +284,31 @@ def _arguments(inputs: list[Value]) -> tuple[list[str], list[str], list[str]]:
 
 def _module_source(name: str, inputs: list[Value], params: list[str], body: list[str],
                    results: list[str], constants: dict[str, float], loop: bool) -> str:
-    """The text of the generated module: kernels, ``name(x0, x1, ...)`` (one argument per
-    input, the results' elements in one flat array) and ``name_loop(n, x)`` (the arguments'
-    elements in one flat array x, the state between steps)."""
+    """The text of the generated module: ``name(x0, x1, ...)`` (one argument per input, the
+    results' elements in one flat array), ``name_loop(n, x)`` (the arguments' elements in one
+    flat array x, the state between steps), the kernels, then the lines that compile them (at
+    the end, so that the module reads as the python backend's source does: the step first)."""
     text = "\n".join(body)
     used = sorted(set(_CALLED.findall(text)))
-    lines = [f'"""tinygrad_xor.jit: {name}, compiled by numba (generated; do not edit)."""',
-             "", "import math", "", "import numpy as np", "from numba import njit", ""]
-    lines += [f"{k} = float({repr(v)!r})" for k, v in constants.items()]
-    for k in used:
-        lines += ["", f"@njit({_FLAGS})", _KERNELS[k]]
     args, types, reads = _arguments(inputs)
     writes = [f"    out[{i}] = {r}" for i, r in enumerate(results)]
-    lines += ["", "", f"@njit('float64[::1]({', '.join(types)})', {_FLAGS})",
-              f"def {name}({', '.join(args)}):", *reads, *body,
-              f"    out = np.empty({len(results)})", *writes, "    return out"]
+    lines = [f"def {name}({', '.join(args)}):", *reads, *body,
+             f"    out = np.empty({len(results)})", *writes, "    return (out)"]
+    compiled = [(name, f"float64[::1]({', '.join(types)})")]
     if loop:
-        lines += ["", "", f"@njit('float64[::1](int64, float64[::1])', {_FLAGS})",
-                  f"def {name}_loop(n, x):", "    x = x.copy()", "    for _ in range(n):",
+        lines += ["", "", f"def {name}_loop(n, x):", "    x = x.copy()", "    for _ in range(n):",
                   *[f"        {p} = x[{i}]" for i, p in enumerate(params)],
                   *["    " + line for line in body],
                   *["    " + line.replace("out[", "x[") for line in writes], "    return x"]
+        compiled.append((name + "_loop", "float64[::1](int64, float64[::1])"))
+    for k in used:
+        lines += ["", "", _KERNELS[k]]
+    lines += ["", "", f"# {name}, compiled by numba for tinygrad_xor.jit (generated; do not edit)",
+              "import math  # noqa: E402", "", "import numpy as np  # noqa: E402",
+              "from numba import njit  # noqa: E402", ""]
+    lines += [f"{k} = float({repr(v)!r})" for k, v in constants.items()]
+    lines += [f"{k} = njit({_FLAGS})({k})" for k in used]
+    lines += [f"{f} = njit({sig!r}, {_FLAGS})({f})" for f, sig in compiled]
     return "\n".join(lines) + "\n"
 
 
@@ -373,41 +377,33 @@ def _calls(fn: Any, fn_loop: Any, shapes: list[tuple[int, ...] | None],
                                                          Callable[..., Any]]:
     """run and loop on data: the results out of one flat array, as floats and arrays of
     their shapes (views of it); loop's state in one flat array."""
-    plan: list[tuple[str, Any]] = []  # (kind, an offset, (start, stop, shape) or a constant)
+    parts: list[str] = []  # each result read from the flat array ``out``
+    consts: list[Any] = []  # the outputs that are not Values, as ``c[i]``
     i = 0
     for shape, group in zip(shapes, groups):
-        if shape is None:  # not a Value: the literal or the object the writer bound
+        if shape is None:  # the literal or the object the writer bound
             text = group[0]
-            plan.append(("const", w.namespace[text] if text in w.namespace else
-                         ast.literal_eval(text)))
+            consts.append(w.namespace[text] if text in w.namespace else ast.literal_eval(text))
+            parts.append(f"c[{len(consts) - 1}]")
         elif not shape:
-            plan.append(("float", i))
+            parts.append(f"float(out[{i}])")
             i += 1
         else:
             size = int(np.prod(shape))
-            plan.append(("array", (i, i + size, shape)))
+            parts.append(f"out[{i}:{i + size}].reshape({shape!r})")
             i += size
-
-    def build(out: np.ndarray) -> tuple[Any, ...]:
-        results: list[Any] = []
-        for kind, what in plan:
-            if kind == "float":
-                results.append(float(out[what]))
-            elif kind == "array":
-                results.append(out[what[0]:what[1]].reshape(what[2]))
-            else:
-                results.append(what)
-        return tuple(results)
+    build = eval(f"lambda out, c=consts: ({', '.join(parts)},)",  # noqa: S307 (our own text)
+                 {"consts": consts})
 
     def run(*data: Any) -> tuple[Any, ...]:
-        return build(fn(*data))
+        return build(fn(*data))  # type: ignore[no-any-return]
 
     def loop(n: int, *data: Any) -> tuple[Any, ...]:
         if fn_loop is None:
             for _ in range(n):
                 data = run(*data)
             return data
-        return build(fn_loop(n, np.concatenate([np.ravel(d) for d in data],
+        return build(fn_loop(n, np.concatenate([np.ravel(d) for d in data],  # type: ignore
                                                dtype=np.float64)))
 
     return run, loop
