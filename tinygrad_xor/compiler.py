@@ -21,9 +21,10 @@ eager engine, in the same order, so its results are bit for bit the eager ones. 
 writes one line per element, every value a Python float: for tiny graphs (the XOR net) it
 skips NumPy's per-call cost; its ``loop`` keeps the state as floats between steps.
 ``"vector"`` is the python backend's code on NumPy vectors: every array argument has a
-leading batch axis (one network per entry), ``f`` is traced for one network. ``"auto"`` picks
-python for small graphs, else numpy. (The ``"numba"`` backend is not built yet: asking for it
-is a ValueError that says so.)
+leading batch axis (one network per entry), ``f`` is traced for one network. ``"numba"``
+(the ``numba`` extra) compiles the python backend's lines to machine code, cached on disk
+across processes (see `compiler_numba`). ``"auto"`` picks python for small graphs, else
+numpy; never numba, whose first call takes a second or more.
 """
 
 from __future__ import annotations
@@ -1015,7 +1016,9 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
         f: takes numbers, arrays or Values (in tuples, lists or dicts) and returns Values,
             arrays or numbers in the same kinds of structure; it may use everything the library
             offers, the transforms included.
-        backend: ``"numpy"``, ``"python"``, ``"vector"`` or ``"auto"`` (see the module).
+        backend: ``"numpy"``, ``"python"``, ``"vector"``, ``"numba"`` (the ``numba`` extra;
+            its first call compiles, for a second or more) or ``"auto"`` (python for small
+            graphs, else numpy; see the module).
         static_argnums: arguments that are not traced: their values are part of the
             signature (a new value traces again), so ``f`` may branch on them.
 

@@ -300,7 +300,7 @@ def _module_source(name: str, inputs: list[Value], params: list[str], body: list
                   *[f"        {p} = x[{i}]" for i, p in enumerate(params)],
                   *["    " + line for line in body],
                   *["    " + line.replace("out[", "x[") for line in writes], "    return x"]
-        compiled.append((name + "_loop", "float64[::1](int64, float64[::1])"))
+        compiled.append((name + "_loop", ""))  # (compiled at its first call: often never)
     for k in used:
         lines += ["", "", _KERNELS[k]]
     lines += ["", "", f"# {name}, compiled by numba for tinygrad_xor.jit (generated; do not edit)",
@@ -308,7 +308,7 @@ def _module_source(name: str, inputs: list[Value], params: list[str], body: list
               "from numba import njit  # noqa: E402", ""]
     lines += [f"{k} = float({repr(v)!r})" for k, v in constants.items()]
     lines += [f"{k} = njit({_FLAGS})({k})" for k in used]
-    lines += [f"{f} = njit({sig!r}, {_FLAGS})({f})" for f, sig in compiled]
+    lines += [f"{f} = njit({f'{sig!r}, ' if sig else ''}{_FLAGS})({f})" for f, sig in compiled]
     return "\n".join(lines) + "\n"
 
 
