@@ -331,3 +331,22 @@ def test_without_numba_asking_for_it_says_how_to_install(monkeypatch):
         jit(lambda x: x * 2.0, backend="numba")
     # "auto" never asks for it
     assert jit(lambda x: x * 2.0)(np.ones(2)).tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_results_keep_the_structure_f_returns(backend):
+    # a compiled function's results are rebuilt by one expression written for their structure
+    # (tuples and lists), or the general way (a dict); constants among them come back as such
+    x = np.array([1.0, 2.0])
+    f = jit(lambda x: ((x * 2.0,), [x.sum(), 3.0, (x * x,)], 7), backend=backend)
+    got = f(x)
+    assert type(got) is tuple and type(got[0]) is tuple and type(got[1]) is list
+    _same(got[0][0], np.array([2.0, 4.0]))
+    _same(got[1][0], 3.0)
+    assert got[1][1] == 3.0 and got[2] == 7
+    _same(got[1][2][0], np.array([1.0, 4.0]))
+    got = jit(lambda x: {"b": x * 2.0, "a": [x.sum()]}, backend=backend)(x)
+    assert list(got) == ["b", "a"]
+    _same(got["b"], np.array([2.0, 4.0]))
+    _same(got["a"][0], 3.0)
+    _same(jit(lambda x: x.sum(), backend=backend)(x), 3.0)

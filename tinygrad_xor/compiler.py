@@ -29,6 +29,7 @@ numpy; never numba, whose first call takes a second or more.
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import linecache
 import sys
@@ -55,7 +56,16 @@ from .engine import (
 
 __all__ = ["jit", "TraceError", "Compiled"]
 
-BACKENDS = ("auto", "numpy", "python", "vector", "numba")
+
+def _numba_installed() -> bool:
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # (ValueError: sys.modules["numba"] is None)
+        return False
+
+
+#: The backends this installation runs: numba's where the ``numba`` extra is installed.
+BACKENDS = ("auto", "numpy", "python", "vector") + (("numba",) if _numba_installed() else ())
 #: Backends named by the API and not built yet (none now: `tinygrad-xor compile` reads it).
 PLANNED: tuple[str, ...] = ()
 #: Signatures kept per compiled function (the oldest is dropped first).
@@ -1027,12 +1037,12 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
     """
     if not callable(f):
         raise TypeError(f"jit: f must be a function, got {_describe(f)}")
-    if backend not in BACKENDS:
-        raise ValueError(f"jit: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if backend == "numba":
+    if backend == "numba":  # (an ImportError that says how to install it, where it is not)
         from .compiler_numba import require
 
         require("jit(backend='numba')")
+    if backend not in BACKENDS:
+        raise ValueError(f"jit: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     nums = (static_argnums,) if isinstance(static_argnums, (int, np.integer)) else static_argnums
     try:
         nums = tuple(nums)

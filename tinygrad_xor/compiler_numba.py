@@ -40,6 +40,7 @@ from .compiler import (
     Value,
     _Elements,
     _elements,
+    _numba_installed,
     _positions,
     _spread,
     _stem,
@@ -53,10 +54,7 @@ INSTALL = "pip install 'tinygrad_xor[numba]'"
 
 def available() -> bool:
     """Whether numba can be imported (without importing it)."""
-    try:
-        return importlib.util.find_spec("numba") is not None
-    except (ImportError, ValueError):  # (ValueError: sys.modules["numba"] is None)
-        return False
+    return _numba_installed()
 
 
 def require(what: str) -> None:
