@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,27 @@ def test_a_second_process_loads_the_compiled_code_from_the_cache(tmp_path):
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled
     assert files[0] == files[1]  # the second wrote nothing: the module and numba's cache kept
     assert any(p.suffix == ".nbi" for p in files[0]) and any(p.suffix == ".nbc" for p in files[0])
+
+
+def test_threads_compiling_the_same_module_at_once_each_get_it_whole():
+    # four functions of the same graph, traced at once: one thread writes and compiles the
+    # module, the others wait for it (none may see it half made)
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def work():
+        compiled = jit(lambda x: (x * 1.2345).tanh().sum(), backend="numba")
+        barrier.wait()
+        try:
+            results.append(compiled(np.array([0.5, -0.25])))
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 4
+    assert len(set(results)) == 1 and results[0] == pytest.approx(
+        np.tanh(0.5 * 1.2345) + np.tanh(-0.25 * 1.2345), rel=1e-12)

@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -310,28 +311,38 @@ def _module_source(name: str, inputs: list[Value], params: list[str], body: list
     return "\n".join(lines) + "\n"
 
 
+#: One module loaded at a time: another thread must not see a module still being compiled.
+_LOADING = threading.Lock()
+
+
 def _load(source: str) -> Any:
     """The module of ``source``, from its file in `cache_dir` (written when missing)."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    path = cache_dir() / f"jit_{digest}.py"
+    module_name = f"_tinygrad_xor_jit_{digest}"
+    with _LOADING:
+        module = sys.modules.get(module_name)
+        if module is None:
+            module = _import(source, cache_dir() / f"jit_{digest}.py", module_name)
+    return module
+
+
+def _import(source: str, path: Path, module_name: str) -> Any:
+    """Write ``source`` to ``path`` unless it is there, and import it as ``module_name``."""
     if not path.exists() or path.read_text() != source:
         # written once: numba's cache index is keyed by the file's time stamp and size
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         tmp.write_text(source)
         os.replace(tmp, path)
-    module_name = f"_tinygrad_xor_jit_{digest}"
-    module = sys.modules.get(module_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        # importable by its name while numba compiles it: numba's cache names the module
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[module_name]
-            raise
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # importable by its name while numba compiles it: numba's cache names the module
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
 
 
