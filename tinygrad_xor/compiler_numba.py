@@ -126,9 +126,8 @@ def _mask_line(fn: Any, xs: list[str], kw: dict[str, str]) -> str | None:
         return f"(1.0 if {xs[0]} > 0.0 else (-1.0 if {xs[0]} < 0.0 else 0.0))"
     if name == "maximum_share":  # 1 - (a < b) - 0.5 (a == b)
         return f"(0.0 if {xs[0]} < {xs[1]} else (0.5 if {xs[0]} == {xs[1]} else 1.0))"
-    if name == "clip_inside":
-        x, lo, hi = (xs + [kw.get("lo", "None"), kw.get("hi", "None")])[:3] if len(xs) == 1 \
-            else (xs + ["None"] * 2)[:3]
+    if name == "clip_inside":  # (x, lo=, hi=): numbers or None; (x, lo, hi): Value bounds
+        x, lo, hi = xs if len(xs) == 3 else (xs[0], kw.get("lo", "None"), kw.get("hi", "None"))
         terms = ([] if lo == "None" else [f"{x} >= {lo}"]) + \
             ([] if hi == "None" else [f"{x} <= {hi}"])
         return _cond(" and ".join(terms)) if terms else "1.0"
@@ -164,7 +163,8 @@ class _NumbaElements(_Elements):
         if name not in _OWN and not (name == "pow" and params["p"] != 2) and not (
                 name == "clip" and len(ops) > 1):
             return super().node(node, ops)
-        stem = f"{self.w.fresh(name)}_"
+        fn = params.get("fn") if name == "mask" else None  # (mask lines: positive0_0 = ...)
+        stem = f"{self.w.fresh(_stem(getattr(fn, '__name__', '')) or name)}_"
         if name in _SCALAR_CALLS:
             fn = "abs" if name == "abs" else _SCALAR_CALLS[name]
             return [self.line(stem, f"{fn}({x})") for x in ops[0][0]]
@@ -180,9 +180,7 @@ class _NumbaElements(_Elements):
             return [self.line(stem, f"clip3({', '.join(c[i] for c in cols)})") for i in range(n)]
         if name == "scatter":
             return self._scatter(stem, ops[0], params)
-        if name == "mask":  # (its lines named after the mask's function: positive0_0 = ...)
-            fn = params["fn"]
-            stem = f"{self.w.fresh(_stem(getattr(fn, '__name__', '')) or name)}_"
+        if name == "mask":
             if getattr(fn, "__name__", "") == "max_share":
                 return self._max_share(stem, ops, params)
             rest = {k: v for k, v in params.items() if k != "fn"}
