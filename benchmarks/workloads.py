@@ -9,7 +9,9 @@ Besides the eager engine, tinygrad_xor runs W1, W3, W5, W5', W6 and W7 compiled:
 step (loss, gradients and update; the Hessian; the Hessian-vector product) written as one
 function and passed to `jit` once, the rows "tinygrad_xor (jit)". JAX runs the same functions
 under ``jax.jit``, in float64. W3L is W3 as one call of ``compiled.loop(n)`` against JAX's
-``jit`` called in a Python loop and JAX's ``lax.fori_loop``.
+``jit`` called in a Python loop and JAX's ``lax.fori_loop``. W3 and W3L also run on jit's
+numba backend where numba is installed, the rows "tinygrad_xor (jit, numba)" (W1's and W5's
+graphs are far too large for it: numba's compile time grows faster than the lines).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import importlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from tinygrad_xor import Value, autograd, jit, value_and_grad
 
-__all__ = ["WORKLOADS", "Workload", "Trainer", "OURS", "OURS_JIT", "optional", "import_torch",
+__all__ = ["WORKLOADS", "Workload", "Trainer", "OURS", "OURS_JIT", "OURS_NUMBA", "optional",
+           "import_torch",
            "import_jax", "jit_backend", "two_moons"]
 
 # A trainer runs `n` more steps of its workload and returns what each step computed.
@@ -34,6 +38,9 @@ OURS = "tinygrad_xor"
 #: tinygrad_xor's compiled rows: the step passed to `jit` (its backend "auto" unless a trainer
 #: is made with ``backend=``).
 OURS_JIT = "tinygrad_xor (jit)"
+#: The same step on jit's numba backend (the ``numba`` extra), for the tiny graphs of W3 and
+#: W3L: the python backend's lines compiled to machine code (compiled in the warm-up).
+OURS_NUMBA = "tinygrad_xor (jit, numba)"
 
 
 def optional(name: str) -> Any:
@@ -1271,8 +1278,10 @@ WORKLOADS: dict[str, Workload] = {w.id: w for w in [
     Workload("W3", "XOR 2-2-1 sigmoid MSE, full batch SGD, tensor Values",
              baseline="numpy",
              backends={"numpy": w3_numpy, OURS: w3_tinygrad, OURS_JIT: w3_jit,
-                       "torch": w3_torch, "jax": w3_jax},
-             modules={"numpy": "", OURS: "", OURS_JIT: "", "torch": "torch", **_JAX},
+                       OURS_NUMBA: partial(w3_jit, backend="numba"), "torch": w3_torch,
+                       "jax": w3_jax},
+             modules={"numpy": "", OURS: "", OURS_JIT: "", OURS_NUMBA: "numba", "torch": "torch",
+                      **_JAX},
              targets={"numpy": 2.0, "torch": 0.3}, jit_targets={"jax": 1.0},
              first_calls={OURS_JIT: w3_jit_first_call, "jax": w3_jax_first_call},
              first_call_target=0.05,
@@ -1281,8 +1290,9 @@ WORKLOADS: dict[str, Workload] = {w.id: w for w in [
              "in a Python loop and in lax.fori_loop",
              baseline="numpy",
              backends={"numpy": w3l_numpy, OURS_JIT: w3l_jit,
+                       OURS_NUMBA: partial(w3l_jit, backend="numba"),
                        "jax (Python loop)": w3l_jax_loop, "jax (fori_loop)": w3l_jax_fori},
-             modules={"numpy": "", OURS_JIT: "", "jax (Python loop)": "jax",
+             modules={"numpy": "", OURS_JIT: "", OURS_NUMBA: "numba", "jax (Python loop)": "jax",
                       "jax (fori_loop)": "jax"},
              targets={}, jit_targets={"jax (Python loop)": 0.3},
              block=2000, quick_block=500),

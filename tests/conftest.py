@@ -39,3 +39,16 @@ def record_bars(monkeypatch):
         return bars
 
     return record
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_a_temporary_folder(tmp_path_factory):
+    """jit's numba backend writes its modules under $XDG_CACHE_HOME: the tests' go to a folder
+    of their own (subprocesses inherit it), not the user's ~/.cache."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old

@@ -20,13 +20,26 @@ from tinygrad_xor import (
     value_and_grad,
     where,
 )
+from tinygrad_xor.compiler_numba import available
 from tinygrad_xor.testing import expressions
 from tinygrad_xor.xor import X, Y
 
-BACKENDS = ("numpy", "python")
+#: The backends the hypothesis tests below run (numba's, slower to compile, has its own in
+#: test_jit_numba.py), and those the other tests run: numba's too where it is installed.
+DRAWN = ("numpy", "python")
+BACKENDS = DRAWN + (("numba",) if available() else ())
 #: numpy runs the eager engine's own functions in its order: the same bits; python sums a
-#: matmul's products in its own order, with float kernels: the same to rounding
-RTOL = {"numpy": 0.0, "python": 1e-12}
+#: matmul's products in its own order, with float kernels: the same to rounding; numba
+#: compiles python's lines
+RTOL = {"numpy": 0.0, "python": 1e-12, "numba": 1e-12}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _numba_cache(tmp_path_factory):
+    """numba's generated modules in a directory of the test run's, not the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
 RNG = np.random.default_rng(0)
 P0 = (RNG.normal(size=(2, 2)), RNG.normal(size=2), RNG.normal(size=(2, 1)), RNG.normal(size=1))
 
@@ -68,7 +81,7 @@ def test_compiled_equals_eager_for_every_operation(expr):
     data = [v.data for v in inputs]
     argnums = tuple(range(len(inputs)))
     g = lambda *xs: grad(lambda *ys: f(*ys).sum(), argnums=argnums)(*xs)  # noqa: E731
-    for backend in BACKENDS:
+    for backend in DRAWN:
         _same(jit(lambda *xs: f(*xs), backend=backend)(*data), f(*inputs), RTOL[backend])
         for a, b in zip(jit(g, backend=backend)(*data), g(*data)):
             _same(a, b, rtol=1e-12)
@@ -81,7 +94,7 @@ def test_compiled_second_derivatives_equal_eager(expr):
     data = [v.data for v in inputs]
     rest = [Value(d, requires_grad=False) for d in data[1:]]
     h = hessian(lambda x: f(x, *rest).sum())
-    for backend in BACKENDS:
+    for backend in DRAWN:
         _same(np.asarray(jit(h, backend=backend)(*data[:1])), np.asarray(h(*data[:1])),
               rtol=1e-12)
 
@@ -234,8 +247,11 @@ def test_source_is_readable_python_named_after_the_operations():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="backend"):
         jit(step, backend="fast")
-    with pytest.raises(ValueError, match="not built yet"):
-        jit(step, backend="numba")
+    if available():  # (test_jit_numba.py: its refusal without numba)
+        assert jit(step, backend="numba").backend == "numba"
+    else:
+        with pytest.raises(ImportError, match=r"pip install 'tinygrad_xor\[numba\]'"):
+            jit(step, backend="numba")
     with pytest.raises(TypeError, match="function"):
         jit(3)
     with pytest.raises(TypeError, match="argument 0"):
@@ -286,3 +302,74 @@ def test_the_cross_entropy_clamp_is_computed_at_every_call(backend):
     assert f(np.zeros((2, 1))) == pytest.approx(np.log(2.0))
     z = np.array([[800.0], [-800.0]])  # predictions of exactly 1 and 0: eager clamps
     assert abs(f(z)) == abs(bce(Value(z).sigmoid(), np.array([[1.0], [0.0]])).data) == 0.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_call_like_the_last_one_still_checks_every_argument(backend):
+    # the last call's signature is checked first without flattening the arguments: a new
+    # shape, dtype, kind or number of arguments must still find (or trace) its own program
+    f = jit(lambda x, y: (x * y).sum(), backend=backend)
+    assert f(np.ones(2), 3.0) == 6.0
+    assert f(np.ones(2), 3.0) == 6.0 and f.traces == 1
+    assert f(np.ones(3), 3.0) == 9.0
+    assert f(np.ones(2, dtype=np.float32), 3.0) == 6.0
+    assert f(np.ones(2), 4) == 8.0  # an int is a float: the program of the first call
+    assert f(np.ones(2), np.array([1.0, 2.0])) == 3.0
+    assert f(Value(np.ones(2)), 3.0) == 6.0
+    assert f.traces == 4
+    assert f((np.ones(2), 1.0)[0], 3.0) == 6.0 and f.traces == 4
+    with pytest.raises(TypeError):
+        f(np.ones(2))
+
+
+def test_without_numba_asking_for_it_says_how_to_install(monkeypatch):
+    from tinygrad_xor import compiler_numba
+
+    monkeypatch.setattr(compiler_numba, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"jit\(backend='numba'\).*pip install "
+                                          r"'tinygrad_xor\[numba\]'"):
+        jit(lambda x: x * 2.0, backend="numba")
+    # "auto" never asks for it
+    assert jit(lambda x: x * 2.0)(np.ones(2)).tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_results_keep_the_structure_f_returns(backend):
+    # a compiled function's results are rebuilt by one expression written for their structure
+    # (tuples and lists), or the general way (a dict); constants among them come back as such
+    x = np.array([1.0, 2.0])
+    f = jit(lambda x: ((x * 2.0,), [x.sum(), 3.0, (x * x,)], 7), backend=backend)
+    got = f(x)
+    assert type(got) is tuple and type(got[0]) is tuple and type(got[1]) is list
+    _same(got[0][0], np.array([2.0, 4.0]))
+    _same(got[1][0], 3.0)
+    assert got[1][1] == 3.0 and got[2] == 7
+    _same(got[1][2][0], np.array([1.0, 4.0]))
+    got = jit(lambda x: {"b": x * 2.0, "a": [x.sum()]}, backend=backend)(x)
+    assert list(got) == ["b", "a"]
+    _same(got["b"], np.array([2.0, 4.0]))
+    _same(got["a"][0], 3.0)
+    _same(jit(lambda x: x.sum(), backend=backend)(x), 3.0)
+
+
+def test_auto_picks_python_for_small_graphs_and_graphs_of_scalars(monkeypatch):
+    from tinygrad_xor import compiler
+
+    monkeypatch.setattr(compiler, "AUTO_PYTHON_ELEMENTS", 40)
+
+    def scalars(x):  # a graph of 60 scalars: python writes no more lines than numpy
+        y = x
+        for _ in range(30):
+            y = y * 1.5 + 0.25
+        return y
+
+    def arrays(x):  # 20 nodes of 4 elements (80 > 40): python would write four times the lines
+        y = x
+        for _ in range(10):
+            y = y * 1.5 + 0.25
+        return y
+
+    assert jit(scalars)(0.5) == pytest.approx(scalars(0.5))
+    f, g, h = jit(scalars), jit(arrays), jit(arrays)
+    f(0.5), g(np.ones(4)), h(np.ones(2))
+    assert (f.backend_used, g.backend_used, h.backend_used) == ("python", "numpy", "python")

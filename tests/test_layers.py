@@ -31,8 +31,8 @@ CORE_PACKAGE = "tinygrad_xor.core"  # it and every module under it
 LAYERS = {
     # the package's __init__ re-exports the core and the library's front; `autograd` is the
     # public path of core.autograd
-    **dict.fromkeys(["", "autograd", "compiler", "nn", "losses", "optim", "train", "gradcheck",
-                     "testing", "_operations", "viz"],
+    **dict.fromkeys(["", "autograd", "codegen", "compiler", "compiler_numba", "nn", "losses",
+                     "optim", "train", "gradcheck", "testing", "_operations", "viz"],
                     LIBRARY),
     **dict.fromkeys(["cli", "__main__"], CLI),
 }

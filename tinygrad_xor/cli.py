@@ -251,20 +251,21 @@ def _trained_recipe(name: str) -> str:
 
 
 def _backends() -> str:
-    """jit's backends, those named by the API but not built yet in parentheses."""
-    from .compiler import BACKENDS, PLANNED
+    """jit's backends; numba's with how to install it where it is not installed."""
+    from .compiler import BACKENDS
+    from .compiler_numba import INSTALL
 
-    later = f" (not built yet: {', '.join(PLANNED)})" if PLANNED else ""
-    return ", ".join(BACKENDS) + later
+    return ", ".join(BACKENDS) + ("" if "numba" in BACKENDS else f" (numba: {INSTALL})")
 
 
 def _backend(name: str) -> str:
-    """An argparse type: a backend of jit that is built, else a usage error that lists them."""
-    from .compiler import BACKENDS, PLANNED
+    """An argparse type: a backend of jit that runs here, else a usage error that lists them
+    (numba's says how to install it)."""
+    from .compiler import BACKENDS
+    from .compiler_numba import INSTALL
 
-    if name in PLANNED:
-        raise argparse.ArgumentTypeError(f"the {name!r} backend is not built yet; choose from: "
-                                         + ", ".join(BACKENDS))
+    if name == "numba" and name not in BACKENDS:
+        raise argparse.ArgumentTypeError(f"the 'numba' backend needs numba: {INSTALL}")
     if name not in BACKENDS:
         raise argparse.ArgumentTypeError(f"unknown backend {name!r}; choose from: "
                                          + ", ".join(BACKENDS))

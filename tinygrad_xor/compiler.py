@@ -21,9 +21,10 @@ eager engine, in the same order, so its results are bit for bit the eager ones. 
 writes one line per element, every value a Python float: for tiny graphs (the XOR net) it
 skips NumPy's per-call cost; its ``loop`` keeps the state as floats between steps.
 ``"vector"`` is the python backend's code on NumPy vectors: every array argument has a
-leading batch axis (one network per entry), ``f`` is traced for one network. ``"auto"`` picks
-python for small graphs, else numpy. (The ``"numba"`` backend is not built yet: asking for it
-is a ValueError that says so.)
+leading batch axis (one network per entry), ``f`` is traced for one network. ``"numba"``
+(the ``numba`` extra) compiles the python backend's lines to machine code, cached on disk
+across processes (see `compiler_numba`). ``"auto"`` picks python for small graphs and for
+graphs of scalars, else numpy; never numba, whose first call takes a second or more.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from .codegen import Program, generate_elements, generate_numpy, unflatten
+from .compiler_numba import available as numba_available
 from .core.checks import describe
 from .core.mode import TraceError, _tracing, enable_grad
 from .core.primitive import Primitive
@@ -46,9 +49,10 @@ from .core.value import Value, _Rest, _trace_begin, _trace_end, walk
 
 __all__ = ["jit", "TraceError", "Compiled"]
 
-BACKENDS = ("auto", "numpy", "python", "vector")
-#: Named by the API, not built yet.
-PLANNED = ("numba",)
+
+#: The backends this installation runs: numba's where the ``numba`` extra is installed.
+BACKENDS = ("auto", "numpy", "python", "vector") + (("numba",) if numba_available() else ())
+#: Backends named by the API and not built yet (none now: `tinygrad-xor compile` reads it).
 #: Signatures kept per compiled function (the oldest is dropped first).
 CACHE_SIZE = 32
 
@@ -68,19 +72,6 @@ def _flatten(tree: Any, leaves: list[Any], what: str) -> Any:
         return (dict, keys, tuple(_flatten(tree[k], leaves, what) for k in keys))
     leaves.append(tree)
     return None
-
-
-def _unflatten(tree: Any, leaves: Any) -> Any:
-    it = iter(leaves)
-
-    def build(t: Any) -> Any:
-        if t is None:
-            return next(it)
-        if t[0] is dict:
-            return {k: build(s) for k, s in zip(t[1], t[2])}
-        return t[0](build(s) for s in t[1])
-
-    return build(tree)
 
 
 def _leaf_data(x: Any, what: str) -> Any:
@@ -116,7 +107,7 @@ class _Trace:
         self.inputs = {id(v): i for i, v in enumerate(inputs)}
         self.keep = inputs  # (the ids above stay theirs)
         #: the arrays that operations took as constants, by the id of their constant Value:
-        #: a change to one of them is noticed at the next call (see _Program.stale)
+        #: a change to one of them is noticed at the next call (see Program.stale)
         self.lifted: dict[int, np.ndarray] = {}
 
     def traced(self, v: Value) -> bool:
@@ -167,485 +158,6 @@ def _where() -> str:
     return "jit"
 
 
-# -- code generation -----------------------------------------------------------------------------
-
-
-def _norm(out: Any) -> Any:
-    """A forward's result as the engine keeps it (see engine._node): a float or a float array."""
-    if type(out) is float:
-        return out
-    out = np.asarray(out)
-    if out.ndim == 0:
-        return float(out)
-    return out if out.dtype.kind == "f" else out.astype(np.float64)
-
-
-_INFIX = {"add": "+", "sub": "-", "mul": "*"}
-#: Identities: a transform's link to its argument, a node that passes no gradient. Their
-#: results are never written in place, so the operand's name stands for them.
-_ALIASES = ("argument", "stop_gradient")
-
-
-def _stem(label: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in label).strip("_")
-
-
-class _Writer:
-    """The generated function's text and the names it uses."""
-
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {"_norm": _norm, "np": np}
-        self.lines: list[str] = []
-        self.ids: dict[int, str] = {}  # id(object in namespace) -> name
-        self.counts: dict[str, int] = {}
-
-    def fresh(self, stem: str) -> str:
-        if not stem.isidentifier() or keyword.iskeyword(stem):
-            stem = "".join(c if c.isalnum() or c == "_" else "_" for c in stem) or "v"
-            if keyword.iskeyword(stem) or stem[0].isdigit():
-                stem = "_" + stem
-        n = self.counts.get(stem, 0)
-        self.counts[stem] = n + 1
-        return f"{stem}_{n}" if stem[-1].isdigit() else f"{stem}{n}"
-
-    def bind(self, obj: Any, stem: str) -> str:
-        """A name in the namespace for ``obj`` (a function, a constant), one per object."""
-        name = self.ids.get(id(obj))
-        if name is None:
-            name = stem if stem not in self.namespace and stem not in ("const", "c") and \
-                stem.isidentifier() and not keyword.iskeyword(stem) else self.fresh(stem)
-            self.namespace[name] = obj
-            self.ids[id(obj)] = name
-        return name
-
-    def param(self, value: Any, stem: str) -> str:
-        if value is None or type(value) in (bool, int, float, str):
-            return repr(value)
-        if type(value) is tuple and all(type(x) in (int, bool, type(None)) for x in value):
-            return repr(value)
-        return self.bind(value, stem)
-
-
-class _Array:
-    """A captured array seen as a Value is: its numbers in ``_data``, compared at each call."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: np.ndarray) -> None:
-        self._data = data
-
-
-def _source_of(node: Value, lifted: dict[int, np.ndarray]) -> Any:
-    """What to compare at each call for a constant: the array it was lifted from, if any."""
-    original = lifted.get(id(node))
-    return node if original is None else _Array(original)
-
-
-class _Program:
-    """One traced signature: the generated function and what it read at trace time.
-
-    ``run(*data)`` and ``loop(n, *data)`` take and return the arguments' and results' data
-    (floats and arrays, flat), whatever the backend keeps inside."""
-
-    def __init__(self, source: str, run: Callable[..., Any], loop: Callable[..., Any],
-                 out_tree: Any, captured: list[tuple[Value, Any, Any]], backend: str) -> None:
-        self.source = source
-        self.run = run
-        self.loop = loop
-        self.out_tree = out_tree
-        self.captured = captured
-        self.backend = backend
-
-    def stale(self) -> bool:
-        """True when a Value read as a constant has changed since the trace (its data
-        replaced by other numbers, or changed in place: compared byte for byte)."""
-        for v, data, saved in self.captured:
-            now = v._data
-            if type(now) is float:
-                if now is not data and now != saved and not (now != now and saved != saved):
-                    return True
-            elif type(saved) is float or now.shape != data.shape or now.tobytes() != saved:
-                return True
-        return False
-
-
-def _generate(name: str, inputs: list[Value], outputs: list[Any],
-              lifted: dict[int, np.ndarray]) -> tuple[str, Any, list]:
-    """The source of one function over the graph from ``inputs`` to ``outputs``."""
-    w = _Writer()
-    index = {id(v): i for i, v in enumerate(inputs)}
-    args = [f"x{i}" for i in range(len(inputs))]
-    roots = [o for o in outputs if isinstance(o, Value)]
-    order = walk(*roots) if roots else []
-    names: dict[int, str] = {}
-    captured: list[tuple[Value, Any, Any]] = []
-    owner: dict[int, Value] = {}  # an alias (see _ALIASES) -> the Value whose name it has
-    uses: dict[int, int] = {}
-    for node in order:
-        for p in node._parents:
-            uses[id(p)] = uses.get(id(p), 0) + 1
-    for o in roots:
-        uses[id(o)] = uses.get(id(o), 0) + 1
-    body: list[str] = []
-    for node in order:
-        if node._op is None:
-            if id(node) in index:
-                names[id(node)] = args[index[id(node)]]
-            else:  # a constant: read now
-                data = node._data
-                source = _source_of(node, lifted)
-                if type(data) is float:
-                    names[id(node)] = repr(data) if np.isfinite(data) else w.bind(data, "c")
-                    captured.append((source, data, data))
-                else:
-                    copy = data.copy()
-                    names[id(node)] = w.bind(copy, _stem(node.label) or "const")
-                    captured.append((source, source._data, source._data.tobytes()))
-            continue
-        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
-        operands = [names[id(p)] for p in node._parents]
-        if prim.name in _ALIASES:  # the identity: the operand's name stands for it
-            names[id(node)] = operands[0]
-            root = owner.get(id(node._parents[0]), node._parents[0])
-            owner[id(node)] = root
-            uses[id(root)] += uses.get(id(node), 0) - 1
-            continue
-        params = node._params or {}
-        target = w.fresh(prim.name)
-        names[id(node)] = target
-        floats = all(type(p._data) is float for p in node._parents)
-        if prim.name == "mask":
-            fn = params["fn"]
-            call = w.bind(fn, getattr(fn, "__name__", "mask"))
-            rest = {k: v for k, v in params.items() if k != "fn"}
-            raw = fn(*[p._data for p in node._parents], **rest)
-            expr = _call(w, call, operands, rest)
-        elif floats and prim.name in _INFIX and prim.scalar is not None:
-            expr = f"{operands[0]} {_INFIX[prim.name]} {operands[1]}"
-            raw = 0.0
-        else:
-            fn = prim.scalar if floats and prim.scalar is not None else prim.forward
-            raw = fn(*[p._data for p in node._parents], **params)
-            call = w.bind(fn, prim.name if fn is prim.forward else prim.name + "_scalar")
-            expr = _call(w, call, operands, params)
-        ok = type(raw) is float or (type(raw) is np.ndarray and raw.ndim and
-                                    raw.dtype.kind == "f")
-        body.append(f"    {target} = {expr if ok else f'_norm({expr})'}")
-        dead = []
-        for p in node._parents:
-            p = owner.get(id(p), p)
-            uses[id(p)] -= 1
-            if uses[id(p)] == 0 and p._op is not None and type(p._data) is np.ndarray:
-                dead.append(names[id(p)])
-        if dead:
-            body.append(f"    del {', '.join(dead)}")
-    results = []
-    for o in outputs:
-        if isinstance(o, Value):
-            results.append(names[id(o)])
-        else:
-            results.append(w.param(o, "out"))
-    head = f"def {name}({', '.join(args)}):"
-    ret = f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})"
-    source = "\n".join([head, *body, ret]) + "\n"
-    return source, w.namespace, captured
-
-
-def _call(w: _Writer, fn: str, operands: list[str], params: dict[str, Any]) -> str:
-    kw = [f"{k}={w.param(v, k)}" for k, v in params.items()]
-    return f"{fn}({', '.join(operands + kw)})"
-
-
-# -- the python backend: every element a Python float ------------------------------------------
-
-#: Masks that act element by element (the others, such as max's share of a tie, are computed
-#: on arrays). A function of the mask primitive elsewhere says so with ``fn.elementwise = True``.
-_ELEMENTWISE_MASKS = {"positive", "sign", "maximum_share", "clip_inside", "clip_at_lo",
-                      "clip_at_hi", "power_keep_a", "power_keep_b"}
-_SCALAR_CALLS = {"sigmoid": "sigmoid_scalar", "tanh": "tanh", "exp": "exp_scalar",
-                 "log": "log_scalar", "sqrt": "sqrt_scalar", "sin": "sin_scalar",
-                 "cos": "cos_scalar", "abs": "abs"}
-
-
-def _positions(shape: tuple[int, ...]) -> np.ndarray:
-    """The flat index of every element of an array of ``shape``, as that array."""
-    return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
-
-
-def _spread(elems: list[str], shape: tuple[int, ...], out: tuple[int, ...]) -> list[str]:
-    """The elements of an operand broadcast to the shape ``out``, in C order."""
-    if shape == out:
-        return elems
-    return [elems[i] for i in np.broadcast_to(_positions(shape), out).ravel()]
-
-
-def _infix(name: str, x: str, y: str) -> str:
-    """``x op y``; a product with the literal 1.0 is the other factor (exactly: 1.0 * y == y
-    for every float, NaN, infinities and -0.0 included)."""
-    if name == "mul":
-        if x == "1.0":
-            return y
-        if y == "1.0":
-            return x
-    return f"{x} {_INFIX[name]} {y}"
-
-
-#: The most terms one line adds up (Python's compiler recurses once per operator of a line).
-_TERMS = 32
-
-
-def _sum_lines(el: _Elements, stem: str, terms: list[str]) -> str:
-    """``t0 + t1 + ...`` as one line, or as partial sums of `_TERMS` terms for a long one."""
-    while len(terms) > _TERMS:
-        terms = [el.line(stem, " + ".join(terms[i:i + _TERMS]))
-                 for i in range(0, len(terms), _TERMS)]
-    return " + ".join(terms) if terms else "0.0"
-
-
-class _Elements:
-    """The python backend's writer: each Value a list of names or literals, one per element.
-
-    With ``vector``, each element is a NumPy vector instead, one entry per network of a batch
-    (the vector backend): the same lines, with NumPy's functions for the scalar ones."""
-
-    def __init__(self, w: _Writer, vector: bool = False) -> None:
-        self.w = w
-        self.vector = vector
-        self.body: list[str] = []
-
-    def line(self, stem: str, expr: str) -> str:
-        name = self.w.fresh(stem)
-        self.body.append(f"    {name} = {expr}")
-        return name
-
-    def node(self, node: Value, ops: list[tuple[list[str], tuple[int, ...]]]) -> list[str]:
-        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
-        name, params = prim.name, node._params or {}
-        out = node.shape
-        stem = f"{self.w.fresh(name)}_"
-        n = int(np.prod(out)) if out else 1
-        if name in _INFIX:
-            a, b = (_spread(e, s, out) for e, s in ops)
-            return [self.line(stem, _infix(name, x, y)) for x, y in zip(a, b)]
-        vector = self.vector
-        if name == "relu":
-            if vector:
-                return [self.line(stem, f"np.maximum({x}, 0.0)") for x in ops[0][0]]
-            return [self.line(stem, f"(0.0 if {x} <= 0.0 else {x})") for x in ops[0][0]]
-        if name in _SCALAR_CALLS and prim.scalar is not None:
-            fn = (self.w.bind(prim.forward, name) if vector else
-                  self.w.bind(prim.scalar, _SCALAR_CALLS[name]))
-            return [self.line(stem, f"{fn}({x})") for x in ops[0][0]]
-        if name == "pow":
-            p = params["p"]
-            if p == 2:
-                return [self.line(stem, f"{x} * {x}") for x in ops[0][0]]
-            fn = "np.power" if vector else self.w.bind(prim.scalar, "pow_scalar")
-            return [self.line(stem, f"{fn}({x}, {p!r})") for x in ops[0][0]]
-        if name in ("power", "maximum", "minimum"):
-            fn = (f"np.{name}" if vector else
-                  self.w.bind(prim.scalar, {"power": "pow_scalar", "maximum": "max",
-                                            "minimum": "min"}[name]))
-            a, b = (_spread(e, s, out) for e, s in ops)
-            return [self.line(stem, f"{fn}({x}, {y})") for x, y in zip(a, b)]
-        if name == "keep":
-            m, g = (_spread(e, s, out) for e, s in ops)
-            if vector:
-                return [self.line(stem, f"np.where({x} > 0.5, {y}, 0.0)") for x, y in zip(m, g)]
-            return [self.line(stem, f"({y} if {x} > 0.5 else 0.0)") for x, y in zip(m, g)]
-        if name == "mask" and (getattr(params["fn"], "__name__", "") in _ELEMENTWISE_MASKS
-                               or getattr(params["fn"], "elementwise", False)):
-            fn = params["fn"]
-            call = self.w.bind(fn, fn.__name__)
-            rest = {k: v for k, v in params.items() if k != "fn"}
-            cols = [_spread(e, s, out) for e, s in ops]
-            consts = {k: self._param_elements(v, out) for k, v in rest.items()}
-            cast = "_floats" if vector else "float"
-            self.w.namespace["_floats"] = _floats
-            return [self.line(stem, f"{cast}({call}(" + ", ".join(
-                [c[i] for c in cols] + [f"{k}={consts[k][i]}" for k in consts]) + "))")
-                for i in range(n)]
-        if name == "clip" and len(ops) == 1:
-            lo, hi = (self._param_elements(params[k], out) for k in ("lo", "hi"))
-            if vector:
-                return [self.line(stem, f"np.clip({x}, {lo[i]}, {hi[i]})")
-                        for i, x in enumerate(ops[0][0])]
-            return [self.line(stem, self._clip(x, lo[i], hi[i])) for i, x in enumerate(ops[0][0])]
-        if name in ("sum", "mean", "max"):
-            return self._reduce(stem, name, ops[0], params, out)
-        if name == "matmul":
-            return self._matmul(stem, ops[0], ops[1], out)
-        moved = self._moved(name, ops, params, node)
-        if moved is not None:
-            return moved
-        return self._arrays(stem, node, ops)
-
-    def _param_elements(self, value: Any, out: tuple[int, ...]) -> list[str]:
-        if value is None or type(value) is float or np.ndim(value) == 0:
-            text = "None" if value is None else repr(float(value))
-            return [text] * (int(np.prod(out)) if out else 1)
-        return [repr(float(v)) for v in np.broadcast_to(value, out).ravel()]
-
-    @staticmethod
-    def _clip(x: str, lo: str, hi: str) -> str:
-        if lo != "None":
-            x = f"({lo} if {x} < {lo} else {x})"
-        if hi != "None":
-            x = f"({hi} if {x} > {hi} else {x})"
-        return x
-
-    def _reduce(self, stem: str, name: str, op: tuple[list[str], tuple[int, ...]],
-                params: dict[str, Any], out: tuple[int, ...]) -> list[str]:
-        elems, shape = op
-        if not shape:
-            return [elems[0]] if name != "mean" else [elems[0]]
-        axis = params["axis"]
-        pos = _positions(shape)
-        axes = tuple(range(len(shape))) if axis is None else tuple(
-            a % len(shape) for a in np.atleast_1d(axis))
-        keep = [a for a in range(len(shape)) if a not in axes]
-        groups: Any = np.moveaxis(pos, keep + list(axes), range(len(shape))).reshape(
-            [shape[a] for a in keep] + [-1]) if keep else pos.reshape(1, -1)
-        result = []
-        for group in groups.reshape(-1, groups.shape[-1]):
-            terms = [elems[i] for i in group]
-            if name == "max":
-                expr = terms[0] if len(terms) == 1 else (
-                    f"np.maximum.reduce([{', '.join(terms)}])" if self.vector else
-                    f"max({', '.join(terms)})")
-            else:
-                expr = _sum_lines(self, stem, terms)
-                if name == "mean":
-                    expr = f"({expr}) / {float(len(terms))!r}"
-            result.append(self.line(stem, expr))
-        return result
-
-    def _matmul(self, stem: str, a: tuple[list[str], tuple[int, ...]],
-                b: tuple[list[str], tuple[int, ...]], out: tuple[int, ...]) -> list[str]:
-        (ae, ash), (be, bsh) = a, b
-        pa = _positions(ash)
-        pb = _positions(bsh)
-        pa2 = pa[None, :] if pa.ndim == 1 else pa          # (..., n, k)
-        pb2 = pb[:, None] if pb.ndim == 1 else pb          # (..., k, m)
-        batch = np.broadcast_shapes(pa2.shape[:-2], pb2.shape[:-2])
-        pa2 = np.broadcast_to(pa2, batch + pa2.shape[-2:])
-        pb2 = np.broadcast_to(pb2, batch + pb2.shape[-2:])
-        result = []
-        for ia, ib in zip(pa2.reshape(-1, *pa2.shape[-2:]), pb2.reshape(-1, *pb2.shape[-2:])):
-            for i in range(ia.shape[0]):
-                for j in range(ib.shape[1]):
-                    terms = [_infix("mul", ae[ia[i, k]], be[ib[k, j]])
-                             for k in range(ia.shape[1])]
-                    result.append(self.line(stem, _sum_lines(self, stem, terms)))
-        return result
-
-    def _moved(self, name: str, ops: list[tuple[list[str], tuple[int, ...]]],
-               params: dict[str, Any], node: Value) -> list[str] | None:
-        """Operations that only move elements: their names, no code."""
-        if name in ("reshape", "argument", "stop_gradient"):
-            return ops[0][0]
-        if name == "broadcast_to":
-            return _spread(ops[0][0], ops[0][1], node.shape)
-        if name == "transpose":
-            return [ops[0][0][i] for i in np.transpose(_positions(ops[0][1]),
-                                                       params["axes"]).ravel()]
-        if name == "getitem":
-            elems, shape = ops[0]
-            picked = np.asarray(_positions(shape)[params["index"]])
-            return [elems[i] for i in picked.ravel()]
-        if name == "where":
-            cond = np.broadcast_to(params["cond"], node.shape).ravel()
-            a, b = (_spread(e, s, node.shape) for e, s in ops)
-            return [x if c else y for c, x, y in zip(cond, a, b)]
-        if name in ("concatenate", "stack"):
-            offset, parts = 0, []
-            for e, s in ops:
-                parts.append(_positions(s) + offset)
-                offset += len(e)
-            join = np.concatenate if name == "concatenate" else np.stack
-            flat = [x for e, _ in ops for x in e]
-            return [flat[i] for i in join(parts, axis=params["axis"]).ravel()]
-        return None
-
-    def _arrays(self, stem: str, node: Value, ops: list[tuple[list[str], tuple[int, ...]]]
-                ) -> list[str]:
-        """Anything else (a user's primitive, scatter, max's share of a tie): computed on
-        arrays built from the elements, with the eager engine's function."""
-        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
-        if self.vector:
-            raise TraceError(f"jit: the vector backend cannot run {prim.name!r} element by "
-                             f"element yet; use the numpy backend")
-        args = []
-        for e, s in ops:
-            args.append(e[0] if not s else f"np.array([{', '.join(e)}]).reshape({s!r})")
-        fn = self.w.bind(prim.forward, prim.name)
-        params = node._params or {}
-        if prim.name == "mask":
-            fn = self.w.bind(params["fn"], getattr(params["fn"], "__name__", "mask"))
-            params = {k: v for k, v in params.items() if k != "fn"}
-        call = _call(self.w, fn, args, params)
-        if not node.shape:
-            return [self.line(stem, f"_norm({call})")]
-        tmp = self.line(stem, f"_norm({call}).ravel().tolist()")
-        names = [self.w.fresh(stem) for _ in range(node.size)]
-        self.body.append(f"    {', '.join(names)}, = {tmp}")
-        return names
-
-
-def _floats(x: Any) -> Any:
-    """A mask's entries as float64 numbers (the vector backend's ``float``)."""
-    return np.asarray(x, dtype=np.float64)
-
-
-def _generate_python(name: str, inputs: list[Value], outputs: list[Any],
-                     lifted: dict[int, np.ndarray], vector: bool = False
-                     ) -> tuple[str, Any, list, list[tuple[int, ...] | None]]:
-    """The python backend's source: one line per element, flat floats in and out, and a loop
-    function that feeds the results back as arguments (vectors of a batch with ``vector``)."""
-    w = _Writer()
-    el = _Elements(w, vector)
-    index = {id(v): i for i, v in enumerate(inputs)}
-    params = []
-    names: dict[int, list[str]] = {}
-    for i, v in enumerate(inputs):
-        names[id(v)] = [f"x{i}"] if not v.shape else [f"x{i}_{k}" for k in range(v.size)]
-        params += names[id(v)]
-    roots = [o for o in outputs if isinstance(o, Value)]
-    captured: list[tuple[Value, Any, Any]] = []
-    for node in walk(*roots) if roots else []:
-        if node._op is None:
-            if id(node) not in index:
-                data = node._data
-                copy: Any = data if type(data) is float else data.copy()
-                names[id(node)] = [repr(float(x)) if np.isfinite(x) else w.bind(float(x), "c")
-                                   for x in np.ravel(copy)]
-                source = _source_of(node, lifted)
-                captured.append((source, source._data, copy if type(copy) is float else
-                                 source._data.tobytes()))
-            continue
-        names[id(node)] = el.node(node, [(names[id(p)], p.shape) for p in node._parents])
-    results: list[str] = []
-    shapes: list[tuple[int, ...] | None] = []
-    for o in outputs:
-        if isinstance(o, Value):
-            results += names[id(o)]
-            shapes.append(o.shape)
-        else:
-            results.append(w.param(o, "out"))
-            shapes.append(None)
-    ret = ", ".join(results) + ("," if len(results) == 1 else "")
-    head = f"def {name}({', '.join(params)}):"
-    body = el.body or ["    pass"]
-    loop: list[str] = []
-    if len(results) == len(params) and params:  # a step: its results can be its arguments
-        loop = ["", f"def {name}_loop(n, {', '.join(params)}):", "    for _ in range(n):",
-                *["    " + line for line in el.body],
-                f"        {', '.join(params)}{',' if len(params) == 1 else ''} = {ret}",
-                f"    return ({', '.join(params)}{',' if len(params) == 1 else ''})"]
-    source = "\n".join([head, *body, f"    return ({ret})", *loop]) + "\n"
-    return source, w.namespace, captured, shapes
-
-
 # -- the compiled function ----------------------------------------------------------------------
 
 
@@ -660,10 +172,10 @@ AUTO_PYTHON_SIZE, AUTO_PYTHON_ELEMENTS = 256, 20_000
 
 
 def _small(outs: list[Any]) -> bool:
-    """Whether a graph is small enough for the python backend to win over NumPy's calls: no
-    Value over `AUTO_PYTHON_SIZE` elements, at most `AUTO_PYTHON_ELEMENTS` in all. (A large
-    graph of scalars, a neuron-level network, runs as fast on the numpy backend, whose
-    scalar lines are the same, and is written faster.)"""
+    """Whether the python backend wins over NumPy's calls: no Value over `AUTO_PYTHON_SIZE`
+    elements, and at most `AUTO_PYTHON_ELEMENTS` in all, or at most two per Value (a graph of
+    scalars, a neuron-level network: the python backend writes no more lines than the numpy
+    backend, each a float operation rather than a call)."""
     roots = [o for o in outs if isinstance(o, Value)]
     nodes = walk(*roots) if roots else []
     total = 0
@@ -672,7 +184,7 @@ def _small(outs: list[Any]) -> bool:
         if size > AUTO_PYTHON_SIZE:
             return False
         total += size
-    return total <= AUTO_PYTHON_ELEMENTS
+    return total <= AUTO_PYTHON_ELEMENTS or total <= 2 * len(nodes)
 
 
 def _python_calls(fn: Callable[..., Any], fn_loop: Callable[..., Any] | None,
@@ -777,7 +289,7 @@ class Compiled:
         self.f = f
         self.backend = backend
         self.static_argnums = static_argnums
-        self._cache: OrderedDict[Any, _Program] = OrderedDict()
+        self._cache: OrderedDict[Any, Program] = OrderedDict()
         self._lock = threading.Lock()
         self._source: str | None = None
         self._used: str | None = None
@@ -785,6 +297,8 @@ class Compiled:
         #: Values of the caller's taken as inputs too (their data read at every call, never
         #: frozen): a model's parameters, for `train.fit`
         self._bound: list[Value] = []
+        #: the signature of the last call's arguments and its program (see `_again`)
+        self._last: tuple[tuple[Any, ...], Program] | None = None  # (shapes and dtypes)
         self.__wrapped__ = f
         self.__name__ = getattr(f, "__name__", "compiled")
         self.__doc__ = getattr(f, "__doc__", None)
@@ -825,7 +339,7 @@ class Compiled:
         data = [_leaf_data(x, f"jit: argument {i}") for i, x in enumerate(leaves)]
         return (tree, tuple(statics)), data, tree
 
-    def _program(self, args: tuple[Any, ...]) -> tuple[_Program, list[Any]]:
+    def _program(self, args: tuple[Any, ...]) -> tuple[Program, list[Any]]:
         for n in self.static_argnums:
             if n >= len(args):
                 raise TypeError(f"jit: static_argnums names argument {n}, but {self.__name__}"
@@ -844,9 +358,29 @@ class Compiled:
                         self._cache.popitem(last=False)
         self._source = program.source
         self._used = program.backend
+        if not self.static_argnums and not self._bound and len(data) == len(args) and all(
+                [d is a for d, a in zip(data, args)]):  # every argument an array or a float
+            self._last = (tuple(None if type(d) is float else (d.shape, d.dtype) for d in data),
+                          program)
         return program, data
 
-    def _trace(self, args: tuple[Any, ...], tree: Any, data: list[Any]) -> _Program:
+    def _again(self, args: tuple[Any, ...]) -> Program | None:
+        """The last call's program when ``args`` are floats and float arrays of its signature,
+        each an argument of its own, and no constant it read has changed: the common call,
+        checked without flattening the arguments (what `_program` would find)."""
+        last = self._last
+        if last is None or self._bound or len(args) != len(last[0]):
+            return None
+        for a, s in zip(args, last[0]):
+            if s is None:
+                if type(a) is not float:
+                    return None
+            elif type(a) is not np.ndarray or a.shape != s[0] or (a.dtype is not s[1] and
+                                                                  a.dtype != s[1]):
+                return None
+        return None if last[1].stale() else last[1]
+
+    def _trace(self, args: tuple[Any, ...], tree: Any, data: list[Any]) -> Program:
         ident = get_ident()
         if ident in _tracing:
             raise TraceError("jit: a compiled function called while another one traces in the "
@@ -855,7 +389,7 @@ class Compiled:
         if self.backend == "vector":  # traced for one network of the batch: the first
             data = _first_of_batch(data, self._bound)
         inputs = [Value(d.copy() if type(d) is np.ndarray else d) for d in data[:n]]
-        traced = iter(_unflatten(tree, inputs))
+        traced = iter(unflatten(tree, inputs))
         inputs += self._bound
         call = [a if i in self.static_argnums else next(traced) for i, a in enumerate(args)]
         trace = _Trace(inputs)
@@ -882,14 +416,18 @@ class Compiled:
         if backend == "auto":
             backend = "python" if _small(outs) else "numpy"
         filename = f"<jit {name} #{id(self):x}.{self.traces}>"
-        if backend in ("python", "vector"):
-            source, namespace, captured, shapes = _generate_python(
+        if backend == "numba":  # (the module imports numba: only here)
+            from .compiler_numba import compile_numba
+
+            source, run, loop, captured = compile_numba(name, inputs, outs, trace.lifted)
+        elif backend in ("python", "vector"):
+            source, namespace, captured, shapes = generate_elements(
                 name, inputs, outs, trace.lifted, vector=backend == "vector")
             _exec(source, filename, namespace)
             calls = _vector_calls if backend == "vector" else _python_calls
             run, loop = calls(namespace[name], namespace.get(name + "_loop"), shapes)
         else:
-            source, namespace, captured = _generate(name, inputs, outs, trace.lifted)
+            source, namespace, captured = generate_numpy(name, inputs, outs, trace.lifted)
             _exec(source, filename, namespace)
             run = namespace[name]
 
@@ -899,11 +437,14 @@ class Compiled:
                 return data
 
         self.traces += 1
-        return _Program(source, run, loop, out_tree, captured, backend)
+        return Program(source, run, loop, out_tree, captured, backend)
 
     def __call__(self, *args: Any) -> Any:
+        program = self._again(args)
+        if program is not None:
+            return program.unflatten(program.run(*args))
         program, data = self._program(args)
-        return _unflatten(program.out_tree, program.run(*data))
+        return program.unflatten(program.run(*data))
 
     def loop(self, n: int, *args: Any) -> Any:
         """Call the function ``n`` times, each time on the previous call's results (which must
@@ -924,7 +465,7 @@ class Compiled:
         if _signature([_leaf_data(r, "") for r in results]) != _signature(data):
             raise ValueError(f"loop: {self.__name__} returns shapes other than its "
                              f"arguments'")
-        return _unflatten(program.out_tree, program.loop(int(n) - 1, *results))
+        return program.unflatten(program.loop(int(n) - 1, *results))
 
 
 def jit(f: Callable[..., Any], *, backend: str = "auto",
@@ -935,7 +476,9 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
         f: takes numbers, arrays or Values (in tuples, lists or dicts) and returns Values,
             arrays or numbers in the same kinds of structure; it may use everything the library
             offers, the transforms included.
-        backend: ``"numpy"``, ``"python"``, ``"vector"`` or ``"auto"`` (see the module).
+        backend: ``"numpy"``, ``"python"``, ``"vector"``, ``"numba"`` (the ``numba`` extra;
+            its first call compiles, for a second or more) or ``"auto"`` (python for small
+            graphs, else numpy; see the module).
         static_argnums: arguments that are not traced: their values are part of the
             signature (a new value traces again), so ``f`` may branch on them.
 
@@ -944,9 +487,10 @@ def jit(f: Callable[..., Any], *, backend: str = "auto",
     """
     if not callable(f):
         raise TypeError(f"jit: f must be a function, got {describe(f)}")
-    if backend in PLANNED:
-        raise ValueError(f"jit: the {backend!r} backend is not built yet; use 'numpy' (or "
-                         f"'auto')")
+    if backend == "numba":  # (an ImportError that says how to install it, where it is not)
+        from .compiler_numba import require
+
+        require("jit(backend='numba')")
     if backend not in BACKENDS:
         raise ValueError(f"jit: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     nums = (static_argnums,) if isinstance(static_argnums, (int, np.integer)) else static_argnums

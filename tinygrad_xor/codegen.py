@@ -1,0 +1,560 @@
+"""The code a traced graph becomes: the generators of `jit`'s backends.
+
+`generate_numpy` writes the numpy backend: one line per operation, the eager engine's own
+NumPy functions in the same order. `generate_elements` writes the python backend (one line per
+element, every value a Python float) and, with a batch axis, the vector backend, through
+`Elements`; the numba backend (``compiler_numba.py``) compiles the same lines. A `Program`
+holds the source and the functions made from it. The trace and the compiled function that
+runs these programs are in ``compiler.py``.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .core.mode import TraceError
+from .core.primitive import Primitive
+from .core.value import Value, walk
+
+__all__ = ["Program", "generate_numpy", "generate_elements", "Elements", "Writer"]
+
+
+def unflatten(tree: Any, leaves: Any) -> Any:
+    it = iter(leaves)
+
+    def build(t: Any) -> Any:
+        if t is None:
+            return next(it)
+        if t[0] is dict:
+            return {k: build(s) for k, s in zip(t[1], t[2])}
+        return t[0](build(s) for s in t[1])
+
+    return build(tree)
+
+
+def unflattener(tree: Any) -> Callable[[Any], Any]:
+    """``lambda leaves: unflatten(tree, leaves)``, written out for a tree of plain tuples and
+    lists (a compiled function's results, rebuilt at every call): ``(v[0], [v[1], v[2]])``."""
+    count = 0
+
+    def expr(t: Any) -> str | None:
+        nonlocal count
+        if t is None:
+            count += 1
+            return f"v[{count - 1}]"
+        if t[0] not in (tuple, list):
+            return None
+        parts = [expr(s) for s in t[1]]
+        if any(p is None for p in parts):
+            return None
+        inner = ", ".join(parts)  # type: ignore[arg-type]
+        return f"[{inner}]" if t[0] is list else f"({inner}{',' if len(parts) == 1 else ''})"
+
+    text = expr(tree)
+    if text is None:  # a dict or another kind of sequence: the general way
+        return lambda leaves: unflatten(tree, leaves)
+    return eval(f"lambda v: {text}")  # type: ignore[no-any-return]  # noqa: S307
+
+
+# -- code generation -----------------------------------------------------------------------------
+
+
+def _norm(out: Any) -> Any:
+    """A forward's result as the engine keeps it (see engine._node): a float or a float array."""
+    if type(out) is float:
+        return out
+    out = np.asarray(out)
+    if out.ndim == 0:
+        return float(out)
+    return out if out.dtype.kind == "f" else out.astype(np.float64)
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*"}
+#: Identities: a transform's link to its argument, a node that passes no gradient. Their
+#: results are never written in place, so the operand's name stands for them.
+_ALIASES = ("argument", "stop_gradient")
+
+
+def stem_of(label: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in label).strip("_")
+
+
+class Writer:
+    """The generated function's text and the names it uses."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"_norm": _norm, "np": np}
+        self.lines: list[str] = []
+        self.ids: dict[int, str] = {}  # id(object in namespace) -> name
+        self.counts: dict[str, int] = {}
+
+    def fresh(self, stem: str) -> str:
+        if not stem.isidentifier() or keyword.iskeyword(stem):
+            stem = "".join(c if c.isalnum() or c == "_" else "_" for c in stem) or "v"
+            if keyword.iskeyword(stem) or stem[0].isdigit():
+                stem = "_" + stem
+        n = self.counts.get(stem, 0)
+        self.counts[stem] = n + 1
+        return f"{stem}_{n}" if stem[-1].isdigit() else f"{stem}{n}"
+
+    def bind(self, obj: Any, stem: str) -> str:
+        """A name in the namespace for ``obj`` (a function, a constant), one per object."""
+        name = self.ids.get(id(obj))
+        if name is None:
+            name = stem if stem not in self.namespace and stem not in ("const", "c") and \
+                stem.isidentifier() and not keyword.iskeyword(stem) else self.fresh(stem)
+            self.namespace[name] = obj
+            self.ids[id(obj)] = name
+        return name
+
+    def param(self, value: Any, stem: str) -> str:
+        if value is None or type(value) in (bool, int, float, str):
+            return repr(value)
+        if type(value) is tuple and all(type(x) in (int, bool, type(None)) for x in value):
+            return repr(value)
+        return self.bind(value, stem)
+
+
+class _Array:
+    """A captured array seen as a Value is: its numbers in ``_data``, compared at each call."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = data
+
+
+def _source_of(node: Value, lifted: dict[int, np.ndarray]) -> Any:
+    """What to compare at each call for a constant: the array it was lifted from, if any."""
+    original = lifted.get(id(node))
+    return node if original is None else _Array(original)
+
+
+class Program:
+    """One traced signature: the generated function and what it read at trace time.
+
+    ``run(*data)`` and ``loop(n, *data)`` take and return the arguments' and results' data
+    (floats and arrays, flat), whatever the backend keeps inside."""
+
+    def __init__(self, source: str, run: Callable[..., Any], loop: Callable[..., Any],
+                 out_tree: Any, captured: list[tuple[Value, Any, Any]], backend: str) -> None:
+        self.source = source
+        self.run = run
+        self.loop = loop
+        self.out_tree = out_tree
+        self.unflatten = unflattener(out_tree)
+        self.captured = captured
+        self.backend = backend
+
+    def stale(self) -> bool:
+        """True when a Value read as a constant has changed since the trace (its data
+        replaced by other numbers, or changed in place: compared byte for byte)."""
+        for v, data, saved in self.captured:
+            now = v._data
+            if type(now) is float:
+                if now is not data and now != saved and not (now != now and saved != saved):
+                    return True
+            elif type(saved) is float or now.shape != data.shape or now.tobytes() != saved:
+                return True
+        return False
+
+
+def generate_numpy(name: str, inputs: list[Value], outputs: list[Any],
+              lifted: dict[int, np.ndarray]) -> tuple[str, Any, list]:
+    """The source of one function over the graph from ``inputs`` to ``outputs``."""
+    w = Writer()
+    index = {id(v): i for i, v in enumerate(inputs)}
+    args = [f"x{i}" for i in range(len(inputs))]
+    roots = [o for o in outputs if isinstance(o, Value)]
+    order = walk(*roots) if roots else []
+    names: dict[int, str] = {}
+    captured: list[tuple[Value, Any, Any]] = []
+    owner: dict[int, Value] = {}  # an alias (see _ALIASES) -> the Value whose name it has
+    uses: dict[int, int] = {}
+    for node in order:
+        for p in node.parents:
+            uses[id(p)] = uses.get(id(p), 0) + 1
+    for o in roots:
+        uses[id(o)] = uses.get(id(o), 0) + 1
+    body: list[str] = []
+    for node in order:
+        if node._op is None:
+            if id(node) in index:
+                names[id(node)] = args[index[id(node)]]
+            else:  # a constant: read now
+                data = node._data
+                source = _source_of(node, lifted)
+                if type(data) is float:
+                    names[id(node)] = repr(data) if np.isfinite(data) else w.bind(data, "c")
+                    captured.append((source, data, data))
+                else:
+                    copy = data.copy()
+                    names[id(node)] = w.bind(copy, stem_of(node.label) or "const")
+                    captured.append((source, source._data, source._data.tobytes()))
+            continue
+        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
+        operands = [names[id(p)] for p in node.parents]
+        if prim.name in _ALIASES:  # the identity: the operand's name stands for it
+            names[id(node)] = operands[0]
+            root = owner.get(id(node.parents[0]), node.parents[0])
+            owner[id(node)] = root
+            uses[id(root)] += uses.get(id(node), 0) - 1
+            continue
+        params = node._params or {}
+        target = w.fresh(prim.name)
+        names[id(node)] = target
+        floats = all(type(p._data) is float for p in node.parents)
+        if prim.name == "mask":
+            fn = params["fn"]
+            call = w.bind(fn, getattr(fn, "__name__", "mask"))
+            rest = {k: v for k, v in params.items() if k != "fn"}
+            raw = fn(*[p._data for p in node.parents], **rest)
+            expr = _call(w, call, operands, rest)
+        elif floats and prim.name in _INFIX and prim.scalar is not None:
+            expr = f"{operands[0]} {_INFIX[prim.name]} {operands[1]}"
+            raw = 0.0
+        else:
+            fn = prim.scalar if floats and prim.scalar is not None else prim.forward
+            raw = fn(*[p._data for p in node.parents], **params)
+            call = w.bind(fn, prim.name if fn is prim.forward else prim.name + "_scalar")
+            expr = _call(w, call, operands, params)
+        ok = type(raw) is float or (type(raw) is np.ndarray and raw.ndim and
+                                    raw.dtype.kind == "f")
+        body.append(f"    {target} = {expr if ok else f'_norm({expr})'}")
+        dead = []
+        for p in node.parents:
+            p = owner.get(id(p), p)
+            uses[id(p)] -= 1
+            if uses[id(p)] == 0 and p._op is not None and type(p._data) is np.ndarray:
+                dead.append(names[id(p)])
+        if dead:
+            body.append(f"    del {', '.join(dead)}")
+    results = []
+    for o in outputs:
+        if isinstance(o, Value):
+            results.append(names[id(o)])
+        else:
+            results.append(w.param(o, "out"))
+    head = f"def {name}({', '.join(args)}):"
+    ret = f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})"
+    source = "\n".join([head, *body, ret]) + "\n"
+    return source, w.namespace, captured
+
+
+def _call(w: Writer, fn: str, operands: list[str], params: dict[str, Any]) -> str:
+    kw = [f"{k}={w.param(v, k)}" for k, v in params.items()]
+    return f"{fn}({', '.join(operands + kw)})"
+
+
+# -- the python backend: every element a Python float ------------------------------------------
+
+#: Masks that act element by element (the others, such as max's share of a tie, are computed
+#: on arrays). A function of the mask primitive elsewhere says so with ``fn.elementwise = True``.
+_ELEMENTWISE_MASKS = {"positive", "sign", "maximum_share", "clip_inside", "clip_at_lo",
+                      "clip_at_hi", "power_keep_a", "power_keep_b"}
+SCALAR_CALLS = {"sigmoid": "sigmoid_scalar", "tanh": "tanh", "exp": "exp_scalar",
+                 "log": "log_scalar", "sqrt": "sqrt_scalar", "sin": "sin_scalar",
+                 "cos": "cos_scalar", "abs": "abs"}
+
+
+def positions(shape: tuple[int, ...]) -> np.ndarray:
+    """The flat index of every element of an array of ``shape``, as that array."""
+    return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+
+
+def spread(elems: list[str], shape: tuple[int, ...], out: tuple[int, ...]) -> list[str]:
+    """The elements of an operand broadcast to the shape ``out``, in C order."""
+    if shape == out:
+        return elems
+    return [elems[i] for i in np.broadcast_to(positions(shape), out).ravel()]
+
+
+def _infix(name: str, x: str, y: str) -> str:
+    """``x op y``; a product with the literal 1.0 is the other factor (exactly: 1.0 * y == y
+    for every float, NaN, infinities and -0.0 included)."""
+    if name == "mul":
+        if x == "1.0":
+            return y
+        if y == "1.0":
+            return x
+    return f"{x} {_INFIX[name]} {y}"
+
+
+#: The most terms one line adds up (Python's compiler recurses once per operator of a line).
+_TERMS = 32
+
+
+def _sum_lines(el: Elements, stem: str, terms: list[str]) -> str:
+    """``t0 + t1 + ...`` as one line, or as partial sums of `_TERMS` terms for a long one."""
+    while len(terms) > _TERMS:
+        terms = [el.line(stem, " + ".join(terms[i:i + _TERMS]))
+                 for i in range(0, len(terms), _TERMS)]
+    return " + ".join(terms) if terms else "0.0"
+
+
+class Elements:
+    """The python backend's writer: each Value a list of names or literals, one per element.
+
+    With ``vector``, each element is a NumPy vector instead, one entry per network of a batch
+    (the vector backend): the same lines, with NumPy's functions for the scalar ones."""
+
+    def __init__(self, w: Writer, vector: bool = False) -> None:
+        self.w = w
+        self.vector = vector
+        self.body: list[str] = []
+
+    def line(self, stem: str, expr: str) -> str:
+        name = self.w.fresh(stem)
+        self.body.append(f"    {name} = {expr}")
+        return name
+
+    def node(self, node: Value, ops: list[tuple[list[str], tuple[int, ...]]]) -> list[str]:
+        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
+        name, params = prim.name, node._params or {}
+        out = node.shape
+        stem = f"{self.w.fresh(name)}_"
+        n = int(np.prod(out)) if out else 1
+        if name in _INFIX:
+            a, b = (spread(e, s, out) for e, s in ops)
+            return [self.line(stem, _infix(name, x, y)) for x, y in zip(a, b)]
+        vector = self.vector
+        if name == "relu":
+            if vector:
+                return [self.line(stem, f"np.maximum({x}, 0.0)") for x in ops[0][0]]
+            return [self.line(stem, f"(0.0 if {x} <= 0.0 else {x})") for x in ops[0][0]]
+        if name in SCALAR_CALLS and prim.scalar is not None:
+            fn = (self.w.bind(prim.forward, name) if vector else
+                  self.w.bind(prim.scalar, SCALAR_CALLS[name]))
+            return [self.line(stem, f"{fn}({x})") for x in ops[0][0]]
+        if name == "pow":
+            p = params["p"]
+            if p == 2:
+                return [self.line(stem, f"{x} * {x}") for x in ops[0][0]]
+            fn = "np.power" if vector else self.w.bind(prim.scalar, "pow_scalar")
+            return [self.line(stem, f"{fn}({x}, {p!r})") for x in ops[0][0]]
+        if name in ("power", "maximum", "minimum"):
+            fn = (f"np.{name}" if vector else
+                  self.w.bind(prim.scalar, {"power": "pow_scalar", "maximum": "max",
+                                            "minimum": "min"}[name]))
+            a, b = (spread(e, s, out) for e, s in ops)
+            return [self.line(stem, f"{fn}({x}, {y})") for x, y in zip(a, b)]
+        if name == "keep":
+            m, g = (spread(e, s, out) for e, s in ops)
+            if vector:
+                return [self.line(stem, f"np.where({x} > 0.5, {y}, 0.0)") for x, y in zip(m, g)]
+            return [self.line(stem, f"({y} if {x} > 0.5 else 0.0)") for x, y in zip(m, g)]
+        if name == "mask" and (getattr(params["fn"], "__name__", "") in _ELEMENTWISE_MASKS
+                               or getattr(params["fn"], "elementwise", False)):
+            fn = params["fn"]
+            call = self.w.bind(fn, fn.__name__)
+            rest = {k: v for k, v in params.items() if k != "fn"}
+            cols = [spread(e, s, out) for e, s in ops]
+            consts = {k: self._param_elements(v, out) for k, v in rest.items()}
+            cast = "_floats" if vector else "float"
+            self.w.namespace["_floats"] = _floats
+            return [self.line(stem, f"{cast}({call}(" + ", ".join(
+                [c[i] for c in cols] + [f"{k}={consts[k][i]}" for k in consts]) + "))")
+                for i in range(n)]
+        if name == "clip" and len(ops) == 1:
+            lo, hi = (self._param_elements(params[k], out) for k in ("lo", "hi"))
+            if vector:
+                return [self.line(stem, f"np.clip({x}, {lo[i]}, {hi[i]})")
+                        for i, x in enumerate(ops[0][0])]
+            return [self.line(stem, self._clip(x, lo[i], hi[i])) for i, x in enumerate(ops[0][0])]
+        if name in ("sum", "mean", "max"):
+            return self._reduce(stem, name, ops[0], params, out)
+        if name == "matmul":
+            return self._matmul(stem, ops[0], ops[1], out)
+        moved = self._moved(name, ops, params, node)
+        if moved is not None:
+            return moved
+        return self._arrays(stem, node, ops)
+
+    def _param_elements(self, value: Any, out: tuple[int, ...]) -> list[str]:
+        if value is None or type(value) is float or np.ndim(value) == 0:
+            text = "None" if value is None else repr(float(value))
+            return [text] * (int(np.prod(out)) if out else 1)
+        return [repr(float(v)) for v in np.broadcast_to(value, out).ravel()]
+
+    @staticmethod
+    def _clip(x: str, lo: str, hi: str) -> str:
+        if lo != "None":
+            x = f"({lo} if {x} < {lo} else {x})"
+        if hi != "None":
+            x = f"({hi} if {x} > {hi} else {x})"
+        return x
+
+    def _reduce(self, stem: str, name: str, op: tuple[list[str], tuple[int, ...]],
+                params: dict[str, Any], out: tuple[int, ...]) -> list[str]:
+        elems, shape = op
+        if not shape:
+            return [elems[0]] if name != "mean" else [elems[0]]
+        axis = params["axis"]
+        pos = positions(shape)
+        axes = tuple(range(len(shape))) if axis is None else tuple(
+            a % len(shape) for a in np.atleast_1d(axis))
+        keep = [a for a in range(len(shape)) if a not in axes]
+        groups: Any = np.moveaxis(pos, keep + list(axes), range(len(shape))).reshape(
+            [shape[a] for a in keep] + [-1]) if keep else pos.reshape(1, -1)
+        result = []
+        for group in groups.reshape(-1, groups.shape[-1]):
+            terms = [elems[i] for i in group]
+            if name == "max":
+                expr = terms[0] if len(terms) == 1 else (
+                    f"np.maximum.reduce([{', '.join(terms)}])" if self.vector else
+                    f"max({', '.join(terms)})")
+            else:
+                expr = _sum_lines(self, stem, terms)
+                if name == "mean":
+                    expr = f"({expr}) / {float(len(terms))!r}"
+            result.append(self.line(stem, expr))
+        return result
+
+    def _matmul(self, stem: str, a: tuple[list[str], tuple[int, ...]],
+                b: tuple[list[str], tuple[int, ...]], out: tuple[int, ...]) -> list[str]:
+        (ae, ash), (be, bsh) = a, b
+        pa = positions(ash)
+        pb = positions(bsh)
+        pa2 = pa[None, :] if pa.ndim == 1 else pa          # (..., n, k)
+        pb2 = pb[:, None] if pb.ndim == 1 else pb          # (..., k, m)
+        batch = np.broadcast_shapes(pa2.shape[:-2], pb2.shape[:-2])
+        pa2 = np.broadcast_to(pa2, batch + pa2.shape[-2:])
+        pb2 = np.broadcast_to(pb2, batch + pb2.shape[-2:])
+        result = []
+        for ia, ib in zip(pa2.reshape(-1, *pa2.shape[-2:]), pb2.reshape(-1, *pb2.shape[-2:])):
+            for i in range(ia.shape[0]):
+                for j in range(ib.shape[1]):
+                    terms = [_infix("mul", ae[ia[i, k]], be[ib[k, j]])
+                             for k in range(ia.shape[1])]
+                    result.append(self.line(stem, _sum_lines(self, stem, terms)))
+        return result
+
+    def _moved(self, name: str, ops: list[tuple[list[str], tuple[int, ...]]],
+               params: dict[str, Any], node: Value) -> list[str] | None:
+        """Operations that only move elements: their names, no code."""
+        if name in ("reshape", "argument", "stop_gradient"):
+            return ops[0][0]
+        if name == "broadcast_to":
+            return spread(ops[0][0], ops[0][1], node.shape)
+        if name == "transpose":
+            return [ops[0][0][i] for i in np.transpose(positions(ops[0][1]),
+                                                       params["axes"]).ravel()]
+        if name == "getitem":
+            elems, shape = ops[0]
+            picked = np.asarray(positions(shape)[params["index"]])
+            return [elems[i] for i in picked.ravel()]
+        if name == "where":
+            cond = np.broadcast_to(params["cond"], node.shape).ravel()
+            a, b = (spread(e, s, node.shape) for e, s in ops)
+            return [x if c else y for c, x, y in zip(cond, a, b)]
+        if name in ("concatenate", "stack"):
+            offset, parts = 0, []
+            for e, s in ops:
+                parts.append(positions(s) + offset)
+                offset += len(e)
+            join = np.concatenate if name == "concatenate" else np.stack
+            flat = [x for e, _ in ops for x in e]
+            return [flat[i] for i in join(parts, axis=params["axis"]).ravel()]
+        return None
+
+    def _arrays(self, stem: str, node: Value, ops: list[tuple[list[str], tuple[int, ...]]]
+                ) -> list[str]:
+        """Anything else (a user's primitive, scatter, max's share of a tie): computed on
+        arrays built from the elements, with the eager engine's function."""
+        prim: Primitive = node._op  # type: ignore[assignment]  # a computed node
+        if self.vector:
+            raise TraceError(f"jit: the vector backend cannot run {prim.name!r} element by "
+                             f"element yet; use the numpy backend")
+        args = []
+        for e, s in ops:
+            args.append(e[0] if not s else f"np.array([{', '.join(e)}]).reshape({s!r})")
+        fn = self.w.bind(prim.forward, prim.name)
+        params = node._params or {}
+        if prim.name == "mask":
+            fn = self.w.bind(params["fn"], getattr(params["fn"], "__name__", "mask"))
+            params = {k: v for k, v in params.items() if k != "fn"}
+        call = _call(self.w, fn, args, params)
+        if not node.shape:
+            return [self.line(stem, f"_norm({call})")]
+        tmp = self.line(stem, f"_norm({call}).ravel().tolist()")
+        names = [self.w.fresh(stem) for _ in range(node.size)]
+        self.body.append(f"    {', '.join(names)}, = {tmp}")
+        return names
+
+
+def _floats(x: Any) -> Any:
+    """A mask's entries as float64 numbers (the vector backend's ``float``)."""
+    return np.asarray(x, dtype=np.float64)
+
+
+class _ElementProgram:
+    """A graph written element by element: the writer, its lines, the parameters' names (one
+    per element of each input), the results' (one per element of each Value output, or a
+    literal) and the outputs' shapes (None for an output that is not a Value)."""
+
+    def __init__(self, w: Writer, el: Elements, params: list[str], results: list[str],
+                 shapes: list[tuple[int, ...] | None], captured: list) -> None:
+        self.w, self.el, self.params, self.results = w, el, params, results
+        self.shapes, self.captured = shapes, captured
+
+
+def elements(inputs: list[Value], outputs: list[Any], lifted: dict[int, np.ndarray],
+              el: Elements) -> _ElementProgram:
+    """The graph from ``inputs`` to ``outputs`` written by ``el``, one line per element."""
+    w = el.w
+    index = {id(v): i for i, v in enumerate(inputs)}
+    params = []
+    names: dict[int, list[str]] = {}
+    for i, v in enumerate(inputs):
+        names[id(v)] = [f"x{i}"] if not v.shape else [f"x{i}_{k}" for k in range(v.size)]
+        params += names[id(v)]
+    roots = [o for o in outputs if isinstance(o, Value)]
+    captured: list[tuple[Value, Any, Any]] = []
+    for node in walk(*roots) if roots else []:
+        if node._op is None:
+            if id(node) not in index:
+                data = node._data
+                copy: Any = data if type(data) is float else data.copy()
+                names[id(node)] = [repr(float(x)) if np.isfinite(x) else w.bind(float(x), "c")
+                                   for x in np.ravel(copy)]
+                source = _source_of(node, lifted)
+                captured.append((source, source._data, copy if type(copy) is float else
+                                 source._data.tobytes()))
+            continue
+        names[id(node)] = el.node(node, [(names[id(p)], p.shape) for p in node.parents])
+    results: list[str] = []
+    shapes: list[tuple[int, ...] | None] = []
+    for o in outputs:
+        if isinstance(o, Value):
+            results += names[id(o)]
+            shapes.append(o.shape)
+        else:
+            results.append(w.param(o, "out"))
+            shapes.append(None)
+    return _ElementProgram(w, el, params, results, shapes, captured)
+
+
+def generate_elements(name: str, inputs: list[Value], outputs: list[Any],
+                     lifted: dict[int, np.ndarray], vector: bool = False
+                     ) -> tuple[str, Any, list, list[tuple[int, ...] | None]]:
+    """The python backend's source: one line per element, flat floats in and out, and a loop
+    function that feeds the results back as arguments (vectors of a batch with ``vector``)."""
+    p = elements(inputs, outputs, lifted, Elements(Writer(), vector))
+    params, results, el = p.params, p.results, p.el
+    ret = ", ".join(results) + ("," if len(results) == 1 else "")
+    head = f"def {name}({', '.join(params)}):"
+    body = el.body or ["    pass"]
+    loop: list[str] = []
+    if len(results) == len(params) and params:  # a step: its results can be its arguments
+        loop = ["", f"def {name}_loop(n, {', '.join(params)}):", "    for _ in range(n):",
+                *["    " + line for line in el.body],
+                f"        {', '.join(params)}{',' if len(params) == 1 else ''} = {ret}",
+                f"    return ({', '.join(params)}{',' if len(params) == 1 else ''})"]
+    source = "\n".join([head, *body, f"    return ({ret})", *loop]) + "\n"
+    return source, p.w.namespace, p.captured, p.shapes
+
+
