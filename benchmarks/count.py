@@ -70,10 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None, metavar="N",
                    help="steps of the shorter run (default: W1 2, W3 100)")
     ns = p.parse_args(args)
-    if shutil.which("valgrind") is None:
-        p.error("valgrind is not installed (apt-get install valgrind)")
     if ns.steps is not None and ns.steps < 1:
         p.error(f"--steps must be a positive integer, got {ns.steps}")
+    if shutil.which("valgrind") is None:
+        p.error("valgrind is not installed (apt-get install valgrind)")
     for w in ns.workloads:
         n = ns.steps or WORKLOADS[w][1]
         print(f"{w}: {per_step(w, n) / 1e3:,.0f}k instructions per step ({n} and {2 * n} steps)",

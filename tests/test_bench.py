@@ -20,6 +20,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import harness  # noqa: E402
+import count  # noqa: E402
 import run as bench_run  # noqa: E402
 import workloads  # noqa: E402
 
@@ -338,3 +339,16 @@ def test_chain_memory_per_node_is_under_500_bytes() -> None:
 def test_run_names_an_unknown_workload() -> None:
     with pytest.raises(ValueError, match="unknown workload W9; choose from: W1, W2"):
         harness.run(["W9"], memory=False, keep_memory=False)
+
+
+def test_count_takes_a_steps_instructions_as_the_difference_of_two_runs(monkeypatch) -> None:
+    # (callgrind itself is not run here: a fake count of 1,000 + 70 per step)
+    monkeypatch.setattr(count, "instructions", lambda workload, steps: 1000 + 70 * steps)
+    assert count.per_step("W3", 100) == 70
+
+
+def test_count_refuses_bad_arguments(capsys) -> None:
+    for argv, message in ((["W9"], "invalid choice"), (["W3", "--steps", "0"], "positive")):
+        with pytest.raises(SystemExit) as exit_:
+            count.main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
