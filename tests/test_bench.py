@@ -19,8 +19,8 @@ from tinygrad_xor import Value
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-import harness  # noqa: E402
 import count  # noqa: E402
+import harness  # noqa: E402
 import run as bench_run  # noqa: E402
 import workloads  # noqa: E402
 
