@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_xor import Value, no_grad, primitive, stack, walk
+from tinygrad_xor import Value, maximum, minimum, no_grad, primitive, stack, walk
 from tinygrad_xor.core.ops import PRIMITIVES
 
 # -- kinds and attributes ------------------------------------------------------------------
@@ -178,6 +178,32 @@ def test_scalar_and_numpy_conventions_agree_at_domain_edges():
         assert (Value(0.0) ** -1).data == np.inf
         assert np.isnan((Value(-8.0) ** (1 / 3)).data)
         assert (Value(1.0) / 0.0).data == np.inf
+
+
+SPECIAL = [float("nan"), np.inf, -np.inf, 0.0, -0.0, -2.0, 1.5]
+
+
+@pytest.mark.parametrize("name, f", [
+    ("maximum", lambda a, b: maximum(a, b)), ("minimum", lambda a, b: minimum(a, b)),
+    ("power", lambda a, b: a ** b), ("pow 0.5", lambda a, b: a ** 0.5 + b),
+    ("clip", lambda a, b: a.clip(-1.0, 1.0) * b), ("relu", lambda a, b: a.relu() - b)])
+def test_scalar_values_compute_what_arrays_do_at_nan_inf_and_signed_zeros(name, f):
+    """A scalar Value runs float kernels, an array NumPy: the same numbers and gradients,
+    NaN kept where NumPy keeps it (Python's max(1.0, nan) is 1.0; np.maximum's is nan) and
+    x ** 0.5 as NumPy's square root (nan at -inf, -0.0 at -0.0; C's pow gives inf and 0.0)."""
+    with np.errstate(all="ignore"):
+        for a in SPECIAL:
+            for b in SPECIAL:
+                xs, ys = Value(a), Value(b)
+                xa, ya = Value(np.array([a])), Value(np.array([b]))  # (0-d is a scalar)
+                out_s, out_a = f(xs, ys), f(xa, ya)[0]
+                out_s.backward()
+                out_a.backward()
+                for s_, a_ in ((out_s.data, out_a.data), (xs.grad, xa.grad[0]),
+                               (ys.grad, ya.grad[0])):
+                    np.testing.assert_array_equal(s_, a_, err_msg=f"{name}({a}, {b})")
+                    if s_ == 0:
+                        assert np.signbit(s_) == np.signbit(a_), f"{name}({a}, {b})"
 
 
 # -- reflected operands, numbers and arrays ------------------------------------------------
@@ -711,3 +737,13 @@ def test_the_example_of_primitives_contract_runs():
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_abs_of_a_value_is_its_abs_method():
+    x = Value(np.array([-1.5, 0.0, 2.0]))
+    y = abs(x)
+    assert y.op == "abs"
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, [1.5, 0.0, 2.0])
+    np.testing.assert_array_equal(x.grad, [-1.0, 0.0, 1.0])
+    assert abs(Value(-3.0)).data == 3.0

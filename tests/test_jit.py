@@ -16,7 +16,9 @@ from tinygrad_xor import (
     hessian,
     jit,
     maximum,
+    minimum,
     no_grad,
+    stack,
     value_and_grad,
     where,
 )
@@ -110,6 +112,30 @@ def test_a_training_step_and_its_hessian_equal_eager(backend):
             _same(a, b, RTOL[backend])
 
 
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=pytest.mark.slow) if b == "numba"
+                                     else b for b in BACKENDS])  # (numba compiles ~40 s)
+def test_nan_inf_and_signed_zeros_come_out_as_in_the_eager_engine(backend):
+    """Where the python and numba backends compute on floats: NaN kept by maximum, minimum and
+    max as NumPy keeps it, x ** 0.5 as NumPy's square root, the masks at NaN."""
+    special = [np.nan, np.inf, -np.inf, 0.0, -0.0, -2.0, 1.5]
+    a, b = (x.ravel() for x in np.meshgrid(special, special))
+
+    def f(a, b):
+        def total(a, b):
+            return (maximum(a, b) * 2.0 + minimum(a, b) * 3.0 + stack([a, b]).max(axis=0)
+                    + a.relu() * b + abs(b) + a.clip(-1.0, 1.0) * 5.0).sum()
+        return (maximum(a, b), minimum(a, b), stack([a, b]).max(axis=0), a ** 0.5,
+                *grad(total, argnums=(0, 1))(a, b))
+
+    with np.errstate(all="ignore"):
+        eager = f(Value(a), Value(b))
+        compiled = jit(f, backend=backend)(a, b)
+    for x, y in zip(compiled, eager):
+        _same(x, y, RTOL[backend])
+        np.testing.assert_array_equal(np.signbit(_data(x)[_data(x) == 0]),
+                                      np.signbit(_data(y)[_data(y) == 0]))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_relu_net_trained_300_steps_compiled_equals_eager(backend):
     def relu_step(w1, b1, w2, b2):
@@ -128,7 +154,8 @@ def test_a_relu_net_trained_300_steps_compiled_equals_eager(backend):
     for a, b in zip(compiled_params, eager):
         _same(a, b, 1e-9 if RTOL[backend] else 0.0)
     assert compiled.traces == 1  # the masks were recomputed, not frozen
-    assert "positive" in compiled.source
+    # relu's mask: a call of the rule's function (numpy), or its expression on each element
+    assert ("positive(" if backend == "numpy" else "> 0.0 else 0.0)") in compiled.source
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -241,7 +268,11 @@ def test_source_is_readable_python_named_after_the_operations():
     compiled(*P0)
     src = compiled.source
     assert src.startswith("def step(x0_0, x0_1, x0_2, x0_3, x1_0, x1_1, x2_0, x2_1, x3_0):")
-    assert "sigmoid0_0 = sigmoid_scalar(add0_0)" in src and "def step_loop(n, " in src
+    # each value used once is written into the line that uses it: the hidden units' sums
+    # inside their sigmoids, the output bias's gradient inside its update
+    assert "sigmoid0_0 = sigmoid_scalar(0.0 * x0_0 + 0.0 * x0_2 + x1_0)" in src
+    assert "sub6_0 = x3_0 - 0.5 * (mul4_0 + mul4_1 + mul4_2 + mul4_3)" in src
+    assert "def step_loop(n, " in src
 
 
 def test_bad_arguments():

@@ -11,6 +11,7 @@ runs these programs are in ``compiler.py``.
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -284,6 +285,12 @@ def _infix(name: str, x: str, y: str) -> str:
     return f"{x} {_INFIX[name]} {y}"
 
 
+def _larger(a: str, b: str, than: str) -> str:
+    """``np.maximum(a, b)`` (``than`` ">") or ``np.minimum`` (``than`` "<") of two floats, as
+    `kernels.maximum_scalar` computes it: a NaN wins, of equal numbers ``b``."""
+    return f"({a} if {a} {than} {b} or {a} != {a} else {b})"
+
+
 #: The most terms one line adds up (Python's compiler recurses once per operator of a line).
 _TERMS = 32
 
@@ -294,6 +301,42 @@ def _sum_lines(el: Elements, stem: str, terms: list[str]) -> str:
         terms = [el.line(stem, " + ".join(terms[i:i + _TERMS]))
                  for i in range(0, len(terms), _TERMS)]
     return " + ".join(terms) if terms else "0.0"
+
+
+def cond(expr: str) -> str:
+    """1.0 where ``expr`` holds, else 0.0."""
+    return f"(1.0 if {expr} else 0.0)"
+
+
+def mask_line(fn: Any, xs: list[str], kw: dict[str, str]) -> str | None:
+    """A mask function of the rules as one float expression of its operands (names or
+    literals), or None: the python and numba backends' lines for the masks of the rules."""
+    if not getattr(fn, "__module__", "").startswith("tinygrad_xor."):
+        return None  # (a user's function of the same name is called)
+    name = getattr(fn, "__name__", "")
+    if name == "positive":
+        return cond(f"{xs[0]} > 0.0")
+    if name == "sign":
+        return f"(1.0 if {xs[0]} > 0.0 else (-1.0 if {xs[0]} < 0.0 else 0.0))"
+    if name == "maximum_share":  # 1 - (a < b) - 0.5 (a == b)
+        return f"(0.0 if {xs[0]} < {xs[1]} else (0.5 if {xs[0]} == {xs[1]} else 1.0))"
+    if name == "clip_inside":  # (x, lo=, hi=): numbers or None; (x, lo, hi): Value bounds
+        x, lo, hi = xs if len(xs) == 3 else (xs[0], kw.get("lo", "None"), kw.get("hi", "None"))
+        terms = ([] if lo == "None" else [f"{x} >= {lo}"]) + \
+            ([] if hi == "None" else [f"{x} <= {hi}"])
+        return cond(" and ".join(terms)) if terms else "1.0"
+    if name == "clip_at_lo":
+        return cond(f"{xs[0]} < {xs[1]} and {xs[1]} < {xs[2]}")
+    if name == "clip_at_hi":
+        return cond(f"{xs[0]} > {xs[2]} or {xs[2]} < {xs[1]}")
+    if name == "power_keep_a":
+        return cond(f"{xs[1]} != 0.0 or abs({xs[0]}) > 0.0")
+    if name == "power_keep_b":
+        return cond(f"{xs[0]} != 0.0 or {xs[1]} < 0.0")
+    if name == "lift_to_tiny" and len(xs) == 1:  # (losses.py: max(x, tiny) - x, tiny = fn(0))
+        tiny = repr(float(fn(0.0)))
+        return f"({tiny} - {xs[0]} if {xs[0]} < {tiny} else 0.0)"
+    return None
 
 
 class Elements:
@@ -337,10 +380,11 @@ class Elements:
             fn = "np.power" if vector else self.w.bind(prim.scalar, "pow_scalar")
             return [self.line(stem, f"{fn}({x}, {p!r})") for x in ops[0][0]]
         if name in ("power", "maximum", "minimum"):
-            fn = (f"np.{name}" if vector else
-                  self.w.bind(prim.scalar, {"power": "pow_scalar", "maximum": "max",
-                                            "minimum": "min"}[name]))
             a, b = (spread(e, s, out) for e, s in ops)
+            if name != "power" and not vector:
+                return [self.line(stem, _larger(x, y, "<" if name == "minimum" else ">"))
+                        for x, y in zip(a, b)]
+            fn = f"np.{name}" if vector else self.w.bind(prim.scalar, "power_scalar")
             return [self.line(stem, f"{fn}({x}, {y})") for x, y in zip(a, b)]
         if name == "keep":
             m, g = (spread(e, s, out) for e, s in ops)
@@ -350,10 +394,15 @@ class Elements:
         if name == "mask" and (getattr(params["fn"], "__name__", "") in _ELEMENTWISE_MASKS
                                or getattr(params["fn"], "elementwise", False)):
             fn = params["fn"]
-            call = self.w.bind(fn, fn.__name__)
             rest = {k: v for k, v in params.items() if k != "fn"}
             cols = [spread(e, s, out) for e, s in ops]
             consts = {k: self._param_elements(v, out) for k, v in rest.items()}
+            if not vector:  # the rules' masks as expressions, others as calls
+                lines = [mask_line(fn, [c[i] for c in cols], {k: consts[k][i] for k in consts})
+                         for i in range(n)]
+                if None not in lines:
+                    return [self.line(stem, str(line)) for line in lines]
+            call = self.w.bind(fn, fn.__name__)
             cast = "_floats" if vector else "float"
             self.w.namespace["_floats"] = _floats
             return [self.line(stem, f"{cast}({call}(" + ", ".join(
@@ -403,10 +452,13 @@ class Elements:
         result = []
         for group in groups.reshape(-1, groups.shape[-1]):
             terms = [elems[i] for i in group]
-            if name == "max":
-                expr = terms[0] if len(terms) == 1 else (
-                    f"np.maximum.reduce([{', '.join(terms)}])" if self.vector else
-                    f"max({', '.join(terms)})")
+            if name == "max" and self.vector:
+                expr = terms[0] if len(terms) == 1 else f"np.maximum.reduce([{', '.join(terms)}])"
+            elif name == "max":  # a fold from the left: NaN if any term is NaN, as np.max
+                top = terms[0]
+                for t in terms[1:-1]:
+                    top = self.line(stem, _larger(top, t, ">"))
+                expr = _larger(top, terms[-1], ">") if len(terms) > 1 else top
             else:
                 expr = _sum_lines(self, stem, terms)
                 if name == "mean":
@@ -538,20 +590,110 @@ def elements(inputs: list[Value], outputs: list[Any], lifted: dict[int, np.ndarr
     return _ElementProgram(w, el, params, results, shapes, captured)
 
 
+#: A name in a line's expression (not a digit's exponent, not an attribute)
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+#: A line of infix operations on names or literals: ``a * b`` (as `_infix` writes it),
+#: ``t0 + t1 + t2`` (as `_sum_lines` does), ``a * b + c * d`` (a matmul's element)
+_INFIX_LINE = re.compile(r"[^\s()]+(?: [-+*/] [^\s()]+)+")
+_OPERATORS = re.compile(r" (?:[-+*/<>]|<=|>=|==|!=|if|else|and|or) ")
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+#: The most operators from a line's start to its deepest operand that inlining makes
+#: (Python's compiler recurses once per level of an expression)
+_DEPTH = 48
+
+
+def _atomic(expr: str) -> bool:
+    """Whether ``expr`` is a name, a literal, a call or in parentheses: an operand that needs
+    no parentheses of its own."""
+    if " " not in expr:
+        return True
+    head = expr.find("(")
+    if head < 0 or (head and not expr[:head].replace(".", "_").isidentifier()):
+        return False
+    depth = 0
+    for i in range(head, len(expr)):
+        depth += (expr[i] == "(") - (expr[i] == ")")
+        if depth == 0:
+            return i == len(expr) - 1
+    return False
+
+
+def _whole_argument(found: re.Match[str]) -> bool:
+    """Whether the name ``found`` is a whole argument of a call: ``f(name)``, ``f(a, name)``."""
+    text, i, j = found.string, found.start(), found.end()
+    return (text[i - 1:i] == "(" and i > 1 and text[i - 2] not in " (" or text[i - 2:i] == ", ") \
+        and text[j:j + 1] in (",", ")")
+
+
+def inline(body: list[str], results: list[str]) -> list[str]:
+    """``body`` (lines ``    name = expr``) with each value that one later line uses, once,
+    written into that line: ``add1 = x2 + x0 * 1.01 + x1 * -0.01`` for four lines.
+
+    Exact: each operation is the same, on the same operands, in the same order (parentheses
+    where Python's precedence would regroup it); a value used twice, and each of ``results``,
+    keeps its name. Fewer names and shorter code, and intermediates die as soon as they are
+    used (docs/performance.md measures what that saves)."""
+    lines = [line.strip().split(" = ", 1) for line in body]
+    defined = {name for name, _ in lines}
+    uses: dict[str, int] = {}
+    for text in [e for _, e in lines] + results:
+        for t in _NAME.findall(text):
+            if t in defined:
+                uses[t] = uses.get(t, 0) + 1
+    for r in results:
+        uses[r] = 2
+    pending: dict[str, tuple[str, int, int]] = {}  # name -> (expression, precedence, depth)
+    out = []
+    for name, expr in lines:
+        depth = 0  # the deepest inlined operand's
+        own = len(_OPERATORS.findall(expr))
+
+        def take(t: str, left: int, right: int) -> str:
+            """``t``, or the expression pending under that name: in parentheses unless its
+            operator binds tighter than the one on its left (precedence ``left``) and at
+            least as tight as the one on its right (``right``)."""
+            nonlocal depth
+            if t not in pending:
+                return t
+            e, q, d = pending.pop(t)
+            depth = max(depth, d)
+            return f"({e})" if q <= left or q < right else e
+
+        if _INFIX_LINE.fullmatch(expr):  # operands between operators
+            parts = expr.split(" ")
+            ops = [_PRECEDENCE[op] for op in parts[1::2]] + [0]
+            prec = min(ops[:-1])
+            parts[::2] = [take(t, ops[k - 1] if k else 0, ops[k])
+                          for k, t in enumerate(parts[::2])]
+            expr = " ".join(parts)
+        else:  # a call's whole argument needs no parentheses, any other operand does
+            expr = _NAME.sub(lambda found: take(found.group(0), *(
+                (-1, -1) if _whole_argument(found) else (2, 0))), expr)
+            prec = 3 if _atomic(expr) else 0
+        depth += own
+        if uses.get(name) == 1 and depth <= _DEPTH:
+            pending[name] = (expr, prec, depth)
+        else:
+            out.append(f"    {name} = {expr}")
+    assert not pending, sorted(pending)[:3]  # (each was used by a later line)
+    return out
+
+
 def generate_elements(name: str, inputs: list[Value], outputs: list[Any],
                      lifted: dict[int, np.ndarray], vector: bool = False
                      ) -> tuple[str, Any, list, list[tuple[int, ...] | None]]:
     """The python backend's source: one line per element, flat floats in and out, and a loop
     function that feeds the results back as arguments (vectors of a batch with ``vector``)."""
     p = elements(inputs, outputs, lifted, Elements(Writer(), vector))
-    params, results, el = p.params, p.results, p.el
+    params, results = p.params, p.results
     ret = ", ".join(results) + ("," if len(results) == 1 else "")
     head = f"def {name}({', '.join(params)}):"
-    body = el.body or ["    pass"]
+    lines = inline(p.el.body, results)
+    body = lines or ["    pass"]
     loop: list[str] = []
     if len(results) == len(params) and params:  # a step: its results can be its arguments
         loop = ["", f"def {name}_loop(n, {', '.join(params)}):", "    for _ in range(n):",
-                *["    " + line for line in el.body],
+                *["    " + line for line in lines],
                 f"        {', '.join(params)}{',' if len(params) == 1 else ''} = {ret}",
                 f"    return ({', '.join(params)}{',' if len(params) == 1 else ''})"]
     source = "\n".join([head, *body, f"    return ({ret})", *loop]) + "\n"

@@ -35,7 +35,17 @@ from typing import Any
 
 import numpy as np
 
-from .codegen import SCALAR_CALLS, Elements, Writer, elements, positions, spread, stem_of
+from .codegen import (
+    SCALAR_CALLS,
+    Elements,
+    Writer,
+    cond,
+    elements,
+    mask_line,
+    positions,
+    spread,
+    stem_of,
+)
 from .core.mode import TraceError
 from .core.value import Value
 
@@ -92,11 +102,15 @@ _KERNELS = {
     "sin_scalar": "def sin_scalar(x):\n    return math.sin(x) if math.isfinite(x) else math.nan",
     "cos_scalar": "def cos_scalar(x):\n    return math.cos(x) if math.isfinite(x) else math.nan",
     "tanh": "def tanh(x):\n    return math.tanh(x)",
-    "pow_scalar": "def pow_scalar(x, p):\n    return x ** p",
-    # Python's max(a, b) and min(a, b), as the python backend runs them: a unless b is larger
-    # (smaller)
-    "max2": "def max2(a, b):\n    return b if b > a else a",
-    "min2": "def min2(a, b):\n    return b if b < a else a",
+    "pow_scalar": """def pow_scalar(x, p):
+    if p == 0.5:
+        return math.sqrt(x) if x >= 0.0 else math.nan
+    return x ** p""",
+    "power_scalar": "def power_scalar(a, b):\n    return a ** b",
+    # np.maximum(a, b) and np.minimum(a, b), as kernels.maximum_scalar: a NaN wins, of equal
+    # numbers b
+    "max2": "def max2(a, b):\n    return a if a > b or a != a else b",
+    "min2": "def min2(a, b):\n    return a if a < b or a != a else b",
     # np.clip(x, lo, hi) for Value bounds: np.minimum(np.maximum(x, lo), hi), NaN spreading
     "clip3": """def clip3(x, lo, hi):
     if x != x or lo != lo or hi != hi:
@@ -105,38 +119,6 @@ _KERNELS = {
     return hi if hi < y else y""",
 }
 _CALLED = re.compile(r"\b(" + "|".join(_KERNELS) + r")\(")
-
-
-def _cond(expr: str) -> str:
-    return f"(1.0 if {expr} else 0.0)"
-
-
-def _mask_line(fn: Any, xs: list[str], kw: dict[str, str]) -> str | None:
-    """A mask function of the rules as one float expression of its operands, or None."""
-    name = getattr(fn, "__name__", "")
-    if name == "positive":
-        return _cond(f"{xs[0]} > 0.0")
-    if name == "sign":
-        return f"(1.0 if {xs[0]} > 0.0 else (-1.0 if {xs[0]} < 0.0 else 0.0))"
-    if name == "maximum_share":  # 1 - (a < b) - 0.5 (a == b)
-        return f"(0.0 if {xs[0]} < {xs[1]} else (0.5 if {xs[0]} == {xs[1]} else 1.0))"
-    if name == "clip_inside":  # (x, lo=, hi=): numbers or None; (x, lo, hi): Value bounds
-        x, lo, hi = xs if len(xs) == 3 else (xs[0], kw.get("lo", "None"), kw.get("hi", "None"))
-        terms = ([] if lo == "None" else [f"{x} >= {lo}"]) + \
-            ([] if hi == "None" else [f"{x} <= {hi}"])
-        return _cond(" and ".join(terms)) if terms else "1.0"
-    if name == "clip_at_lo":
-        return _cond(f"{xs[0]} < {xs[1]} and {xs[1]} < {xs[2]}")
-    if name == "clip_at_hi":
-        return _cond(f"{xs[0]} > {xs[2]} or {xs[2]} < {xs[1]}")
-    if name == "power_keep_a":
-        return _cond(f"{xs[1]} != 0.0 or abs({xs[0]}) > 0.0")
-    if name == "power_keep_b":
-        return _cond(f"{xs[0]} != 0.0 or {xs[1]} < 0.0")
-    if name == "lift_to_tiny" and len(xs) == 1:  # (losses.py: max(x, tiny) - x, tiny = fn(0))
-        tiny = repr(float(fn(0.0)))
-        return f"({tiny} - {xs[0]} if {xs[0]} < {tiny} else 0.0)"
-    return None
 
 
 #: The operations `_NumbaElements` writes itself (besides pow other than a square, and clip
@@ -166,7 +148,7 @@ class _NumbaElements(Elements):
             return [self.line(stem, f"pow_scalar({x}, {float(params['p'])!r})")
                     for x in ops[0][0]]
         if name in ("power", "maximum", "minimum"):
-            fn = {"power": "pow_scalar", "maximum": "max2", "minimum": "min2"}[name]
+            fn = {"power": "power_scalar", "maximum": "max2", "minimum": "min2"}[name]
             a, b = (spread(e, s, out) for e, s in ops)
             return [self.line(stem, f"{fn}({x}, {y})") for x, y in zip(a, b)]
         if name == "clip" and len(ops) > 1:
@@ -180,7 +162,7 @@ class _NumbaElements(Elements):
             rest = {k: v for k, v in params.items() if k != "fn"}
             cols = [spread(e, s, out) for e, s in ops]
             consts = {k: self._param_elements(v, out) for k, v in rest.items()}
-            lines = [_mask_line(fn, [c[i] for c in cols], {k: consts[k][i] for k in consts})
+            lines = [mask_line(fn, [c[i] for c in cols], {k: consts[k][i] for k in consts})
                      for i in range(n)]
             if any(line is None for line in lines):
                 self._refuse(f"the mask function {getattr(fn, '__name__', fn)!r}")
@@ -194,7 +176,7 @@ class _NumbaElements(Elements):
         result = []
         for group in self._groups(op[1], params["axis"]):
             top = op[0][group[0]]
-            for i in group[1:]:  # Python's max(a, b, c): a fold from the left
+            for i in group[1:]:  # a fold from the left, as np.max
                 top = self.line(stem, f"max2({top}, {op[0][i]})")
             result.append(top)
         return result
@@ -217,10 +199,10 @@ class _NumbaElements(Elements):
         maximum of its group, else 0 (0 / 0, NaN, where the group has a NaN)."""
         (xs, shape), (tops, _) = ops
         if not shape:
-            return [self.line(stem, _cond(f"{xs[0]} == {tops[0]}") + " / 1.0")]
+            return [self.line(stem, cond(f"{xs[0]} == {tops[0]}") + " / 1.0")]
         share: list[str] = [""] * len(xs)
         for g, group in enumerate(self._groups(shape, params["axis"])):
-            hits = [self.line(stem, _cond(f"{xs[i]} == {tops[g]}")) for i in group]
+            hits = [self.line(stem, cond(f"{xs[i]} == {tops[g]}")) for i in group]
             count = self.line(stem, " + ".join(hits))
             for i, hit in zip(group, hits):
                 share[i] = self.line(stem, f"{hit} / {count}")

@@ -63,12 +63,33 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def pow_scalar(x: float, p: float) -> float:
+    """``x ** p`` for a constant ``p``, as ``np.power(array, p)``: NumPy takes the square root
+    for ``p`` 0.5 (nan at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0)."""
+    if p == 0.5:
+        return math.sqrt(x) if x >= 0 else math.nan
+    return power_scalar(x, p)
+
+
+def power_scalar(a: float, b: float) -> float:
+    """``a ** b`` of two operands, as ``np.power`` of two arrays (C's pow): inf or nan where
+    Python raises."""
     try:
-        y = x ** p
+        y = a ** b
     except (ZeroDivisionError, OverflowError):  # 0.0 ** -1 or 10.0 ** 400: as NumPy does
         with np.errstate(all="ignore"):
-            return float(np.power(x, p))
+            return float(np.power(a, b))
     return y if type(y) is float else math.nan  # a negative base to a fractional power
+
+
+def maximum_scalar(a: float, b: float) -> float:
+    """``np.maximum(a, b)`` of two floats: a NaN wins (Python's ``max`` drops one that comes
+    second), and of equal numbers (0.0 and -0.0) NumPy's pick, ``b``."""
+    return a if a > b or a != a else b
+
+
+def minimum_scalar(a: float, b: float) -> float:
+    """``np.minimum(a, b)`` of two floats, as `maximum_scalar`."""
+    return a if a < b or a != a else b
 
 
 def divide_scalar(a: float, b: float) -> float:

@@ -221,6 +221,9 @@ class _Methods:
     def __neg__(self) -> Value:
         return neg(self)
 
+    def __abs__(self) -> Value:  # abs(x), as x.abs()
+        return _ops.abs(self)
+
     def __pow__(self, other: Any) -> Value:
         return power(self, other)
 

@@ -354,7 +354,7 @@ def _power2(a: Any, b: Any) -> Any:
     """a ** b for two operands: NumPy, a float kernel, or the `power` primitive for Values."""
     if type(a) is Value or type(b) is Value:
         return power_(a, b)
-    return kernels.pow_scalar(a, b) if type(a) is float and type(b) is float else np.power(a, b)
+    return kernels.power_scalar(a, b) if type(a) is float and type(b) is float else np.power(a, b)
 
 
 def sign(x: Any) -> Any:
@@ -382,7 +382,7 @@ mul: Primitive = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad 
           name="mul", scalar=operator.mul)
 pow = _op(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
           name="pow", scalar=kernels.pow_scalar)
-power_ = _op(np.power, name="power", scalar=kernels.pow_scalar,  # a ** b, b a Value or array
+power_ = _op(np.power, name="power", scalar=kernels.power_scalar,  # a ** b, b a Value or array
              vjps=(_power_vjp_a, _power_vjp_b))
 matmul: Primitive = _op(kernels.matmul, lambda grad, out, a, b: (
     _matmul_vjp_a(grad, out, a, b), _matmul_vjp_b(grad, out, a, b)), name="matmul",
@@ -406,8 +406,8 @@ cos = _op(np.cos, lambda grad, out, x: (-(grad * _unary("sin", x)),), name="cos"
           scalar=kernels.cos_scalar)
 clip = _op(_clip, _clip_vjp, name="clip",
            scalar=lambda x, *bounds, lo, hi: float(_clip(x, *bounds, lo=lo, hi=hi)))
-maximum_ = _op(np.maximum, _maximum_vjp, name="maximum", scalar=builtins.max)
-minimum_ = _op(np.minimum, _minimum_vjp, name="minimum", scalar=builtins.min)
+maximum_ = _op(np.maximum, _maximum_vjp, name="maximum", scalar=kernels.maximum_scalar)
+minimum_ = _op(np.minimum, _minimum_vjp, name="minimum", scalar=kernels.minimum_scalar)
 where_ = _op(lambda a, b, *, cond: np.where(cond, a, b), _where_vjp, name="where")
 sum = _op(lambda x, *, axis, keepdims: kernels.reduce(np.add, x, axis, keepdims), _sum_vjp,
           name="sum")
