@@ -11,6 +11,7 @@ benchmarks/run.py`` (``--quick`` for a short run) or ``make bench``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import platform
@@ -315,8 +316,20 @@ def _ratio(ours: float | None, theirs: float, target: float | None) -> list[str]
 
 def set_threads(n: int) -> list[str]:
     """Use `n` threads in PyTorch and in NumPy's BLAS (threadpoolctl), and with n = 1 in JAX's
-    XLA (its flags, set before JAX is imported); returns what was set."""
+    XLA (its flags, set before JAX is imported); returns what was set.
+
+    Where the system allows it (Linux), the process is also pinned to `n` of the CPUs it may
+    run on: XLA's CPU client sizes its thread pool by the CPUs it sees and runs a matrix
+    product on two threads despite its flags (seen with jax 0.10.2), so without the pin the
+    "one thread each" of a table would hold for every backend but JAX."""
     done = []
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if n < len(allowed):
+        tasks = Path("/proc/self/task")  # every thread (threads started later inherit it)
+        for tid in [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]:
+            with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+                os.sched_setaffinity(tid, allowed[:n])
+        done.append(f"CPUs {n} (affinity)")
     torch = optional("torch")
     if torch is not None:
         torch.set_num_threads(n)
