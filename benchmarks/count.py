@@ -6,7 +6,7 @@ under callgrind, for N and for 2N steps, in a fresh process each, with BLAS on o
 a fixed hash seed; the difference of the two totals over N is one step's count, with the
 imports and the set-up cancelled out.
 
-    python benchmarks/count.py W1 W3            # eager steps
+    python benchmarks/count.py W1 W3 W5         # eager steps
     python benchmarks/count.py W3 --steps 200   # more steps: a steadier count
 
 Needs valgrind (``apt-get install valgrind``). Under callgrind a W1 step takes seconds.
@@ -27,7 +27,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 #: Workload id -> (builder name in workloads.py, default steps N).
-WORKLOADS = {"W1": ("w1_tinygrad", 2), "W3": ("w3_tinygrad", 100)}
+WORKLOADS = {"W1": ("w1_tinygrad", 2), "W3": ("w3_tinygrad", 100), "W5": ("w5_tinygrad", 10)}
 
 
 def _trainer(workload: str) -> Callable[[int], Any]:
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("workloads", nargs="+", choices=sorted(WORKLOADS), metavar="WORKLOAD",
                    help=f"one of {', '.join(sorted(WORKLOADS))}")
     p.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="steps of the shorter run (default: W1 2, W3 100)")
+                   help="steps of the shorter run (default: W1 2, W3 100, W5 10)")
     ns = p.parse_args(args)
     if ns.steps is not None and ns.steps < 1:
         p.error(f"--steps must be a positive integer, got {ns.steps}")

@@ -177,9 +177,33 @@ def test_backward_that_fails_leaves_the_graph_usable() -> None:
 def test_bias_gradient_sum_equals_np_sum(shape: tuple[int, ...], axis: int) -> None:
     g = np.random.default_rng(3).normal(size=shape)
     g.flat[::997] = np.inf  # infinities stay where they belong
+    g.flat[1::5] = -0.0
+    np.moveaxis(g, axis, -1)[(0,) * (g.ndim - 1)] = -0.0  # a sum of -0.0s: 0.0, as NumPy's
     got, want = kernels.sum_axis(g, axis), g.sum(axis=axis, keepdims=True)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("shape", [(10000, 4, 2), (3000, 2, 3), (4, 5000), (300, 5, 2, 1)])
+@pytest.mark.parametrize("keepdims", [True, False])
+def test_a_sum_over_one_axis_is_numpys_bit_for_bit(shape: tuple[int, ...],
+                                                   keepdims: bool) -> None:
+    """The sum primitive's kernel (`sum_axis` where the axis is short): NumPy's values, NaN,
+    infinities and the sign of zero included, for each axis named any way."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape)
+    x.flat[::7] = -0.0
+    x.flat[3::11] = rng.choice([np.nan, np.inf, -np.inf], size=x.flat[3::11].size)
+    for axis in range(x.ndim):  # for each axis, one sum of -0.0s only
+        np.moveaxis(x, axis, -1)[(0,) * (x.ndim - 1)] = -0.0
+    for axis in [*range(-len(shape), len(shape)), (1,), (-1,)]:
+        with np.errstate(invalid="ignore"):
+            got = kernels.reduce(np.add, x, axis, keepdims)
+            want = np.add.reduce(x, axis=axis, keepdims=keepdims)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 def test_stacked_networks_get_their_own_bias_gradients() -> None:

@@ -142,7 +142,8 @@ def sum_axis(g: np.ndarray, axis: int) -> np.ndarray:
 
     NumPy sums the axis of length 4 of a (10000, 4, 2) array 2 entries at a time (far slower
     than need be); here each output column is summed over whole (10000,) slices, in the
-    same order, l = 0, 1, ... (used for bias gradients of many stacked small networks).
+    same order, l = 0, 1, ... (used for bias gradients of many stacked small networks, and
+    by `reduce`, so sums over such an axis in the graph too).
     """
     n = g.shape[axis]
     inner = math.prod(g.shape[axis + 1:])
@@ -156,6 +157,7 @@ def sum_axis(g: np.ndarray, axis: int) -> np.ndarray:
         np.add(src[:, 0, j], src[:, 1, j], out=column)
         for i in range(2, n):
             column += src[:, i, j]
+        column += 0.0  # -0.0 to 0.0: NumPy's sum starts from 0.0, so a sum of -0.0s is 0.0
     return out.reshape(g.shape[:axis] + (1,) + g.shape[axis + 1:])
 
 
@@ -181,6 +183,11 @@ def reduce(ufunc: np.ufunc, x: Any, axis: Any, keepdims: bool) -> Any:
     if type(x) is np.ndarray:
         if axis is None and not keepdims:  # a scalar Value holds a float
             return float(ufunc.reduce(x, axis=None))
+        if ufunc is np.add and x.size >= 256:  # one short axis of many stacked small arrays
+            one = axis[0] if type(axis) is tuple and len(axis) == 1 else axis
+            if type(one) is int and -x.ndim <= one < x.ndim:
+                total = sum_axis(x, one % x.ndim)
+                return total if keepdims else total.reshape(np.delete(x.shape, one))
         return ufunc.reduce(x, axis=axis, keepdims=keepdims)
     return ufunc.reduce(np.asarray(x), axis=axis, keepdims=keepdims)
 
