@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-memory", action="store_true",
                    help="skip the 100,000-step XOR memory-growth check")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="threads for PyTorch and NumPy's BLAS (default: their own choice); "
-                        "1 is fairer on a busy machine")
+                   help="threads for PyTorch and NumPy's BLAS, and the process pinned to N "
+                        "CPUs (default: their own choice, all CPUs); 1 is fairer on a busy "
+                        "machine")
     p.add_argument("--system-malloc", action="store_true",
                    help="leave glibc's malloc as it is (by default the benchmark makes it keep "
                         "freed memory, for every backend alike: see docs/performance.md)")
