@@ -177,8 +177,9 @@ class CompiledStep:
         return lines[:end]
 
     def operations(self) -> int:
-        """The operations of the step's function: its lines that compute something (neither
-        the ``def``, the ``del`` lines that free intermediates, nor the ``return``)."""
+        """The lines of the step's function that compute something (neither the ``def``, the
+        ``del`` lines that free intermediates, nor the ``return``): one operation each on the
+        numpy backend, an expression of several on the python and vector backends."""
         return sum(1 for line in self._step_lines()[1:]
                    if not line.lstrip().startswith(("del ", "return ")))
 
@@ -188,7 +189,7 @@ class CompiledStep:
         r = self.recipe
         lines = [f"recipe {r.name}: {r.describe(1, unit='step')}",
                  f"the step as a function of arrays, traced by jit (backend "
-                 f"{self.compiled.backend}) on seed {self.seed}'s initial weights",
+                 f"{self._backend()}) on seed {self.seed}'s initial weights",
                  "arguments (it returns their new values, in this order):"]
         for i, (name, arg) in enumerate(zip(self.names, self.arguments, strict=True)):
             shape = "a number" if type(arg) is float else f"shape {np.shape(arg)}"
@@ -202,8 +203,17 @@ class CompiledStep:
                          "in C order)")
         dels = sum(1 for line in step if line.lstrip().startswith("del "))
         freed = f"; {dels} del lines free intermediates" if dels else ""
-        lines.append(f"{len(step)} lines: {self.operations()} operations, one a line{freed}")
+        if self.compiled.backend_used in ("python", "vector"):
+            lines.append(f"{len(step)} lines: {self.operations()} assignments, each value used "
+                         f"once written into the line that uses it{freed}")
+        else:
+            lines.append(f"{len(step)} lines: {self.operations()} operations, one a line{freed}")
         return "\n".join(lines)
+
+    def _backend(self) -> str:
+        """The backend asked for, and what ``"auto"`` chose."""
+        asked, used = self.compiled.backend, self.compiled.backend_used
+        return f"{asked}, which chose {used}" if asked != used else asked
 
 
 def compile_step(recipe: Recipe | str, seed: int | None = None, *, backend: str = "auto"
