@@ -1,4 +1,4 @@
-"""codegen.inline: a value used once written into the line that uses it, exactly."""
+"""codegen_elements.inline: a value used once written into the line that uses it, exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_xor.codegen import inline
+from tinygrad_xor.codegen_elements import inline
 
 #: Numbers that round (a regrouped sum or product gives other bits) and special ones: the same
 #: operations on them must give the same bits, NaN and -0.0 included

@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from .codegen import Program, generate_elements, generate_numpy, unflatten
+from .codegen import Program, generate_numpy, unflatten
+from .codegen_elements import generate_elements
 from .compiler_numba import available as numba_available
 from .core.checks import describe
 from .core.mode import TraceError, _tracing, enable_grad

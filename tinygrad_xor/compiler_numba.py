@@ -35,17 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .codegen import (
-    SCALAR_CALLS,
-    Elements,
-    Writer,
-    cond,
-    elements,
-    mask_line,
-    positions,
-    spread,
-    stem_of,
-)
+from .codegen import Writer, stem_of
+from .codegen_elements import SCALAR_CALLS, Elements, cond, elements, mask_line, positions, spread
 from .core.mode import TraceError
 from .core.value import Value
 
