@@ -287,7 +287,7 @@ def test_compile_prints_the_header_and_the_generated_step(recipe, capsys):
 def test_compile_uses_auto_by_default(capsys):
     assert main(["compile", "--recipe", "blog"]) == 0
     out = capsys.readouterr().out
-    assert "(backend auto)" in out and "\ndef blog_step(" in out
+    assert "(backend auto, which chose python)" in out and "\ndef blog_step(" in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -3,6 +3,7 @@ masks recomputed, refusals of what a trace cannot see, retraces, threads and loo
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -174,9 +175,9 @@ def test_reading_a_traced_values_numbers_is_a_trace_error_naming_the_line():
 
     with pytest.raises(TraceError, match=r"test_jit.py:\d+: if x.data.sum\(\) > 0.*static_argnums"):
         jit(branchy)(np.ones(2))
-    for read in (lambda x: x.item(), lambda x: float(x), lambda x: np.asarray(x),
-                 lambda x: x.grad):
-        with pytest.raises(TraceError):
+    for read, what in ((lambda x: x.item(), "item()"), (lambda x: float(x), "float()"),
+                       (lambda x: np.asarray(x), "np.asarray()"), (lambda x: x.grad, ".grad")):
+        with pytest.raises(TraceError, match=re.escape(what)):  # the message names the read
             jit(lambda x, read=read: read(x * 1.0))(1.0)
     with pytest.raises(TraceError):
         jit(lambda x: (x * x).backward())(1.0)

@@ -244,6 +244,8 @@ class Value:
 
     def __float__(self) -> float:
         """``float(v)`` of a one-element Value: its number (as ``item()``)."""
+        if _tracing:
+            _traced(self, "float()")
         return self.item()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

@@ -203,6 +203,10 @@ class CompiledStep:
                          "in C order)")
         dels = sum(1 for line in step if line.lstrip().startswith("del "))
         freed = f"; {dels} del lines free intermediates" if dels else ""
+        rest = self.source.splitlines()[len(step):]
+        after = next((line.split("(")[0][4:] for line in rest if line.startswith("def ")), None)
+        if after is not None:  # the python and vector backends' loop form, for .loop(n)
+            freed += f"; then {after}, the same lines in a loop (what .loop(n) runs)"
         if self.compiled.backend_used in ("python", "vector"):
             lines.append(f"{len(step)} lines: {self.operations()} assignments, each value used "
                          f"once written into the line that uses it{freed}")
