@@ -201,6 +201,11 @@ def test_scalar_values_compute_what_arrays_do_at_nan_inf_and_signed_zeros(name, 
                 out_a.backward()
                 for s_, a_ in ((out_s.data, out_a.data), (xs.grad, xa.grad[0]),
                                (ys.grad, ya.grad[0])):
+                    if name == "power" and np.isfinite(s_) and np.isfinite(a_):
+                        # C's pow against NumPy's: NumPy 1.26 computes an array's power with
+                        # SIMD code (SVML) that may round the last bit the other way
+                        assert abs(s_ - a_) <= np.spacing(abs(a_)), f"{name}({a}, {b})"
+                        continue
                     np.testing.assert_array_equal(s_, a_, err_msg=f"{name}({a}, {b})")
                     if s_ == 0:
                         assert np.signbit(s_) == np.signbit(a_), f"{name}({a}, {b})"

@@ -147,6 +147,8 @@ class Elements:
             p = params["p"]
             if p == 2:
                 return [self.line(stem, f"{x} * {x}") for x in ops[0][0]]
+            if vector and p == 0.5:  # (as kernels.pow_array)
+                return [self.line(stem, f"np.sqrt({x})") for x in ops[0][0]]
             fn = "np.power" if vector else self.w.bind(prim.scalar, "pow_scalar")
             return [self.line(stem, f"{fn}({x}, {p!r})") for x in ops[0][0]]
         if name in ("power", "maximum", "minimum"):

@@ -62,9 +62,18 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return np.divide(1.0, e, out=e)
 
 
+def pow_array(x: np.ndarray, p: float) -> np.ndarray:
+    """``x ** p`` of an array for a constant ``p``: ``np.square`` for 2, ``np.sqrt`` for 0.5
+    (as NumPy 2's ``np.power`` takes them, and NumPy 1's ``x ** p``; NumPy 1's ``np.power``
+    takes C's pow at 0.5: inf at -inf, 0.0 at -0.0), else ``np.power``."""
+    if p == 2:
+        return np.square(x)
+    return np.sqrt(x) if p == 0.5 else np.power(x, p)
+
+
 def pow_scalar(x: float, p: float) -> float:
-    """``x ** p`` for a constant ``p``, as ``np.power(array, p)``: NumPy takes the square root
-    for ``p`` 0.5 (nan at -inf, -0.0 at -0.0, where C's pow gives inf and 0.0)."""
+    """``x ** p`` for a constant ``p``, as `pow_array`: the square root for ``p`` 0.5 (nan at
+    -inf, -0.0 at -0.0, where C's pow gives inf and 0.0)."""
     if p == 0.5:
         return math.sqrt(x) if x >= 0 else math.nan
     return power_scalar(x, p)

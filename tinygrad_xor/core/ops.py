@@ -120,7 +120,7 @@ def _divide(a: Any, b: Any) -> Any:
 def _power(x: Any, q: float) -> Any:
     if type(x) is Value:
         return pow(x, p=q)
-    return kernels.pow_scalar(x, q) if type(x) is float else np.power(x, q)
+    return kernels.pow_scalar(x, q) if type(x) is float else kernels.pow_array(x, q)
 
 
 def _unary(name: str, x: Any) -> Any:
@@ -380,7 +380,7 @@ sub: Primitive = _op(kernels.spread(np.subtract), lambda grad, out, a, b: (grad,
           name="sub", scalar=operator.sub)
 mul: Primitive = _op(kernels.spread(np.multiply), lambda grad, out, a, b: (grad * b, grad * a),
           name="mul", scalar=operator.mul)
-pow = _op(lambda x, *, p: np.square(x) if p == 2 else np.power(x, p), _pow_vjp,
+pow = _op(lambda x, *, p: kernels.pow_array(x, p), _pow_vjp,
           name="pow", scalar=kernels.pow_scalar)
 power_ = _op(np.power, name="power", scalar=kernels.power_scalar,  # a ** b, b a Value or array
              vjps=(_power_vjp_a, _power_vjp_b))
