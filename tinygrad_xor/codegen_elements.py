@@ -37,6 +37,18 @@ def positions(shape: tuple[int, ...]) -> np.ndarray:
     return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
 
 
+def reduced_groups(shape: tuple[int, ...], axis: Any) -> np.ndarray:
+    """The flat indices of each group a reduction over ``axis`` adds up, one row a group, in
+    the order of the result's elements."""
+    pos = positions(shape)
+    axes = tuple(range(len(shape))) if axis is None else tuple(
+        a % len(shape) for a in np.atleast_1d(axis))
+    keep = [a for a in range(len(shape)) if a not in axes]
+    groups: Any = np.moveaxis(pos, keep + list(axes), range(len(shape))).reshape(
+        [shape[a] for a in keep] + [-1]) if keep else pos.reshape(1, -1)
+    return groups.reshape(-1, groups.shape[-1])  # type: ignore[no-any-return]
+
+
 def spread(elems: list[str], shape: tuple[int, ...], out: tuple[int, ...]) -> list[str]:
     """The elements of an operand broadcast to the shape ``out``, in C order."""
     if shape == out:
@@ -214,15 +226,8 @@ class Elements:
         elems, shape = op
         if not shape:
             return [elems[0]] if name != "mean" else [elems[0]]
-        axis = params["axis"]
-        pos = positions(shape)
-        axes = tuple(range(len(shape))) if axis is None else tuple(
-            a % len(shape) for a in np.atleast_1d(axis))
-        keep = [a for a in range(len(shape)) if a not in axes]
-        groups: Any = np.moveaxis(pos, keep + list(axes), range(len(shape))).reshape(
-            [shape[a] for a in keep] + [-1]) if keep else pos.reshape(1, -1)
         result = []
-        for group in groups.reshape(-1, groups.shape[-1]):
+        for group in reduced_groups(shape, params["axis"]):
             terms = [elems[i] for i in group]
             if name == "max" and self.vector:
                 expr = terms[0] if len(terms) == 1 else f"np.maximum.reduce([{', '.join(terms)}])"

@@ -36,7 +36,16 @@ from typing import Any
 import numpy as np
 
 from .codegen import Writer, stem_of
-from .codegen_elements import SCALAR_CALLS, Elements, cond, elements, mask_line, positions, spread
+from .codegen_elements import (
+    SCALAR_CALLS,
+    Elements,
+    cond,
+    elements,
+    mask_line,
+    positions,
+    reduced_groups,
+    spread,
+)
 from .core.mode import TraceError
 from .core.value import Value
 
@@ -165,24 +174,12 @@ class _NumbaElements(Elements):
         if name != "max" or not op[1]:
             return super()._reduce(stem, name, op, params, out)
         result = []
-        for group in self._groups(op[1], params["axis"]):
+        for group in reduced_groups(op[1], params["axis"]):
             top = op[0][group[0]]
             for i in group[1:]:  # a fold from the left, as np.max
                 top = self.line(stem, f"max2({top}, {op[0][i]})")
             result.append(top)
         return result
-
-    @staticmethod
-    def _groups(shape: tuple[int, ...], axis: Any) -> np.ndarray:
-        """The flat indices of each group a reduction over ``axis`` adds up, one row a group
-        (in the order of the result's elements), as `Elements._reduce` groups them."""
-        pos = positions(shape)
-        axes = tuple(range(len(shape))) if axis is None else tuple(
-            a % len(shape) for a in np.atleast_1d(axis))
-        keep = [a for a in range(len(shape)) if a not in axes]
-        groups: Any = np.moveaxis(pos, keep + list(axes), range(len(shape))).reshape(
-            [shape[a] for a in keep] + [-1]) if keep else pos.reshape(1, -1)
-        return groups.reshape(-1, groups.shape[-1])
 
     def _max_share(self, stem: str, ops: list[tuple[list[str], tuple[int, ...]]],
                    params: dict[str, Any]) -> list[str]:
@@ -192,7 +189,7 @@ class _NumbaElements(Elements):
         if not shape:
             return [self.line(stem, cond(f"{xs[0]} == {tops[0]}") + " / 1.0")]
         share: list[str] = [""] * len(xs)
-        for g, group in enumerate(self._groups(shape, params["axis"])):
+        for g, group in enumerate(reduced_groups(shape, params["axis"])):
             hits = [self.line(stem, cond(f"{xs[i]} == {tops[g]}")) for i in group]
             count = self.line(stem, " + ".join(hits))
             for i, hit in zip(group, hits):
