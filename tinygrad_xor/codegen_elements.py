@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .codegen import INFIX, Writer, call_text, source_of
+from .core import kernels
 from .core.mode import TraceError
 from .core.primitive import Primitive
 from .core.value import Value, walk
@@ -159,9 +160,8 @@ class Elements:
             p = params["p"]
             if p == 2:
                 return [self.line(stem, f"{x} * {x}") for x in ops[0][0]]
-            if vector and p == 0.5:  # (as kernels.pow_array)
-                return [self.line(stem, f"np.sqrt({x})") for x in ops[0][0]]
-            fn = "np.power" if vector else self.w.bind(prim.scalar, "pow_scalar")
+            fn = (self.w.bind(kernels.pow_array, "pow_array") if vector else
+                  self.w.bind(prim.scalar, "pow_scalar"))
             return [self.line(stem, f"{fn}({x}, {p!r})") for x in ops[0][0]]
         if name in ("power", "maximum", "minimum"):
             a, b = (spread(e, s, out) for e, s in ops)
